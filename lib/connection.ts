@@ -1,0 +1,534 @@
+/**
+ * Drives one client connection: reads request heads and bodies through the
+ * sans-IO parser, calls the handler, writes responses, and enforces the
+ * per-connection timeouts.
+ *
+ * @module
+ */
+
+import { ChunkedDecoder, END, LengthDecoder, NEED_MORE } from "./http/body_decoders.ts";
+import type { BodyDecoder } from "./http/body_decoders.ts";
+import { currentHttpDate } from "./http/date.ts";
+import { HttpError } from "./http/errors.ts";
+import { interpretHead } from "./http/framing.ts";
+import type { RequestFraming } from "./http/framing.ts";
+import { HeadParser } from "./http/head_parser.ts";
+import type { RequestHead } from "./http/head_parser.ts";
+import { ClientGoneError } from "./http/message.ts";
+import type { BodySink, BodyStream, Request, RequestBody, Response } from "./http/message.ts";
+import { ReceiveBuffer } from "./http/receive_buffer.ts";
+import { LAST_CHUNK, serializeHead } from "./http/serialize.ts";
+import type { HeaderList } from "./http/serialize.ts";
+import type { Limits } from "./options.ts";
+import { OutputBuffer } from "./output_buffer.ts";
+
+/** Handles one request; may throw {@linkcode HttpError} for an error response. */
+export type Handler = (request: Request) => Promise<Response>;
+
+/** What is logged once per answered request. */
+export interface ExchangeRecord {
+  /** The request (null when the head itself was rejected). */
+  request: Request | null;
+  /** The status sent. */
+  status: number;
+  /** Bytes of the response sent, head included. */
+  bytesSent: number;
+  /** Milliseconds from the end of the head to the end of the response. */
+  durationMs: number;
+}
+
+/** Everything a connection needs from its server. */
+export interface ConnectionContext {
+  /** Protocol limits and timeouts. */
+  limits: Limits;
+  /** The request handler. */
+  handler: Handler;
+  /** Called after each response (access log). */
+  onExchange?: (record: ExchangeRecord) => void;
+  /** Called with unexpected errors (the client only sees a bare 500). */
+  onError: (error: unknown, request: Request | null) => void;
+}
+
+/** What a connection is waiting for; decides which timeout applies. */
+export type Phase = "idle" | "head" | "body" | "handler" | "write" | "closing" | "closed";
+
+const READ_CHUNK_BYTES = 64 * 1024;
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 1024 * 1024;
+const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+
+/**
+ * One accepted connection. {@linkcode Connection.run} serves requests until
+ * the client or the server ends the connection; the server's sweeper calls
+ * {@linkcode Connection.expire} when {@linkcode Connection.deadline} passes.
+ */
+export class Connection {
+  readonly #conn: Deno.Conn;
+  readonly #context: ConnectionContext;
+  readonly #limits: Limits;
+  readonly #receive: ReceiveBuffer;
+  readonly #output: OutputBuffer;
+  readonly #parser: HeadParser;
+  #phase: Phase = "idle";
+  #draining = false;
+  /** When the current phase times out (ms since epoch); Infinity for never. */
+  deadline = Infinity;
+
+  /**
+   * @param conn the accepted connection
+   * @param context limits, handler and callbacks
+   */
+  constructor(conn: Deno.Conn, context: ConnectionContext) {
+    this.#conn = conn;
+    this.#context = context;
+    this.#limits = context.limits;
+    const receiveMax = Math.max(READ_CHUNK_BYTES, this.#limits.maxHeadBytes + READ_CHUNK_BYTES);
+    this.#receive = new ReceiveBuffer(READ_CHUNK_BYTES, receiveMax);
+    this.#output = new OutputBuffer((bytes) => this.#conn.write(bytes));
+    this.#parser = new HeadParser(this.#limits);
+  }
+
+  /** The current phase. */
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  /** Serves requests until the connection ends; never throws. */
+  async run(): Promise<void> {
+    try {
+      while (await this.#serveOne());
+    } catch (error) {
+      if (!isDisconnect(error)) this.#context.onError(error, null);
+    } finally {
+      this.close();
+    }
+  }
+
+  /**
+   * Ends the connection at the next safe point: at once when idle, after the
+   * current response otherwise.
+   */
+  drain(): void {
+    this.#draining = true;
+    if (this.#phase === "idle") this.close();
+  }
+
+  /** Called when `deadline` has passed: answers 408 to a slow head, then closes. */
+  expire(): void {
+    if (this.#phase === "head") {
+      this.#phase = "closing";
+      const timeout = serializeHead(408, [
+        ["Date", currentHttpDate()],
+        ["Content-Length", "0"],
+        ["Connection", "close"],
+      ]);
+      this.#conn.write(new TextEncoder().encode(timeout)).catch(() => {}).finally(() =>
+        this.close()
+      );
+      return;
+    }
+    this.close();
+  }
+
+  /** Closes the socket now; pending reads and writes fail. */
+  close(): void {
+    if (this.#phase === "closed") return;
+    this.#phase = "closed";
+    this.deadline = Infinity;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or by a failed write.
+    }
+  }
+
+  #enter(phase: Phase, timeoutMs: number): void {
+    if (this.#phase === "closed" || this.#phase === "closing") throw new ClientGoneError();
+    this.#phase = phase;
+    this.deadline = timeoutMs === Infinity ? Infinity : Date.now() + timeoutMs;
+  }
+
+  /** Reads more bytes into the receive buffer; false at end of stream or on a reset. */
+  async #fill(): Promise<boolean> {
+    const region = this.#receive.writable(READ_CHUNK_BYTES / 4);
+    let n: number | null;
+    try {
+      n = await this.#conn.read(region);
+    } catch (error) {
+      if (isDisconnect(error)) return false;
+      throw error;
+    }
+    if (n === null) return false;
+    this.#receive.commit(n);
+    return true;
+  }
+
+  /** Serves one request; returns whether the connection stays open for another. */
+  async #serveOne(): Promise<boolean> {
+    const head = await this.#readHead();
+    if (head === null) return false;
+    const started = Date.now();
+
+    let framing: RequestFraming;
+    try {
+      framing = interpretHead(head);
+      const declared = framing.body.kind === "length" ? framing.body.length : 0;
+      if (declared > this.#limits.maxBodyBytes) throw new HttpError(413, "Request body too large");
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      await this.#sendRejection(error, started);
+      return false;
+    }
+
+    const body = new IncomingBody(this, framing);
+    const request: Request = {
+      method: head.method,
+      target: head.target,
+      targetForm: head.targetForm,
+      path: head.path,
+      query: head.query,
+      minorVersion: head.minorVersion,
+      headers: head.headers,
+      body,
+    };
+
+    this.#enter("handler", Infinity);
+    let response: Response;
+    try {
+      response = await this.#context.handler(request);
+    } catch (error) {
+      if (error instanceof ClientGoneError || isDisconnect(error)) return false;
+      if (error instanceof HttpError) response = errorResponse(error);
+      else {
+        this.#context.onError(error, request);
+        response = errorResponse(new HttpError(500, "Internal server error"));
+      }
+    }
+
+    let keepAlive = framing.keepAlive && !this.#draining;
+    const unread = body.unreadBytes();
+    if (unread !== 0 && (unread === null || unread > this.#limits.maxDrainBytes)) keepAlive = false;
+
+    keepAlive = await this.#sendResponse(request, response, keepAlive);
+    this.#context.onExchange?.({
+      request,
+      status: response.status,
+      bytesSent: this.#output.bytesSent,
+      durationMs: Date.now() - started,
+    });
+    if (keepAlive && unread !== 0) keepAlive = await body.discard();
+    if (!keepAlive) await this.#linger();
+    return keepAlive;
+  }
+
+  /** Reads one request head; null when the client is gone or the head was rejected. */
+  async #readHead(): Promise<RequestHead | null> {
+    this.#enter("idle", this.#limits.idleTimeoutMs);
+    if (this.#draining) return null;
+    try {
+      for (;;) {
+        if (this.#phase === "idle" && this.#receive.length > 0) {
+          this.#enter("head", this.#limits.headerTimeoutMs);
+        }
+        const head = this.#parser.parse(this.#receive);
+        if (head !== null) return head;
+        if (!await this.#fill()) return null;
+      }
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      await this.#sendRejection(error, Date.now());
+      return null;
+    }
+  }
+
+  /** Answers a request that cannot be processed, then closes. */
+  async #sendRejection(error: HttpError, started: number): Promise<void> {
+    const response = errorResponse(error);
+    await this.#sendResponse(null, response, false);
+    this.#context.onExchange?.({
+      request: null,
+      status: response.status,
+      bytesSent: this.#output.bytesSent,
+      durationMs: Date.now() - started,
+    });
+    await this.#linger();
+  }
+
+  /** Writes a response; returns whether the connection may stay open. */
+  async #sendResponse(
+    request: Request | null,
+    response: Response,
+    keepAlive: boolean,
+  ): Promise<boolean> {
+    const { status, body } = response;
+    const headers: HeaderList = response.headers.slice();
+    headers.push(["Date", currentHttpDate()]);
+    const bodyless = status === 204 || status === 304 || status < 200;
+    const headOnly = request?.method === "HEAD";
+    const length = body === undefined ? 0 : body instanceof Uint8Array ? body.length : body.length;
+    let chunked = false;
+    if (!bodyless) {
+      if (length !== null) headers.push(["Content-Length", String(length)]);
+      else if (request !== null && request.minorVersion === 1) {
+        headers.push(["Transfer-Encoding", "chunked"]);
+        chunked = true;
+      } else if (!headOnly) keepAlive = false;
+    }
+    if (!keepAlive) headers.push(["Connection", "close"]);
+    else if (request?.minorVersion === 0) headers.push(["Connection", "keep-alive"]);
+
+    const output = this.#output;
+    output.bytesSent = 0;
+    try {
+      this.#enter("write", this.#limits.writeTimeoutMs);
+      output.writeString(serializeHead(status, headers));
+      if (!bodyless && !headOnly && body !== undefined) {
+        if (body instanceof Uint8Array) await output.write(body);
+        else {
+          const sink = chunked ? new ChunkedSink(output) : new TimedSink(output, this);
+          await body.writeTo(sink);
+          if (chunked) await output.write(LAST_CHUNK);
+        }
+      }
+      await output.flush();
+    } finally {
+      if (body !== undefined && !(body instanceof Uint8Array)) body.close();
+      output.release();
+    }
+    return keepAlive;
+  }
+
+  /**
+   * Half-closes and reads what the client still sends (bounded), so that a
+   * client still writing a body receives our response instead of a reset.
+   */
+  async #linger(): Promise<void> {
+    if (this.#phase === "closed") return;
+    this.#enter("closing", LINGER_MS);
+    try {
+      await this.#conn.closeWrite();
+      let discarded = this.#receive.length;
+      this.#receive.consume(this.#receive.length);
+      while (discarded < LINGER_BYTES && await this.#fill()) {
+        discarded += this.#receive.length;
+        this.#receive.consume(this.#receive.length);
+      }
+    } catch {
+      // The peer is gone already: nothing to linger for.
+    }
+  }
+
+  /** Used by {@linkcode IncomingBody}: enters the body phase and reads more bytes. */
+  async fillForBody(): Promise<boolean> {
+    this.#enter("body", this.#limits.bodyTimeoutMs);
+    const more = await this.#fill();
+    this.#enter("handler", Infinity);
+    return more;
+  }
+
+  /** Used by {@linkcode IncomingBody}: sends `100 Continue`. */
+  async sendContinue(): Promise<void> {
+    this.#enter("write", this.#limits.writeTimeoutMs);
+    await this.#output.write(CONTINUE);
+    await this.#output.flush();
+    this.#enter("handler", Infinity);
+  }
+
+  /** Used by sinks: restarts the write timeout after progress. */
+  touchWrite(): void {
+    if (this.#phase === "write") this.deadline = Date.now() + this.#limits.writeTimeoutMs;
+  }
+
+  /** The receive buffer, for the body decoder. */
+  get receiveBuffer(): ReceiveBuffer {
+    return this.#receive;
+  }
+
+  /** The limits in force. */
+  get limits(): Limits {
+    return this.#limits;
+  }
+}
+
+/** A request body read through the connection's receive buffer. */
+class IncomingBody implements RequestBody {
+  readonly length: number | null;
+  readonly #connection: Connection;
+  readonly #decoder: BodyDecoder | null;
+  readonly #expectContinue: boolean;
+  #continueSent = false;
+  #received = 0;
+  #done: boolean;
+  #failed = false;
+
+  constructor(connection: Connection, framing: RequestFraming) {
+    this.#connection = connection;
+    this.#expectContinue = framing.expectContinue;
+    const limits = connection.limits;
+    if (framing.body.kind === "length") {
+      this.length = framing.body.length;
+      this.#decoder = new LengthDecoder(framing.body.length);
+    } else if (framing.body.kind === "chunked") {
+      this.length = null;
+      this.#decoder = new ChunkedDecoder({
+        maxLineBytes: limits.maxChunkLineBytes,
+        maxTrailerBytes: limits.maxTrailerBytes,
+        maxTrailerCount: limits.maxTrailerCount,
+      });
+    } else {
+      this.length = 0;
+      this.#decoder = null;
+    }
+    this.#done = this.#decoder === null;
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    if (this.#done) return null;
+    if (this.#failed) throw new HttpError(400, "Request body already failed");
+    if (this.#expectContinue && !this.#continueSent) {
+      this.#continueSent = true;
+      await this.#connection.sendContinue();
+    }
+    const rb = this.#connection.receiveBuffer;
+    try {
+      for (;;) {
+        const step = this.#decoder!.next(rb);
+        if (step === END) {
+          this.#done = true;
+          return null;
+        }
+        if (step === NEED_MORE) {
+          if (!await this.#connection.fillForBody()) throw new ClientGoneError();
+          continue;
+        }
+        this.#received += step.length;
+        if (this.#received > this.#connection.limits.maxBodyBytes) {
+          throw new HttpError(413, "Request body too large");
+        }
+        return step;
+      }
+    } catch (error) {
+      this.#failed = true;
+      throw error;
+    }
+  }
+
+  /**
+   * Bytes the handler left unread: 0 when the body was fully read, a count
+   * for a known length, null when unknown or when the body cannot be read on
+   * (a framing error, or a client still waiting for `100 Continue`).
+   */
+  unreadBytes(): number | null {
+    if (this.#done) return 0;
+    if (this.#failed || (this.#expectContinue && !this.#continueSent)) return null;
+    if (this.#decoder instanceof LengthDecoder) return this.#decoder.remaining;
+    return null;
+  }
+
+  /** Reads and drops the rest of the body; false if that failed. */
+  async discard(): Promise<boolean> {
+    try {
+      while (await this.read() !== null);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Passes writes through to the output buffer, restarting the write timeout on progress. */
+class TimedSink implements BodySink {
+  readonly #output: OutputBuffer;
+  readonly #connection: Connection;
+
+  constructor(output: OutputBuffer, connection: Connection) {
+    this.#output = output;
+    this.#connection = connection;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    await this.#output.write(bytes);
+    this.#connection.touchWrite();
+  }
+
+  async region(minBytes: number): Promise<Uint8Array> {
+    const region = await this.#output.region(minBytes);
+    this.#connection.touchWrite();
+    return region;
+  }
+
+  commit(n: number): void {
+    this.#output.commit(n);
+  }
+}
+
+const SIZE_DIGITS = 8;
+const SIZE_PREFIX = SIZE_DIGITS + 2;
+
+/**
+ * Frames a body of unknown length as chunks. Regions reserve room for a
+ * fixed-width size line (leading zeros are valid in chunk-size), so a body
+ * filled in place needs no copy.
+ */
+class ChunkedSink implements BodySink {
+  readonly #output: OutputBuffer;
+  #region: Uint8Array | null = null;
+
+  constructor(output: OutputBuffer) {
+    this.#output = output;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return;
+    this.#output.writeString(`${bytes.length.toString(16)}\r\n`);
+    await this.#output.write(bytes);
+    this.#output.writeString("\r\n");
+  }
+
+  async region(minBytes: number): Promise<Uint8Array> {
+    const region = await this.#output.region(minBytes + SIZE_PREFIX + 2);
+    this.#region = region;
+    return region.subarray(SIZE_PREFIX, region.length - 2);
+  }
+
+  commit(n: number): void {
+    const region = this.#region!;
+    if (n === 0) return;
+    const size = n.toString(16).padStart(SIZE_DIGITS, "0");
+    for (let i = 0; i < SIZE_DIGITS; i++) region[i] = size.charCodeAt(i);
+    region[SIZE_DIGITS] = 0x0d;
+    region[SIZE_DIGITS + 1] = 0x0a;
+    region[SIZE_PREFIX + n] = 0x0d;
+    region[SIZE_PREFIX + n + 1] = 0x0a;
+    this.#output.commit(SIZE_PREFIX + n + 2);
+  }
+}
+
+/** A plain-text error response. */
+export function errorResponse(error: HttpError): Response {
+  const headers: HeaderList = [
+    ["Content-Type", "text/plain; charset=utf-8"],
+    ["X-Content-Type-Options", "nosniff"],
+  ];
+  for (const [name, value] of Object.entries(error.headers)) headers.push([name, value]);
+  return {
+    status: error.status,
+    headers,
+    body: new TextEncoder().encode(`${error.status} ${error.message}\n`),
+  };
+}
+
+function isDisconnect(error: unknown): boolean {
+  return error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted ||
+    error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof ClientGoneError;
+}
+
+/** Re-exported for handlers that need to recognise a vanished client. */
+export { ClientGoneError };
+/** The sink type handed to body streams. */
+export type { BodySink, BodyStream };

@@ -1,0 +1,269 @@
+/**
+ * The sans-IO request-head parser: bytes in a {@linkcode ReceiveBuffer}, a
+ * {@linkcode RequestHead} out (RFC 9112 §2-§5).
+ *
+ * @module
+ */
+
+import { COLON, CR, FIELD_VALUE_CHAR, HTAB, LF, LOWER, SP, TARGET_CHAR, TCHAR } from "./abnf.ts";
+import { HttpError } from "./errors.ts";
+import type { ReceiveBuffer } from "./receive_buffer.ts";
+
+/** Size limits of a request head; each has its own status when exceeded. */
+export interface HeadLimits {
+  /** Longest request line in bytes (414 beyond). */
+  maxRequestLineBytes: number;
+  /** Largest whole head in bytes, request line included (431 beyond). */
+  maxHeadBytes: number;
+  /** Most header fields (431 beyond). */
+  maxHeaderCount: number;
+}
+
+/** The form of the request-target (RFC 9112 §3.2). */
+export type TargetForm = "origin" | "absolute" | "authority" | "asterisk";
+
+/** A syntactically valid request head. Field names are lowercase. */
+export interface RequestHead {
+  /** The method token, case preserved (methods are case-sensitive). */
+  method: string;
+  /** The request-target as sent. */
+  target: string;
+  /** Which of the four forms the target has. */
+  targetForm: TargetForm;
+  /** The path, still percent-encoded ("/" for asterisk and authority forms). */
+  path: string;
+  /** The query without its "?", or "" when there is none. */
+  query: string;
+  /** The authority from an absolute-form target, or null. */
+  authority: string | null;
+  /** HTTP/1.x minor version: 0, or 1 for 1.1 and any higher 1.x (RFC 9112 §2.3). */
+  minorVersion: 0 | 1;
+  /** Header fields by lowercase name; repeated fields joined with ", ". */
+  headers: Map<string, string>;
+  /** How many times each of the fields that must not repeat appeared (host, content-length). */
+  hostCount: number;
+  /** Number of Content-Length fields. */
+  contentLengthCount: number;
+}
+
+const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
+
+function latin1(data: Uint8Array, start: number, end: number): string {
+  // Request heads are short: fromCharCode over a view avoids a decoder call per field.
+  return String.fromCharCode.apply(null, data.subarray(start, end) as unknown as number[]);
+}
+
+const lowerScratch = new Uint8Array(256);
+
+function lowerName(data: Uint8Array, start: number, end: number): string {
+  const length = end - start;
+  const scratch = length <= lowerScratch.length ? lowerScratch : new Uint8Array(length);
+  for (let i = 0; i < length; i++) scratch[i] = LOWER[data[start + i]];
+  return latin1(scratch, 0, length);
+}
+
+/**
+ * Validates one `field-line` (RFC 9112 §5) in `data[start, end)` (CRLF
+ * excluded) and returns the offsets of its name and trimmed value. Throws 400
+ * on obs-fold, whitespace before the colon, a non-token name, or a control
+ * character (bare CR included) in the value.
+ */
+export function scanFieldLine(
+  data: Uint8Array,
+  start: number,
+  end: number,
+): { nameEnd: number; valueStart: number; valueEnd: number } {
+  const first = data[start];
+  if (first === SP || first === HTAB) throw new HttpError(400, "Obsolete line folding");
+  let i = start;
+  while (i < end && TCHAR[data[i]] === 1) i++;
+  if (i === start || i === end || data[i] !== COLON) {
+    throw new HttpError(400, "Invalid header field name");
+  }
+  const nameEnd = i;
+  i++;
+  while (i < end && (data[i] === SP || data[i] === HTAB)) i++;
+  let valueEnd = end;
+  while (valueEnd > i && (data[valueEnd - 1] === SP || data[valueEnd - 1] === HTAB)) valueEnd--;
+  for (let j = i; j < valueEnd; j++) {
+    if (FIELD_VALUE_CHAR[data[j]] !== 1) throw new HttpError(400, "Invalid header field value");
+  }
+  return { nameEnd, valueStart: i, valueEnd };
+}
+
+/**
+ * Incremental parser for one request head at a time.
+ *
+ * Call {@linkcode HeadParser.parse} whenever bytes arrive; it remembers how
+ * far it has scanned, so feeding a head one byte at a time costs linear time.
+ * Lines must end in CRLF: a bare LF or bare CR is 400 everywhere. Empty lines
+ * before the request line are skipped (RFC 9112 §2.2).
+ *
+ * @example
+ * ```ts
+ * const parser = new HeadParser({ maxRequestLineBytes: 8192, maxHeadBytes: 65536, maxHeaderCount: 100 });
+ * const head = parser.parse(receiveBuffer); // null until the blank line arrives
+ * ```
+ */
+export class HeadParser {
+  readonly #limits: HeadLimits;
+  /** Bytes of the current head already scanned, relative to the buffer start. */
+  #scanned = 0;
+  /** Start of the line being scanned, relative to the buffer start. */
+  #lineStart = 0;
+  /** Complete lines seen so far (the request line is line 1). */
+  #lines = 0;
+
+  /** @param limits the size limits to enforce */
+  constructor(limits: HeadLimits) {
+    this.#limits = limits;
+  }
+
+  /**
+   * Consumes and returns a complete head from `rb`, or returns null when more
+   * bytes are needed. Throws {@linkcode HttpError} (400, 414, 431, 505) on
+   * invalid input; the connection must then be closed.
+   */
+  parse(rb: ReceiveBuffer): RequestHead | null {
+    const data = rb.data;
+    const limits = this.#limits;
+    let base = rb.start;
+    let available = rb.end - base;
+    let i = this.#scanned;
+    while (i < available) {
+      if (data[base + i] !== LF) {
+        i++;
+        continue;
+      }
+      if (i === 0 || data[base + i - 1] !== CR) throw new HttpError(400, "Bare LF in request head");
+      const lineLength = i - 1 - this.#lineStart;
+      if (lineLength === 0 && this.#lines === 0) {
+        // An empty line before the request line: skip it (RFC 9112 §2.2).
+        rb.consume(i + 1);
+        base = rb.start;
+        available = rb.end - base;
+        i = 0;
+        this.#lineStart = 0;
+        continue;
+      }
+      if (lineLength === 0) {
+        if (i + 1 > limits.maxHeadBytes) {
+          throw new HttpError(431, "Request header fields too large");
+        }
+        const head = parseHead(data, base, base + i + 1, this.#lines - 1);
+        rb.consume(i + 1);
+        this.#reset();
+        return head;
+      }
+      this.#lines++;
+      if (this.#lines === 1 && lineLength > limits.maxRequestLineBytes) {
+        throw new HttpError(414, "Request line too long");
+      }
+      if (this.#lines - 1 > limits.maxHeaderCount) {
+        throw new HttpError(431, "Too many header fields");
+      }
+      i++;
+      this.#lineStart = i;
+    }
+    this.#scanned = i;
+    if (this.#lines === 0 && available > limits.maxRequestLineBytes + 2) {
+      throw new HttpError(414, "Request line too long");
+    }
+    if (available > limits.maxHeadBytes) {
+      throw new HttpError(431, "Request header fields too large");
+    }
+    return null;
+  }
+
+  #reset(): void {
+    this.#scanned = 0;
+    this.#lineStart = 0;
+    this.#lines = 0;
+  }
+}
+
+function parseHead(data: Uint8Array, start: number, end: number, fieldCount: number): RequestHead {
+  // Request line: method SP request-target SP HTTP-version CRLF.
+  let i = start;
+  while (TCHAR[data[i]] === 1) i++;
+  if (i === start || data[i] !== SP) throw new HttpError(400, "Invalid request line");
+  const method = latin1(data, start, i);
+  const targetStart = ++i;
+  while (TARGET_CHAR[data[i]] === 1) i++;
+  if (i === targetStart || data[i] !== SP) throw new HttpError(400, "Invalid request line");
+  const target = latin1(data, targetStart, i);
+  const versionStart = ++i;
+  if (data[versionStart + 8] !== CR || data[versionStart + 9] !== LF) {
+    throw new HttpError(400, "Invalid HTTP version");
+  }
+  for (let k = 0; k < 5; k++) {
+    if (data[versionStart + k] !== HTTP_SLASH[k]) throw new HttpError(400, "Invalid HTTP version");
+  }
+  const major = data[versionStart + 5] - 0x30;
+  const minor = data[versionStart + 7] - 0x30;
+  if (major < 0 || major > 9 || data[versionStart + 6] !== 0x2e || minor < 0 || minor > 9) {
+    throw new HttpError(400, "Invalid HTTP version");
+  }
+  if (major !== 1) throw new HttpError(505, "Only HTTP/1.x is supported");
+  let lineStart = versionStart + 10;
+
+  const headers = new Map<string, string>();
+  let hostCount = 0;
+  let contentLengthCount = 0;
+  for (let field = 0; field < fieldCount; field++) {
+    let lineEnd = lineStart;
+    while (data[lineEnd] !== CR || data[lineEnd + 1] !== LF) lineEnd++;
+    const { nameEnd, valueStart, valueEnd } = scanFieldLine(data, lineStart, lineEnd);
+    const name = lowerName(data, lineStart, nameEnd);
+    const value = latin1(data, valueStart, valueEnd);
+    if (name === "host") hostCount++;
+    else if (name === "content-length") contentLengthCount++;
+    const previous = headers.get(name);
+    headers.set(name, previous === undefined ? value : `${previous}, ${value}`);
+    lineStart = lineEnd + 2;
+  }
+  if (lineStart + 2 !== end) throw new HttpError(400, "Malformed request head");
+  return {
+    method,
+    ...splitTarget(method, target),
+    minorVersion: minor === 0 ? 0 : 1,
+    headers,
+    hostCount,
+    contentLengthCount,
+  };
+}
+
+function splitTarget(
+  method: string,
+  target: string,
+): Pick<RequestHead, "target" | "targetForm" | "path" | "query" | "authority"> {
+  if (target.charCodeAt(0) === 0x2f) {
+    const q = target.indexOf("?");
+    return q === -1 ? { target, targetForm: "origin", path: target, query: "", authority: null } : {
+      target,
+      targetForm: "origin",
+      path: target.slice(0, q),
+      query: target.slice(q + 1),
+      authority: null,
+    };
+  }
+  if (target === "*") {
+    if (method !== "OPTIONS") throw new HttpError(400, "Asterisk-form is only for OPTIONS");
+    return { target, targetForm: "asterisk", path: "/", query: "", authority: null };
+  }
+  if (method === "CONNECT") {
+    return { target, targetForm: "authority", path: "/", query: "", authority: target };
+  }
+  const absolute = /^https?:\/\/([^/?@]+)([/?].*)?$/i.exec(target);
+  if (absolute === null) throw new HttpError(400, "Invalid request target");
+  const rest = absolute[2] ?? "/";
+  const pathAndQuery = rest.startsWith("?") ? `/${rest}` : rest;
+  const q = pathAndQuery.indexOf("?");
+  return {
+    target,
+    targetForm: "absolute",
+    path: q === -1 ? pathAndQuery : pathAndQuery.slice(0, q),
+    query: q === -1 ? "" : pathAndQuery.slice(q + 1),
+    authority: absolute[1],
+  };
+}

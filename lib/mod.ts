@@ -1,0 +1,97 @@
+/**
+ * A static-file and upload HTTP/1.1 server on a hand-written, sans-IO parser.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "./lib/mod.ts";
+ * const server = await serve({ root: "./public", port: 0 });
+ * console.log(server.url);
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+
+import type { ExchangeRecord } from "./connection.ts";
+import { createHandler } from "./handler.ts";
+import { KeyedLock } from "./keyed_lock.ts";
+import { DEFAULT_LIMITS } from "./options.ts";
+import type { Limits } from "./options.ts";
+import { runServer } from "./server.ts";
+import type { RunningServer } from "./server.ts";
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions {
+  /** The directory to serve and upload into. */
+  root: string;
+  /** Address to bind; default 127.0.0.1. */
+  hostname?: string;
+  /** Port to bind; default 8080; 0 lets the OS choose. */
+  port?: number;
+  /** Refuse every write (PUT, DELETE) with 403; default false. */
+  readOnly?: boolean;
+  /** fsync uploads and their directory before answering; default true. */
+  fsync?: boolean;
+  /** Serve and list names starting with "."; default false. */
+  dotfiles?: boolean;
+  /** List directories that have no index.html; default true. */
+  listing?: boolean;
+  /** `Cache-Control` of file responses; default "no-cache" (revalidate every time). */
+  cacheControl?: string;
+  /** Protocol limits and timeouts; unset ones take {@linkcode DEFAULT_LIMITS}. */
+  limits?: Partial<Limits>;
+  /** Called after each response (for an access log). */
+  onExchange?: (record: ExchangeRecord) => void;
+  /** Called with unexpected errors; default prints them to stderr. */
+  onError?: (error: unknown) => void;
+}
+
+/** A running file server. */
+export interface FileServer extends RunningServer {
+  /** The base URL, such as `http://127.0.0.1:8080/`. */
+  readonly url: string;
+  /** ROOT's real path. */
+  readonly root: string;
+}
+
+function hostForUrl(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+/**
+ * Starts a file server for `options.root` and resolves once it is listening.
+ * Throws if ROOT is not a directory or the address cannot be bound.
+ */
+export async function serve(options: ServeOptions): Promise<FileServer> {
+  const rootReal = await Deno.realPath(options.root);
+  if (!(await Deno.stat(rootReal)).isDirectory) {
+    throw new Error(`${options.root} is not a directory`);
+  }
+  const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const handler = createHandler({
+    rootReal,
+    readOnly: options.readOnly ?? false,
+    fsync: options.fsync ?? true,
+    dotfiles: options.dotfiles ?? false,
+    listing: options.listing ?? true,
+    cacheControl: options.cacheControl ?? "no-cache",
+    locks: new KeyedLock(),
+  });
+  const onError = options.onError ??
+    ((error: unknown) => console.error("filedrop: internal error:", error));
+  const listener = Deno.listen({
+    hostname: options.hostname ?? "127.0.0.1",
+    port: options.port ?? 8080,
+  });
+  const running = runServer(listener, {
+    limits,
+    handler,
+    onExchange: options.onExchange,
+    onError: (error) => onError(error),
+  });
+  const url = `http://${hostForUrl(running.addr.hostname)}:${running.addr.port}/`;
+  return { ...running, url, root: rootReal };
+}
+
+export { DEFAULT_LIMITS };
+export type { ExchangeRecord, Limits, RunningServer };

@@ -1,0 +1,333 @@
+/**
+ * The one place that turns a request URL path into a file-system path under
+ * the server ROOT. Every rule that keeps requests inside ROOT lives here:
+ * strict percent-decoding, segment validation, dot-segment resolution and the
+ * real-path (symlink) checks for reads and writes.
+ *
+ * Order matters and is deliberate: the raw path is split on "/" first, then
+ * each segment is decoded exactly once, then validated, then dot-segments are
+ * resolved. So `%2e%2e` is `..` (and is resolved, never passed through), `%2F`
+ * can never become a separator, and `%252e` is the literal name `%2e`.
+ *
+ * @module
+ */
+
+import * as path from "node:path";
+import { HttpError } from "./http/errors.ts";
+
+/** Prefix of the temp files uploads write before renaming into place. Never served, listed or writable by URL. */
+export const TEMP_PREFIX = ".filedrop-tmp-";
+
+/** Result of decoding a request path. */
+export interface UrlPath {
+  /** Decoded, validated path segments, with "." and empty segments dropped and ".." resolved. [] is ROOT. */
+  segments: string[];
+  /** Whether the raw path ended with "/" (after normalisation; "/" itself is true). */
+  trailingSlash: boolean;
+}
+
+/** Longest file name (in UTF-8 bytes) common file systems accept. */
+const MAX_SEGMENT_BYTES = 255;
+
+/**
+ * Strict UTF-8: malformed, overlong and surrogate sequences throw.
+ * `ignoreBOM` keeps a leading U+FEFF as part of the name instead of silently
+ * stripping it, so decoding never changes a name behind the validator's back.
+ */
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+const HEX_PAIR = /^[0-9A-Fa-f]{2}$/;
+
+/** C0 controls, DEL and C1 controls: never part of a sane file name, and a log-injection risk. */
+function hasControlChar(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (code <= 0x1F || (code >= 0x7F && code <= 0x9F)) return true;
+  }
+  return false;
+}
+
+/**
+ * Windows device names, which open a device instead of a file whatever the
+ * extension ("con.txt", "NUL.tar.gz") and even with spaces before the dot.
+ * Refused on every platform so a tree served here can be copied anywhere.
+ */
+const WINDOWS_DEVICE_NAME =
+  /^(con|prn|aux|nul|conin\$|conout\$|(com|lpt)[0-9\u00B9\u00B2\u00B3]) *(\..*)?$/i;
+
+/**
+ * 8.3 short-name alias marker ("PROGRA~1", ".FILED~1"). NTFS may give any long
+ * name such an alias, which would let a request reach a hidden or temp file
+ * under a name our checks never see. On other systems "~1" is just text, so
+ * this is only enforced when the server runs on Windows.
+ */
+const SHORT_NAME_MARKER = /~\d/;
+
+function badPath(): HttpError {
+  return new HttpError(400, "Invalid request path");
+}
+
+/** Percent-decodes one raw segment exactly once; returns the name and its UTF-8 size. */
+function percentDecodeSegment(raw: string): { name: string; byteLength: number } {
+  // Every raw char is printable ASCII (checked by the caller), so one char is one byte.
+  const bytes = new Uint8Array(raw.length);
+  let length = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const code = raw.charCodeAt(i);
+    if (code === 0x25 /* % */) {
+      const hex = raw.slice(i + 1, i + 3);
+      if (!HEX_PAIR.test(hex)) throw badPath();
+      bytes[length++] = parseInt(hex, 16);
+      i += 2;
+    } else {
+      bytes[length++] = code;
+    }
+  }
+  try {
+    return { name: utf8Decoder.decode(bytes.subarray(0, length)), byteLength: length };
+  } catch {
+    throw badPath();
+  }
+}
+
+function isDotSegment(segment: string): boolean {
+  return segment === "." || segment === "..";
+}
+
+/** Throws HttpError(400) unless a decoded segment is a safe, portable name (or "", ".", ".."). */
+function validateSegment(name: string, byteLength: number, os: typeof Deno.build.os): void {
+  if (name === "" || isDotSegment(name)) return;
+  if (byteLength > MAX_SEGMENT_BYTES) throw badPath();
+  if (hasControlChar(name)) throw badPath();
+  // "/" would split the name again; "\\" is a separator on Windows; ":" opens
+  // NTFS alternate data streams ("x::$DATA") and drive letters ("C:").
+  if (name.includes("/") || name.includes("\\") || name.includes(":")) throw badPath();
+  // Windows silently strips trailing dots and spaces, so "file." would reach
+  // "file" and "... " could act like "..".
+  if (name.endsWith(".") || name.endsWith(" ")) throw badPath();
+  if (WINDOWS_DEVICE_NAME.test(name)) throw badPath();
+  if (os === "windows" && SHORT_NAME_MARKER.test(name)) throw badPath();
+}
+
+/**
+ * Case-folds a name the way a case-insensitive file system (macOS, Windows)
+ * might, so ".FILEDROP-TMP-x" or ".ﬁledrop-tmp-x" (ligature) cannot reach a
+ * temp file there. Over-matching on a case-sensitive system only hides names
+ * that look like temp files, which is harmless.
+ */
+function foldCase(name: string): string {
+  return name.normalize("NFKC").toUpperCase().toLowerCase();
+}
+
+function isTempName(name: string): boolean {
+  return foldCase(name).startsWith(TEMP_PREFIX);
+}
+
+/**
+ * Decodes the path part of a request-target (the part before "?", still percent-encoded, e.g. "/a%20b/c.txt"). Throws HttpError(400) on anything invalid; HttpError(404) when a segment starts with TEMP_PREFIX.
+ *
+ * A ".." that would climb above ROOT is a 400: the path never leaves ROOT,
+ * and it is not silently clamped either, so no request means two things.
+ * The TEMP_PREFIX check is case-insensitive and applies to the resolved
+ * segments (the names actually opened).
+ *
+ * @param rawPath the still-encoded path, starting with "/"
+ * @param os the platform whose naming rules apply; only tests pass anything but the default
+ * @example
+ * ```ts
+ * decodeUrlPath("/docs/caf%C3%A9/"); // { segments: ["docs", "café"], trailingSlash: true }
+ * ```
+ */
+export function decodeUrlPath(rawPath: string, os: typeof Deno.build.os = Deno.build.os): UrlPath {
+  if (!rawPath.startsWith("/")) throw badPath();
+  for (let i = 0; i < rawPath.length; i++) {
+    const code = rawPath.charCodeAt(i);
+    if (code < 0x21 || code > 0x7E) throw badPath();
+  }
+
+  const decoded = rawPath.slice(1).split("/").map((raw) => {
+    const { name, byteLength } = percentDecodeSegment(raw);
+    validateSegment(name, byteLength, os);
+    return name;
+  });
+
+  const segments: string[] = [];
+  for (const name of decoded) {
+    if (name === "" || name === ".") continue;
+    if (name === "..") {
+      if (segments.length === 0) throw badPath();
+      segments.pop();
+    } else {
+      segments.push(name);
+    }
+  }
+  if (segments.some(isTempName)) throw new HttpError(404, "Not found");
+
+  // A final "", "." or ".." names a directory: "/a/." and "/a/b/.." are "/a/".
+  const last = decoded[decoded.length - 1];
+  return { segments, trailingSlash: last === "" || isDotSegment(last) };
+}
+
+/**
+ * True when any segment starts with "." (a dotfile or dot-directory), except a first segment ".well-known".
+ *
+ * @param segments decoded segments, as from {@link decodeUrlPath}
+ */
+export function isHiddenPath(segments: readonly string[]): boolean {
+  return segments.some((segment, index) =>
+    segment.startsWith(".") && !(index === 0 && segment === ".well-known")
+  );
+}
+
+/** encodeURIComponent leaves these unescaped; they can end a quoted HTML attribute or a header token. */
+const RFC3986_SUB_DELIMS = /[!'()*]/g;
+
+function encodeSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(
+    RFC3986_SUB_DELIMS,
+    (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/**
+ * Re-encodes segments as a URL path (each segment percent-encoded with encodeURIComponent-like rules, joined by "/", leading "/", plus trailing "/" when asked). Output is always a same-origin path: never starts with "//" or "/\\".
+ *
+ * Only unreserved characters stay literal (`!'()*` are escaped too), so the
+ * output is safe inside a quoted HTML attribute or a `Location` header.
+ * Empty, "." and ".." segments cannot be represented (the first would make a
+ * "//" host reference, the others would be resolved away), so they throw.
+ *
+ * @param segments decoded segments, as from {@link decodeUrlPath}
+ * @param trailingSlash whether to end with "/" (ROOT is always "/")
+ * @throws {RangeError} for an empty, "." or ".." segment
+ * @example
+ * ```ts
+ * encodeUrlPath(["a b", "c#d"], true); // "/a%20b/c%23d/"
+ * ```
+ */
+export function encodeUrlPath(segments: readonly string[], trailingSlash: boolean): string {
+  if (segments.length === 0) return "/";
+  const encoded = segments.map((segment) => {
+    if (segment === "" || isDotSegment(segment)) {
+      throw new RangeError(`Cannot encode path segment ${JSON.stringify(segment)}`);
+    }
+    return encodeSegment(segment);
+  });
+  return `/${encoded.join("/")}${trailingSlash ? "/" : ""}`;
+}
+
+/**
+ * Joins ROOT and segments with node:path (platform separator).
+ *
+ * Segments must come from {@link decodeUrlPath}; as a last line of defence a
+ * segment that node:path would treat as navigation or as a separator throws.
+ *
+ * @param root the server ROOT directory
+ * @param segments decoded, validated segments
+ * @throws {RangeError} for an empty, "." or ".." segment or one holding a separator
+ */
+export function toFsPath(root: string, segments: readonly string[]): string {
+  for (const segment of segments) {
+    if (
+      segment === "" || isDotSegment(segment) || segment.includes("/") || segment.includes("\\")
+    ) {
+      throw new RangeError(`Unsafe path segment ${JSON.stringify(segment)}`);
+    }
+  }
+  return path.join(root, ...segments);
+}
+
+/**
+ * Whether `candidate` (an absolute, real path) is `root` itself or inside it. Must not be fooled by sibling prefixes ("/srv/public-x" is NOT inside "/srv/public").
+ *
+ * @param root an absolute directory path
+ * @param candidate an absolute path to test
+ */
+export function isInside(root: string, candidate: string): boolean {
+  const normalRoot = path.resolve(root);
+  const normalCandidate = path.resolve(candidate);
+  if (normalCandidate === normalRoot) return true;
+  // Compare against "root + separator" so "/srv/public-x" never matches "/srv/public".
+  const prefix = normalRoot.endsWith(path.sep) ? normalRoot : normalRoot + path.sep;
+  return normalCandidate.startsWith(prefix);
+}
+
+/** Errors meaning "there is nothing usable at this path". */
+function isMissing(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory;
+}
+
+/**
+ * For reads: Deno.realPath(fsPath) must be inside rootReal (rootReal is already a real path). Returns the real path, or throws HttpError(404) when it escapes ROOT (don't reveal it exists). NotFound from realPath propagates as HttpError(404) too.
+ *
+ * A path through a file ("file.txt/x") and a symlink loop are 404 as well.
+ * Callers should open the returned real path, not `fsPath`, to keep the
+ * window between check and use as small as possible.
+ *
+ * @param rootReal the real path of ROOT
+ * @param fsPath a path from {@link toFsPath}
+ */
+export async function resolveForRead(rootReal: string, fsPath: string): Promise<string> {
+  let real: string;
+  try {
+    real = await Deno.realPath(fsPath);
+  } catch (error) {
+    if (isMissing(error) || error instanceof Deno.errors.FilesystemLoop) {
+      throw new HttpError(404, "Not found");
+    }
+    throw error;
+  }
+  if (!isInside(rootReal, real)) throw new HttpError(404, "Not found");
+  return real;
+}
+
+function forbidden(): HttpError {
+  return new HttpError(403, "Forbidden");
+}
+
+/**
+ * Real path of `fsPath`, or undefined when nothing is there. An entry that
+ * exists but does not resolve (a dangling symlink or a loop) throws 403: a
+ * write through it could create a file wherever it points.
+ */
+async function realPathIfExists(fsPath: string): Promise<string | undefined> {
+  try {
+    await Deno.lstat(fsPath);
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    if (error instanceof Deno.errors.FilesystemLoop) throw forbidden();
+    throw error;
+  }
+  try {
+    return await Deno.realPath(fsPath);
+  } catch (error) {
+    if (isMissing(error) || error instanceof Deno.errors.FilesystemLoop) throw forbidden();
+    throw error;
+  }
+}
+
+/**
+ * For writes: the real path of the nearest EXISTING ancestor directory of fsPath must be inside rootReal (covers a symlinked parent directory pointing outside); if fsPath itself exists and is a symlink whose target is outside ROOT, also refuse. Throws HttpError(403) when it escapes. Returns nothing.
+ *
+ * Dangling symlinks (as fsPath or as the nearest existing ancestor) and
+ * symlink loops are refused too, since where they lead cannot be checked.
+ * ROOT itself is not writable: its parent is outside ROOT.
+ *
+ * @param rootReal the real path of ROOT
+ * @param fsPath a path from {@link toFsPath}
+ */
+export async function checkWriteInside(rootReal: string, fsPath: string): Promise<void> {
+  let ancestor = path.dirname(fsPath);
+  let ancestorReal = await realPathIfExists(ancestor);
+  while (ancestorReal === undefined) {
+    const parent = path.dirname(ancestor);
+    if (parent === ancestor) throw forbidden();
+    ancestor = parent;
+    ancestorReal = await realPathIfExists(ancestor);
+  }
+  if (!isInside(rootReal, ancestorReal)) throw forbidden();
+
+  // Checked after the parent: a symlink inside an outside directory may point back in.
+  const targetReal = await realPathIfExists(fsPath);
+  if (targetReal !== undefined && !isInside(rootReal, targetReal)) throw forbidden();
+}

@@ -1,0 +1,112 @@
+/**
+ * PUT: streams a request body into a temp file beside the target, flushes it,
+ * and renames it into place, so a reader sees the old file or the new one,
+ * never a part.
+ *
+ * @module
+ */
+
+import * as path from "node:path";
+import { writeErrorToHttp } from "./fs_errors.ts";
+import { HttpError } from "./http/errors.ts";
+import type { Request, Response } from "./http/message.ts";
+import type { KeyedLock } from "./keyed_lock.ts";
+import { checkWriteInside, encodeUrlPath, TEMP_PREFIX } from "./path.ts";
+import { checkPreconditions } from "./preconditions.ts";
+import { conditionalHeaders, fileValidators } from "./serve_content.ts";
+
+/** What an upload needs to know about the server. */
+export interface UploadContext {
+  /** ROOT's real path. */
+  rootReal: string;
+  /** Whether to fsync the file and its directory before answering. */
+  fsync: boolean;
+  /** Serialises the final check and rename per target path. */
+  locks: KeyedLock;
+}
+
+/** The current file at `fsPath` (following no symlink at the last step), or null. */
+async function currentFile(fsPath: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.lstat(fsPath);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
+    throw error;
+  }
+}
+
+function checkWritePreconditions(request: Request, current: Deno.FileInfo | null): void {
+  if (current?.isDirectory) throw new HttpError(409, "The target is a directory");
+  const outcome = checkPreconditions(
+    request.method,
+    conditionalHeaders(request),
+    current === null ? null : fileValidators(current),
+  );
+  if (outcome !== "proceed") throw new HttpError(412, "Precondition failed");
+}
+
+async function writeBody(request: Request, file: Deno.FsFile): Promise<void> {
+  for (let chunk = await request.body.read(); chunk !== null; chunk = await request.body.read()) {
+    let offset = 0;
+    while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
+  }
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  if (Deno.build.os === "windows") return; // Directories cannot be opened for fsync there.
+  using dir = await Deno.open(directory);
+  await dir.sync();
+}
+
+/**
+ * Stores the request body at `fsPath` (URL path `segments`): 201 with
+ * Location for a new file, 204 for a replaced one, both with the new ETag.
+ * The target's preconditions are checked before the body is read and again,
+ * under a per-path lock, just before the rename.
+ */
+export async function putFile(
+  context: UploadContext,
+  request: Request,
+  segments: readonly string[],
+  fsPath: string,
+): Promise<Response> {
+  if (!request.headers.has("content-length") && !request.headers.has("transfer-encoding")) {
+    throw new HttpError(411, "PUT needs Content-Length or chunked Transfer-Encoding");
+  }
+  await checkWriteInside(context.rootReal, fsPath);
+  checkWritePreconditions(request, await currentFile(fsPath));
+
+  const directory = path.dirname(fsPath);
+  let tempPath: string | null = null;
+  try {
+    await Deno.mkdir(directory, { recursive: true });
+    tempPath = await Deno.makeTempFile({ dir: directory, prefix: TEMP_PREFIX });
+    {
+      using file = await Deno.open(tempPath, { write: true });
+      await writeBody(request, file);
+      if (context.fsync) await file.syncData();
+    }
+    const tempFile = tempPath;
+    const { created, info } = await context.locks.run(fsPath, async () => {
+      const current = await currentFile(fsPath);
+      checkWritePreconditions(request, current);
+      await Deno.chmod(tempFile, current === null ? 0o644 : (current.mode ?? 0o644) & 0o777)
+        .catch(() => {}); // No chmod on Windows; the file keeps its default mode.
+      await Deno.rename(tempFile, fsPath);
+      return { created: current === null, info: await Deno.lstat(fsPath) };
+    });
+    tempPath = null;
+    if (context.fsync) await syncDirectory(directory);
+    const headers: [string, string][] = [["ETag", fileValidators(info).etag]];
+    if (!created) return { status: 204, headers };
+    headers.push(["Location", encodeUrlPath(segments, false)]);
+    headers.push(["Content-Type", "text/plain; charset=utf-8"]);
+    return { status: 201, headers, body: new TextEncoder().encode("201 Created\n") };
+  } catch (error) {
+    throw writeErrorToHttp(error) ?? error;
+  } finally {
+    if (tempPath !== null) await Deno.remove(tempPath).catch(() => {});
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The `filedrop` command: serves a directory over HTTP until SIGINT or SIGTERM.
+ *
+ * @module
+ */
+
+import denoJson from "./deno.json" with { type: "json" };
+import { HELP, parseCommandLine, UsageError } from "./lib/cli.ts";
+import type { FileServer } from "./lib/mod.ts";
+import { serve } from "./lib/mod.ts";
+
+function fail(message: string): never {
+  console.error(`filedrop: ${message}`);
+  Deno.exit(2);
+}
+
+async function start(args: string[]): Promise<void> {
+  let command;
+  try {
+    command = parseCommandLine(args);
+  } catch (error) {
+    if (error instanceof UsageError) fail(`${error.message}\nTry 'filedrop --help'.`);
+    throw error;
+  }
+  if (command.kind === "help") return void console.log(HELP);
+  if (command.kind === "version") return void console.log(`filedrop ${denoJson.version}`);
+
+  const { options, portWasDefault } = command;
+  let root: Deno.FileInfo;
+  try {
+    root = await Deno.stat(options.root);
+  } catch {
+    fail(`ROOT ${JSON.stringify(options.root)} does not exist or cannot be read`);
+  }
+  if (!root.isDirectory) fail(`ROOT ${JSON.stringify(options.root)} is not a directory`);
+
+  let server: FileServer;
+  try {
+    server = await serve(options);
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse && portWasDefault) {
+      console.error(`filedrop: port ${options.port} is in use; picking a free port instead`);
+      server = await serve({ ...options, port: 0 });
+    } else if (error instanceof Deno.errors.AddrInUse) {
+      fail(`port ${options.port} is already in use`);
+    } else if (error instanceof Deno.errors.AddrNotAvailable) {
+      fail(`cannot bind address ${options.hostname}`);
+    } else throw error;
+  }
+  console.log(
+    `filedrop serving ${server.root} at ${server.url}` +
+      (options.readOnly ? " (read-only)" : ""),
+  );
+
+  const stop = async () => {
+    await server.shutdown();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  await server.finished;
+}
+
+if (import.meta.main) await start(Deno.args);
