@@ -24,6 +24,8 @@ export interface RunningServer {
   launch: ServerLaunch;
   /** Scans /proc for the server and its live descendants (nginx workers); remembers them. */
   processIds(): number[];
+  /** Whether the server process is still running. */
+  isRunning(): boolean;
   /** The last lines the server printed, for error messages. */
   logTail(): string;
   /** SIGTERM, then SIGKILL after a grace period; also kills descendants left behind. */
@@ -154,6 +156,7 @@ export async function startServer(
       for (const stat of tree.slice(1)) knownDescendants.set(stat.pid, stat.startTime);
       return tree.map((stat) => stat.pid);
     },
+    isRunning: () => !exited,
     logTail: () => tail.join("\n"),
     stop,
   };

@@ -17,7 +17,7 @@ const TIMEOUT_MS = 10_000;
 
 async function request(
   url: string,
-  init: { method: string; headers?: Record<string, string>; body?: Uint8Array },
+  init: { method: string; headers?: Record<string, string>; body?: Uint8Array<ArrayBuffer> },
 ): Promise<{ status: number; headers: Headers; bodyBytes: number }> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
   const body = new Uint8Array(await response.arrayBuffer());

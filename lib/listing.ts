@@ -372,7 +372,7 @@ function renderHtml(
 ): string {
   const parentRow = segments.length === 0
     ? ""
-    : `<tr><td><a href="../">../</a></td><td class="num">—</td><td></td></tr>`;
+    : `<tr><td><a href="../">../</a></td><td class="num">—</td><td></td></tr>\n`;
   const headers = SORT_KEYS.map((key) => renderColumnHeader(key, sortKey, sortOrder)).join("");
   return `<!doctype html>
 <html lang="en">

@@ -130,7 +130,7 @@ const SHOWN_HOSTILE_FILES = [
   "it's",
   "%2e%2e",
 ];
-const SHOWN_HOSTILE_DIRS = ["<b>bold</b>", "q?d#x"];
+const SHOWN_HOSTILE_DIRS = ["<b>bold", "q?d#x"];
 const HIDDEN_BAD_NAMES = [
   "new\nline",
   "tab\there",
