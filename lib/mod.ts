@@ -38,6 +38,12 @@ export interface ServeOptions {
   listing?: boolean;
   /** `Cache-Control` of file responses; default "no-cache" (revalidate every time). */
   cacheControl?: string;
+  /** Serve precompressed `.br`/`.gz` siblings and gzip text on the fly; default true. */
+  compress?: boolean;
+  /** Answer unknown paths that accept HTML with /index.html; default false. */
+  spa?: boolean;
+  /** Allow cross-origin reads and writes from any origin (CORS `*`); default false. */
+  cors?: boolean;
   /** Protocol limits and timeouts; unset ones take {@linkcode DEFAULT_LIMITS}. */
   limits?: Partial<Limits>;
   /** Called after each response (for an access log). */
@@ -75,6 +81,9 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
     dotfiles: options.dotfiles ?? false,
     listing: options.listing ?? true,
     cacheControl: options.cacheControl ?? "no-cache",
+    compress: options.compress ?? true,
+    spa: options.spa ?? false,
+    cors: options.cors ?? false,
     locks: new KeyedLock(),
   });
   const onError = options.onError ??

@@ -6,6 +6,8 @@
  */
 
 import mime from "mime-types";
+import { CompressedFileBody } from "./compression.ts";
+import type { Coding } from "./negotiate.ts";
 import { formatHttpDate } from "./http/date.ts";
 import type { BodySink, BodyStream, Request, Response } from "./http/message.ts";
 import type { HeaderList } from "./http/serialize.ts";
@@ -53,6 +55,12 @@ export interface ContentOptions {
   cacheControl: string;
   /** The media type of the file. */
   contentType: string;
+  /** The content coding the file is stored in (a precompressed sibling), or null. */
+  storedCoding?: Coding | null;
+  /** A coding to apply while sending (never with ranges), or null. */
+  compressWith?: Coding | null;
+  /** Whether the representation depends on Accept-Encoding (adds `Vary`). */
+  varyOnEncoding?: boolean;
 }
 
 /**
@@ -66,12 +74,16 @@ export function serveContent(
   info: Deno.FileInfo,
   options: ContentOptions,
 ): Response {
+  const compressWith = options.compressWith ?? null;
   const validators = fileValidators(info);
+  // An on-the-fly coding is another representation: it needs its own strong ETag.
+  if (compressWith !== null) validators.etag = `${validators.etag.slice(0, -1)}-${compressWith}"`;
   const headers: HeaderList = [
     ["ETag", validators.etag],
     ["Last-Modified", formatHttpDate(validators.lastModified)],
     ["Cache-Control", options.cacheControl],
   ];
+  if (options.varyOnEncoding) headers.push(["Vary", "Accept-Encoding"]);
   const conditions = conditionalHeaders(request);
   const outcome = checkPreconditions(request.method, conditions, validators);
   if (outcome !== "proceed") {
@@ -84,7 +96,14 @@ export function serveContent(
     };
   }
 
-  headers.push(["Accept-Ranges", "bytes"], ["X-Content-Type-Options", "nosniff"]);
+  headers.push(["X-Content-Type-Options", "nosniff"]);
+  const coding = compressWith ?? options.storedCoding ?? null;
+  if (coding !== null) headers.push(["Content-Encoding", coding]);
+  if (compressWith !== null) {
+    headers.push(["Content-Type", options.contentType]);
+    return { status: 200, headers, body: new CompressedFileBody(file, compressWith) };
+  }
+  headers.push(["Accept-Ranges", "bytes"]);
   const size = info.size;
   const rangeHeader = request.method === "GET" ? request.headers.get("range") : undefined;
   const ranges = rangeHeader !== undefined &&
