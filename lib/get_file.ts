@@ -15,7 +15,9 @@ import { chooseCoding } from "./negotiate.ts";
 import type { Coding } from "./negotiate.ts";
 import { encodeUrlPath, resolveForRead } from "./path.ts";
 import type { UrlPath } from "./path.ts";
-import { contentTypeFor, serveContent } from "./serve_content.ts";
+import { contentTypeFor, fileVersion, serveContent } from "./serve_content.ts";
+import type { ContentSource } from "./serve_content.ts";
+import type { CachedFile, FileCache } from "./file_cache.ts";
 
 /** The settings GET and HEAD depend on. */
 export interface ReadConfig {
@@ -31,6 +33,8 @@ export interface ReadConfig {
   compress: boolean;
   /** Answer unknown paths that accept HTML with /index.html (single-page apps). */
   spa: boolean;
+  /** Small files kept in memory, or null for none. */
+  cache: FileCache | null;
 }
 
 const PRECOMPRESSED_SUFFIX: Record<Coding, string> = { br: ".br", gzip: ".gz" };
@@ -59,16 +63,48 @@ async function openInside(rootReal: string, fsPath: string): Promise<OpenFile | 
   }
 }
 
-/** Serves a regular file, choosing a precompressed sibling or on-the-fly gzip when it pays. */
+/** Reads a whole small file; the result is shorter than `size` if the file shrank. */
+async function readWhole(file: Deno.FsFile, size: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  while (offset < size) {
+    const n = await file.read(bytes.subarray(offset));
+    if (n === null) break;
+    offset += n;
+  }
+  return bytes.subarray(0, offset);
+}
+
+/** Whether the identity representation is what this request gets (no coding to negotiate). */
+function identityOnly(config: ReadConfig, request: Request, contentType: string): boolean {
+  return !config.compress || !isCompressible(contentType) ||
+    !request.headers.has("accept-encoding");
+}
+
+/**
+ * Serves a regular file, choosing a precompressed sibling or on-the-fly gzip
+ * when it pays, and keeping small files in the cache.
+ */
 async function serveFile(
   config: ReadConfig,
   request: Request,
   opened: OpenFile,
+  fsPath: string,
   contentType = contentTypeFor(opened.real),
 ): Promise<Response> {
   const options = { cacheControl: config.cacheControl, contentType };
-  if (!config.compress || !isCompressible(contentType)) {
-    return serveContent(request, opened.file, opened.info, options);
+  let source: ContentSource = opened.file;
+  if (config.cache?.accepts(opened.info)) {
+    try {
+      source = await readWhole(opened.file, opened.info.size);
+    } finally {
+      opened.file.close();
+    }
+    const version = fileVersion(opened.info);
+    config.cache.set(fsPath, opened.info, { version, contentType, body: source });
+  }
+  if (identityOnly(config, request, contentType)) {
+    return serveContent(request, source, fileVersion(opened.info), options);
   }
   const accept = request.headers.get("accept-encoding");
   const siblings: { coding: Coding; opened: OpenFile }[] = [];
@@ -83,9 +119,9 @@ async function serveFile(
   const stored = chooseCoding(accept, siblings.map((s) => s.coding));
   for (const sibling of siblings) if (sibling.coding !== stored) sibling.opened.file.close();
   if (stored !== null) {
-    opened.file.close();
+    if (!(source instanceof Uint8Array)) source.close();
     const sibling = siblings.find((s) => s.coding === stored)!.opened;
-    return serveContent(request, sibling.file, sibling.info, {
+    return serveContent(request, sibling.file, fileVersion(sibling.info), {
       ...options,
       storedCoding: stored,
       varyOnEncoding: true,
@@ -94,7 +130,7 @@ async function serveFile(
   const onTheFly = opened.info.size >= MIN_COMPRESS_BYTES && !request.headers.has("range")
     ? chooseCoding(accept, ["gzip"])
     : null;
-  return serveContent(request, opened.file, opened.info, {
+  return serveContent(request, source, fileVersion(opened.info), {
     ...options,
     compressWith: onTheFly,
     varyOnEncoding: true,
@@ -112,28 +148,40 @@ function acceptsHtml(request: Request): boolean {
 async function notFound(config: ReadConfig, request: Request): Promise<Response> {
   if (config.spa && acceptsHtml(request)) {
     const index = await openInside(config.rootReal, path.join(config.rootReal, "index.html"));
-    if (index?.info.isFile) return serveFile(config, request, index, "text/html; charset=utf-8");
+    if (index?.info.isFile) {
+      return serveFile(config, request, index, index.real, "text/html; charset=utf-8");
+    }
     index?.file.close();
   }
   const page = await openInside(config.rootReal, path.join(config.rootReal, "404.html"));
   if (page === null) throw new HttpError(404, "Not found");
   try {
     if (!page.info.isFile) throw new HttpError(404, "Not found");
-    const body = new Uint8Array(page.info.size);
-    let offset = 0;
-    while (offset < body.length) {
-      const n = await page.file.read(body.subarray(offset));
-      if (n === null) break;
-      offset += n;
-    }
     return {
       status: 404,
       headers: [["Content-Type", "text/html; charset=utf-8"], ["Cache-Control", "no-cache"]],
-      body: body.subarray(0, offset),
+      body: await readWhole(page.file, page.info.size),
     };
   } finally {
     page.file.close();
   }
+}
+
+/**
+ * The cached content of `fsPath` when a fresh stat still matches it; "missing"
+ * when nothing is there at all (a fast 404); null otherwise.
+ */
+async function cachedFile(
+  cache: FileCache,
+  fsPath: string,
+): Promise<CachedFile | "missing" | null> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(fsPath);
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? "missing" : null;
+  }
+  return cache.get(fsPath, info) ?? null;
 }
 
 /** Answers GET or HEAD for `url` (already validated and checked for dotfiles). */
@@ -143,6 +191,16 @@ export async function getPath(
   url: UrlPath,
   fsPath: string,
 ): Promise<Response> {
+  if (config.cache !== null && !url.trailingSlash) {
+    const cached = await cachedFile(config.cache, fsPath);
+    if (cached === "missing") return notFound(config, request);
+    if (cached !== null && identityOnly(config, request, cached.contentType)) {
+      return serveContent(request, cached.body, cached.version, {
+        cacheControl: config.cacheControl,
+        contentType: cached.contentType,
+      });
+    }
+  }
   const opened = await openInside(config.rootReal, fsPath);
   if (opened === null) return notFound(config, request);
   if (opened.info.isFile) {
@@ -150,7 +208,7 @@ export async function getPath(
       opened.file.close();
       return notFound(config, request);
     }
-    return serveFile(config, request, opened);
+    return serveFile(config, request, opened, fsPath);
   }
   opened.file.close();
   if (!opened.info.isDirectory) return notFound(config, request);
@@ -159,8 +217,11 @@ export async function getPath(
     const query = request.query === "" ? "" : `?${request.query}`;
     return { status: 301, headers: [["Location", encodeUrlPath(url.segments, true) + query]] };
   }
-  const index = await openInside(config.rootReal, path.join(opened.real, "index.html"));
-  if (index?.info.isFile) return serveFile(config, request, index, "text/html; charset=utf-8");
+  const indexPath = path.join(fsPath, "index.html");
+  const index = await openInside(config.rootReal, indexPath);
+  if (index?.info.isFile) {
+    return serveFile(config, request, index, indexPath, "text/html; charset=utf-8");
+  }
   index?.file.close();
   if (!config.listing) return notFound(config, request);
   return listingResponse(request, opened.real, url.segments, { dotfiles: config.dotfiles });

@@ -14,6 +14,7 @@
 
 import type { ExchangeRecord } from "./connection.ts";
 import { createHandler } from "./handler.ts";
+import { FileCache } from "./file_cache.ts";
 import { KeyedLock } from "./keyed_lock.ts";
 import { DEFAULT_LIMITS } from "./options.ts";
 import type { Limits } from "./options.ts";
@@ -44,6 +45,8 @@ export interface ServeOptions {
   spa?: boolean;
   /** Allow cross-origin reads and writes from any origin (CORS `*`); default false. */
   cors?: boolean;
+  /** Keep small files in memory (checked against `stat` on every request); default true. */
+  cache?: boolean;
   /** Protocol limits and timeouts; unset ones take {@linkcode DEFAULT_LIMITS}. */
   limits?: Partial<Limits>;
   /** Called after each response (for an access log). */
@@ -59,6 +62,9 @@ export interface FileServer extends RunningServer {
   /** ROOT's real path. */
   readonly root: string;
 }
+
+/** Files up to 256 KiB, 64 MiB in all: small enough to stay far below the memory goals. */
+const CACHE_LIMITS = { maxFileBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024 };
 
 function hostForUrl(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
@@ -84,6 +90,7 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
     compress: options.compress ?? true,
     spa: options.spa ?? false,
     cors: options.cors ?? false,
+    cache: options.cache === false ? null : new FileCache(CACHE_LIMITS),
     locks: new KeyedLock(),
   });
   const onError = options.onError ??

@@ -6,7 +6,6 @@
  */
 
 import mime from "mime-types";
-import { CompressedFileBody } from "./compression.ts";
 import type { Coding } from "./negotiate.ts";
 import { formatHttpDate } from "./http/date.ts";
 import type { BodySink, BodyStream, Request, Response } from "./http/message.ts";
@@ -30,6 +29,36 @@ export function fileETag(info: Deno.FileInfo): string {
 /** The validators of a file version. */
 export function fileValidators(info: Deno.FileInfo): Validators {
   return { etag: fileETag(info), lastModified: info.mtime?.getTime() ?? 0 };
+}
+
+/** A file version's size and validators, with Last-Modified already formatted. */
+export interface FileVersion {
+  /** Size in bytes. */
+  size: number;
+  /** The strong ETag and modification time. */
+  validators: Validators;
+  /** `validators.lastModified` as an IMF-fixdate. */
+  lastModifiedText: string;
+}
+
+/** Describes the version of a file from its metadata. */
+export function fileVersion(info: Deno.FileInfo): FileVersion {
+  const validators = fileValidators(info);
+  return {
+    size: info.size,
+    validators,
+    lastModifiedText: formatHttpDate(validators.lastModified),
+  };
+}
+
+/**
+ * The bytes of a file version: an open file, streamed and closed when the
+ * response is done, or a cached copy in memory.
+ */
+export type ContentSource = Deno.FsFile | Uint8Array;
+
+function release(source: ContentSource): void {
+  if (!(source instanceof Uint8Array)) source.close();
 }
 
 /** The media type for a file name: from its extension, `charset=utf-8` on text, octet-stream when unknown. */
@@ -63,36 +92,41 @@ export interface ContentOptions {
   varyOnEncoding?: boolean;
 }
 
+const encoder = new TextEncoder();
+
 /**
- * Answers GET or HEAD for an open file: 304 or 412 from the preconditions,
- * else 200, 206 (one range or multipart/byteranges) or 416. Takes ownership
- * of `file`: it is closed when the response is done.
+ * Answers GET or HEAD for one file version: 304 or 412 from the
+ * preconditions, else 200, 206 (one range or multipart/byteranges) or 416.
+ * Takes ownership of `source`: an open file is closed when the response is
+ * done.
  */
 export function serveContent(
   request: Request,
-  file: Deno.FsFile,
-  info: Deno.FileInfo,
+  source: ContentSource,
+  version: FileVersion,
   options: ContentOptions,
 ): Response {
   const compressWith = options.compressWith ?? null;
-  const validators = fileValidators(info);
+  let validators = version.validators;
   // An on-the-fly coding is another representation: it needs its own strong ETag.
-  if (compressWith !== null) validators.etag = `${validators.etag.slice(0, -1)}-${compressWith}"`;
+  if (compressWith !== null) {
+    validators = { ...validators, etag: `${validators.etag.slice(0, -1)}-${compressWith}"` };
+  }
   const headers: HeaderList = [
     ["ETag", validators.etag],
-    ["Last-Modified", formatHttpDate(validators.lastModified)],
+    ["Last-Modified", version.lastModifiedText],
     ["Cache-Control", options.cacheControl],
   ];
   if (options.varyOnEncoding) headers.push(["Vary", "Accept-Encoding"]);
   const conditions = conditionalHeaders(request);
   const outcome = checkPreconditions(request.method, conditions, validators);
   if (outcome !== "proceed") {
-    file.close();
+    release(source);
     if (outcome === "not-modified") return { status: 304, headers };
     return {
       status: 412,
       headers: [["Content-Type", "text/plain; charset=utf-8"]],
-      body: new TextEncoder().encode("412 Precondition failed\n"),
+      body: encoder.encode("412 Precondition failed\n"),
     };
   }
 
@@ -101,10 +135,10 @@ export function serveContent(
   if (coding !== null) headers.push(["Content-Encoding", coding]);
   if (compressWith !== null) {
     headers.push(["Content-Type", options.contentType]);
-    return { status: 200, headers, body: new CompressedFileBody(file, compressWith) };
+    return { status: 200, headers, body: new CompressedBody(source, compressWith) };
   }
   headers.push(["Accept-Ranges", "bytes"]);
-  const size = info.size;
+  const size = version.size;
   const rangeHeader = request.method === "GET" ? request.headers.get("range") : undefined;
   const ranges = rangeHeader !== undefined &&
       ifRangeAllowsRange(conditions.ifRange, validators, Date.now())
@@ -112,57 +146,66 @@ export function serveContent(
     : { kind: "ignore" as const };
 
   if (ranges.kind === "unsatisfiable") {
-    file.close();
+    release(source);
     headers.push(["Content-Range", `bytes */${size}`], [
       "Content-Type",
       "text/plain; charset=utf-8",
     ]);
-    return { status: 416, headers, body: new TextEncoder().encode("416 Range not satisfiable\n") };
+    return { status: 416, headers, body: encoder.encode("416 Range not satisfiable\n") };
   }
   if (ranges.kind === "ranges" && ranges.ranges.length === 1) {
-    const { start, end } = ranges.ranges[0];
+    const range = ranges.ranges[0];
     headers.push(["Content-Type", options.contentType], [
       "Content-Range",
-      `bytes ${start}-${end - 1}/${size}`,
+      `bytes ${range.start}-${range.end - 1}/${size}`,
     ]);
-    return { status: 206, headers, body: new FileBody(file, [{ start, end }]) };
+    return { status: 206, headers, body: rangesBody(source, [range]) };
   }
   if (ranges.kind === "ranges" && ranges.ranges.length <= MAX_RANGE_PARTS) {
-    const body = new MultipartRangesBody(file, ranges.ranges, size, options.contentType);
+    const body = new MultipartRangesBody(source, ranges.ranges, size, options.contentType);
     headers.push(["Content-Type", `multipart/byteranges; boundary=${body.boundary}`]);
     return { status: 206, headers, body };
   }
   headers.push(["Content-Type", options.contentType]);
-  return { status: 200, headers, body: new FileBody(file, [{ start: 0, end: size }]) };
+  return { status: 200, headers, body: rangesBody(source, [{ start: 0, end: size }]) };
 }
 
-/** Streams byte ranges of an open file, reading straight into the send buffer. */
-class FileBody implements BodyStream {
+/** In-memory bytes go out as they are; an open file is streamed. */
+function rangesBody(source: ContentSource, ranges: ByteRange[]): Uint8Array | BodyStream {
+  if (source instanceof Uint8Array && ranges.length === 1) {
+    return source.subarray(ranges[0].start, ranges[0].end);
+  }
+  return new RangesBody(source, ranges);
+}
+
+/** Streams byte ranges of a file version, reading straight into the send buffer. */
+class RangesBody implements BodyStream {
   readonly length: number;
-  readonly #file: Deno.FsFile;
+  readonly #source: ContentSource;
   readonly #ranges: ByteRange[];
 
-  constructor(file: Deno.FsFile, ranges: ByteRange[]) {
-    this.#file = file;
+  constructor(source: ContentSource, ranges: ByteRange[]) {
+    this.#source = source;
     this.#ranges = ranges;
     this.length = ranges.reduce((sum, r) => sum + r.end - r.start, 0);
   }
 
   async writeTo(sink: BodySink): Promise<void> {
-    for (const range of this.#ranges) await streamRange(this.#file, range, sink);
+    for (const range of this.#ranges) await streamRange(this.#source, range, sink);
   }
 
   close(): void {
-    this.#file.close();
+    release(this.#source);
   }
 }
 
-async function streamRange(file: Deno.FsFile, range: ByteRange, sink: BodySink): Promise<void> {
-  if (range.start !== 0) await file.seek(range.start, Deno.SeekMode.Start);
+async function streamRange(source: ContentSource, range: ByteRange, sink: BodySink): Promise<void> {
+  if (source instanceof Uint8Array) return sink.write(source.subarray(range.start, range.end));
+  await source.seek(range.start, Deno.SeekMode.Start);
   let remaining = range.end - range.start;
   while (remaining > 0) {
     const region = await sink.region(Math.min(remaining, STREAM_CHUNK_BYTES));
-    const n = await file.read(region.subarray(0, Math.min(region.length, remaining)));
+    const n = await source.read(region.subarray(0, Math.min(region.length, remaining)));
     // The file shrank under us: the response is already promised at its length, so fail it.
     if (n === null) throw new Error("File shortened while being sent");
     sink.commit(n);
@@ -174,13 +217,12 @@ async function streamRange(file: Deno.FsFile, range: ByteRange, sink: BodySink):
 class MultipartRangesBody implements BodyStream {
   readonly length: number;
   readonly boundary: string;
-  readonly #file: Deno.FsFile;
+  readonly #source: ContentSource;
   readonly #parts: { head: Uint8Array; range: ByteRange }[];
   readonly #tail: Uint8Array;
 
-  constructor(file: Deno.FsFile, ranges: ByteRange[], size: number, contentType: string) {
-    const encoder = new TextEncoder();
-    this.#file = file;
+  constructor(source: ContentSource, ranges: ByteRange[], size: number, contentType: string) {
+    this.#source = source;
     this.boundary = crypto.randomUUID().replaceAll("-", "");
     this.#parts = ranges.map((range, i) => ({
       range,
@@ -199,12 +241,51 @@ class MultipartRangesBody implements BodyStream {
   async writeTo(sink: BodySink): Promise<void> {
     for (const part of this.#parts) {
       await sink.write(part.head);
-      await streamRange(this.#file, part.range, sink);
+      await streamRange(this.#source, part.range, sink);
     }
     await sink.write(this.#tail);
   }
 
   close(): void {
-    this.#file.close();
+    release(this.#source);
+  }
+}
+
+const STREAM_NAMES: Record<Coding, CompressionFormat> = {
+  gzip: "gzip",
+  br: "brotli" as CompressionFormat,
+};
+
+/** A file version compressed while it is sent; its length is unknown, so it goes out chunked. */
+class CompressedBody implements BodyStream {
+  readonly length = null;
+  readonly #source: ContentSource;
+  readonly #coding: Coding;
+  #released = false;
+
+  constructor(source: ContentSource, coding: Coding) {
+    this.#source = source;
+    this.#coding = coding;
+  }
+
+  async writeTo(sink: BodySink): Promise<void> {
+    const source = this.#source;
+    // A file's readable closes the file when it ends or is cancelled.
+    const input: ReadableStream<Uint8Array> = source instanceof Uint8Array
+      ? ReadableStream.from([source])
+      : source.readable;
+    this.#released = true;
+    const compressor = new CompressionStream(STREAM_NAMES[this.#coding]);
+    // CompressionStream is typed for any BufferSource; Uint8Array is one of them.
+    const compressed = input.pipeThrough(
+      compressor as unknown as ReadableWritablePair<Uint8Array, Uint8Array>,
+    );
+    for await (const chunk of compressed) await sink.write(chunk);
+  }
+
+  close(): void {
+    if (this.#released) return;
+    this.#released = true;
+    release(this.#source);
   }
 }
