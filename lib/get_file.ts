@@ -16,7 +16,8 @@ import type { Coding } from "./negotiate.ts";
 import { encodeUrlPath, resolveForRead } from "./path.ts";
 import type { UrlPath } from "./path.ts";
 import { contentTypeFor, fileVersion, serveContent } from "./serve_content.ts";
-import type { ContentSource } from "./serve_content.ts";
+import type { ContentSource, FileVersion } from "./serve_content.ts";
+import { reprDigestOf, wantsSha256 } from "./digest.ts";
 import type { CachedFile, FileCache } from "./file_cache.ts";
 
 /** The settings GET and HEAD depend on. */
@@ -75,6 +76,27 @@ async function readWhole(file: Deno.FsFile, size: number): Promise<Uint8Array> {
   return bytes.subarray(0, offset);
 }
 
+/** The file's sha-256 `Repr-Digest` when the request asks for it (`Want-Repr-Digest`). */
+async function requestedDigest(
+  request: Request,
+  source: ContentSource,
+  version: FileVersion,
+): Promise<string | undefined> {
+  if (!wantsSha256(request.headers.get("want-repr-digest"))) return undefined;
+  return await reprDigestOf(version.validators.etag, () => chunksOf(source, version.size));
+}
+
+async function* chunksOf(source: ContentSource, size: number): AsyncIterable<Uint8Array> {
+  if (source instanceof Uint8Array) return yield source;
+  await source.seek(0, Deno.SeekMode.Start);
+  const buffer = new Uint8Array(Math.min(size, 256 * 1024));
+  for (;;) {
+    const n = await source.read(buffer);
+    if (n === null) return;
+    yield buffer.subarray(0, n);
+  }
+}
+
 /** Whether the identity representation is what this request gets (no coding to negotiate). */
 function identityOnly(config: ReadConfig, request: Request, contentType: string): boolean {
   return !config.compress || !isCompressible(contentType) ||
@@ -100,11 +122,16 @@ async function serveFile(
     } finally {
       opened.file.close();
     }
-    const version = fileVersion(opened.info);
-    config.cache.set(fsPath, opened.info, { version, contentType, body: source });
+    config.cache.set(fsPath, opened.info, {
+      version: fileVersion(opened.info),
+      contentType,
+      body: source,
+    });
   }
+  const version = fileVersion(opened.info);
   if (identityOnly(config, request, contentType)) {
-    return serveContent(request, source, fileVersion(opened.info), options);
+    const reprDigest = await requestedDigest(request, source, version);
+    return serveContent(request, source, version, { ...options, reprDigest });
   }
   const accept = request.headers.get("accept-encoding");
   const siblings: { coding: Coding; opened: OpenFile }[] = [];
@@ -121,8 +148,10 @@ async function serveFile(
   if (stored !== null) {
     if (!(source instanceof Uint8Array)) source.close();
     const sibling = siblings.find((s) => s.coding === stored)!.opened;
-    return serveContent(request, sibling.file, fileVersion(sibling.info), {
+    const siblingVersion = fileVersion(sibling.info);
+    return serveContent(request, sibling.file, siblingVersion, {
       ...options,
+      reprDigest: await requestedDigest(request, sibling.file, siblingVersion),
       storedCoding: stored,
       varyOnEncoding: true,
     });
@@ -130,8 +159,9 @@ async function serveFile(
   const onTheFly = opened.info.size >= MIN_COMPRESS_BYTES && !request.headers.has("range")
     ? chooseCoding(accept, ["gzip"])
     : null;
-  return serveContent(request, source, fileVersion(opened.info), {
+  return serveContent(request, source, version, {
     ...options,
+    reprDigest: onTheFly === null ? await requestedDigest(request, source, version) : undefined,
     compressWith: onTheFly,
     varyOnEncoding: true,
   });
@@ -198,6 +228,9 @@ export async function getPath(
       return serveContent(request, cached.body, cached.version, {
         cacheControl: config.cacheControl,
         contentType: cached.contentType,
+        reprDigest: request.headers.has("want-repr-digest")
+          ? await requestedDigest(request, cached.body, cached.version)
+          : undefined,
       });
     }
   }

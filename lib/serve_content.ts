@@ -90,6 +90,8 @@ export interface ContentOptions {
   compressWith?: Coding | null;
   /** Whether the representation depends on Accept-Encoding (adds `Vary`). */
   varyOnEncoding?: boolean;
+  /** The `Repr-Digest` of the stored bytes, when the client asked for it. */
+  reprDigest?: string;
 }
 
 const encoder = new TextEncoder();
@@ -138,6 +140,7 @@ export function serveContent(
     return { status: 200, headers, body: new CompressedBody(source, compressWith) };
   }
   headers.push(["Accept-Ranges", "bytes"]);
+  if (options.reprDigest !== undefined) headers.push(["Repr-Digest", options.reprDigest]);
   const size = version.size;
   const rangeHeader = request.method === "GET" ? request.headers.get("range") : undefined;
   const ranges = rangeHeader !== undefined &&

@@ -155,3 +155,23 @@ Deno.test("--no-listing gives 404 for a directory without index.html, --cache-co
     assert.equal(file.response.headers.get("cache-control"), "public, max-age=60");
   });
 });
+
+Deno.test("Want-Repr-Digest gets the sha-256 of the whole file, on 200 and 206", async () => {
+  const { createHash } = await import("node:crypto");
+  await withServer({}, async (server, root) => {
+    const content = "0123456789".repeat(100_000);
+    await Deno.writeTextFile(`${root}/big.bin`, content);
+    const expected = `sha-256=:${createHash("sha256").update(content).digest("base64")}:`;
+    const full = await get(`${server.url}big.bin`, { "Want-Repr-Digest": "sha-256=1" });
+    assert.equal(full.response.headers.get("repr-digest"), expected);
+    const part = await get(`${server.url}big.bin`, {
+      "Want-Repr-Digest": "sha-512=3, sha-256=1",
+      Range: "bytes=5-9",
+    });
+    assert.equal(part.response.status, 206);
+    assert.equal(part.response.headers.get("repr-digest"), expected);
+    assert.equal(new TextDecoder().decode(part.bytes), "56789");
+    const none = await get(`${server.url}big.bin`);
+    assert.equal(none.response.headers.get("repr-digest"), null);
+  });
+});

@@ -1,0 +1,346 @@
+/**
+ * Access log lines, one per answered request, in Common Log Format, Combined
+ * Log Format or JSON lines, and a logger that writes them in batches without
+ * blocking the request path.
+ *
+ * Every line is printable ASCII (0x20-0x7E) followed by "\n", so it is valid
+ * UTF-8 and no request can forge a line or send escape sequences to a
+ * terminal. Request strings reach us decoded as latin1 (one character per
+ * byte received), so non-ASCII characters are escaped as the bytes the client
+ * sent (`\xHH`) rather than re-decoded: an escaped byte is exact, while a
+ * decoded one could hide bidi overrides or look-alike characters.
+ *
+ * Credentials are never logged: no format includes the Authorization header,
+ * and targets and referers have their userinfo and the values of sensitive
+ * query parameters replaced by `REDACTED` (see {@linkcode redactUrl}).
+ *
+ * @module
+ */
+
+import type { ExchangeRecord } from "./connection.ts";
+
+/**
+ * The access log formats:
+ * - `common`: `host ident authuser [date] "request line" status bytes seconds`
+ * - `combined`: `common` with `"referer" "user-agent"` before `seconds`
+ * - `json`: one object per line with the keys `time`, `remote`, `method`,
+ *   `target`, `version`, `status`, `bytes`, `duration_ms`, `referer`,
+ *   `user_agent`, `user`
+ */
+export type LogFormat = "common" | "combined" | "json";
+
+/** What replaces a credential in a logged URL. */
+export const REDACTED = "REDACTED";
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** Printable ASCII other than `"` and `\`: left as is by {@linkcode escapeLogValue}. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/**
+ * Query parameter names whose values are credentials, matched anywhere in the
+ * lowercased, percent-decoded name (`access_token`, `apiKey`, `X-Amz-Signature`,
+ * `passwd`). Matching substrings over-redacts a few harmless names
+ * (`keyword`), which is the safe way to be wrong.
+ */
+const SENSITIVE_PARAMETER = /token|pass|pwd|secret|key|auth|session|signature|credential/;
+
+/** `scheme://` at the start of an absolute URL. */
+const SCHEME_PREFIX = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+
+function hex(code: number, digits: number): string {
+  return code.toString(16).padStart(digits, "0");
+}
+
+/**
+ * Escapes a string for a log line so that it is printable ASCII with no
+ * unescaped double quote: `"` becomes `\"`, `\` becomes `\\`, every control
+ * character (C0, DEL, C1) and every other non-ASCII character up to U+00FF
+ * becomes `\xHH` (the byte the client sent: request strings are latin1), and
+ * the code units above U+00FF that the parser never produces become `\uHHHH`.
+ * Spaces are kept.
+ *
+ * @example
+ * ```ts
+ * escapeLogValue('a"b\n\x1b[31m'); // 'a\\"b\\x0a\\x1b[31m'
+ * ```
+ */
+export function escapeLogValue(text: string): string {
+  if (PLAIN.test(text)) return text;
+  let escaped = "";
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x22) escaped += '\\"';
+    else if (code === 0x5c) escaped += "\\\\";
+    else if (code >= 0x20 && code <= 0x7e) escaped += text[i];
+    else if (code <= 0xff) escaped += "\\x" + hex(code, 2);
+    else escaped += "\\u" + hex(code, 4);
+  }
+  return escaped;
+}
+
+/** Escapes a value for an unquoted field, where a space would split the field. */
+function escapeBareField(text: string): string {
+  return text === "" ? "-" : escapeLogValue(text).replaceAll(" ", "\\x20");
+}
+
+function isSensitiveName(rawName: string): boolean {
+  let name = rawName.replaceAll("+", " ");
+  try {
+    name = decodeURIComponent(name);
+  } catch {
+    // Malformed percent-encoding: match the name as sent.
+  }
+  return SENSITIVE_PARAMETER.test(name.toLowerCase());
+}
+
+/** Redacts the values of sensitive parameters in a query or fragment (without its `?`/`#`). */
+function redactParameters(parameters: string): string {
+  // ";" separates parameters for some servers; splitting on it too only ever redacts more.
+  return parameters.split(/([&;])/).map((part, index) => {
+    if (index % 2 === 1) return part;
+    const equals = part.indexOf("=");
+    if (equals < 0 || !isSensitiveName(part.slice(0, equals))) return part;
+    return part.slice(0, equals + 1) + REDACTED;
+  }).join("");
+}
+
+/** Redacts the userinfo of an absolute URL or authority (`user:pass@host`). */
+function redactUserinfo(url: string): string {
+  const scheme = SCHEME_PREFIX.exec(url);
+  if (scheme === null && (url.startsWith("/") || url === "*")) return url;
+  const authorityStart = scheme === null ? 0 : scheme[0].length;
+  const slash = url.indexOf("/", authorityStart);
+  const authorityEnd = slash < 0 ? url.length : slash;
+  const at = url.lastIndexOf("@", authorityEnd - 1);
+  if (at < authorityStart) return url;
+  return url.slice(0, authorityStart) + REDACTED + url.slice(at);
+}
+
+/**
+ * Replaces the credentials in a request-target or URL with `REDACTED`: the
+ * userinfo of an absolute URL or authority, and the value of every query (or
+ * fragment) parameter whose name looks like a credential (contains `token`,
+ * `pass`, `pwd`, `secret`, `key`, `auth`, `session`, `signature` or
+ * `credential`, case-insensitively, after percent-decoding). Everything else
+ * is kept as sent.
+ *
+ * @example
+ * ```ts
+ * redactUrl("/f?name=a&access_token=xyz"); // "/f?name=a&access_token=REDACTED"
+ * redactUrl("http://bob:pw@host/f");       // "http://REDACTED@host/f"
+ * ```
+ */
+export function redactUrl(url: string): string {
+  const hash = url.indexOf("#");
+  const beforeHash = hash < 0 ? url : url.slice(0, hash);
+  const fragment = hash < 0 ? "" : "#" + redactParameters(url.slice(hash + 1));
+  const question = beforeHash.indexOf("?");
+  if (question < 0) return redactUserinfo(beforeHash) + fragment;
+  return redactUserinfo(beforeHash.slice(0, question)) + "?" +
+    redactParameters(beforeHash.slice(question + 1)) + fragment;
+}
+
+/** `10/Oct/2000:13:55:36 +0000`, always in UTC. */
+function commonLogDate(ms: number): string {
+  const date = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${two(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:` +
+    `${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} +0000`;
+}
+
+/** A quoted text-format field: `"-"` for a missing value. */
+function quoted(value: string | null | undefined): string {
+  return `"${value === null || value === undefined ? "-" : escapeLogValue(value)}"`;
+}
+
+function textLine(
+  combined: boolean,
+  record: ExchangeRecord,
+  remoteAddr: string,
+  nowMs: number,
+  authUser: string | undefined,
+): string {
+  const request = record.request;
+  const requestLine = request === null
+    ? null
+    : `${request.method} ${redactUrl(request.target)} HTTP/1.${request.minorVersion}`;
+  const seconds = (Math.max(0, record.durationMs) / 1000).toFixed(3);
+  let line = `${escapeBareField(remoteAddr)} - ${escapeBareField(authUser ?? "")} ` +
+    `[${commonLogDate(nowMs)}] ${quoted(requestLine)} ${record.status} ${record.bytesSent}`;
+  if (combined) {
+    const referer = request?.headers.get("referer");
+    line += ` ${quoted(referer === undefined ? null : redactUrl(referer))}`;
+    line += ` ${quoted(request?.headers.get("user-agent"))}`;
+  }
+  return `${line} ${seconds}`;
+}
+
+function jsonLine(
+  record: ExchangeRecord,
+  remoteAddr: string,
+  nowMs: number,
+  authUser: string | undefined,
+): string {
+  const request = record.request;
+  const referer = request?.headers.get("referer");
+  const json = JSON.stringify({
+    time: new Date(nowMs).toISOString(),
+    remote: remoteAddr === "-" || remoteAddr === "" ? null : remoteAddr,
+    method: request?.method ?? null,
+    target: request === null ? null : redactUrl(request.target),
+    version: request === null ? null : `HTTP/1.${request.minorVersion}`,
+    status: record.status,
+    bytes: record.bytesSent,
+    duration_ms: Math.max(0, record.durationMs),
+    referer: referer === undefined ? null : redactUrl(referer),
+    user_agent: request?.headers.get("user-agent") ?? null,
+    user: authUser ?? null,
+  });
+  // JSON.stringify escapes C0, quotes, backslashes and lone surrogates but
+  // leaves DEL, C1 and other non-ASCII raw; all of those can only occur inside
+  // strings, where \uHHHH keeps the value exact and the line ASCII.
+  return json.replace(/[\x7f-\uffff]/g, (char) => "\\u" + hex(char.charCodeAt(0), 4));
+}
+
+/**
+ * Formats one access log line, without its trailing newline.
+ *
+ * Text formats write the time as `[dd/Mon/yyyy:HH:MM:SS +0000]` (UTC), the
+ * request line as `"-"` when the head was rejected before it parsed, `bytes`
+ * as the bytes sent including the response head (Apache `%O`), and append the
+ * response time in seconds with millisecond resolution (`0.123`, like nginx
+ * `$request_time`). JSON writes `duration_ms` as a number and `null` for
+ * every value that is missing.
+ *
+ * @param format which format to write
+ * @param record the exchange reported by the connection
+ * @param remoteAddr the client's IP address, or "-" when unknown
+ * @param nowMs the time to log (ms since the epoch), normally when the response ended
+ * @param authUser the authenticated user name, when there is one (`-` otherwise)
+ */
+export function formatAccessLog(
+  format: LogFormat,
+  record: ExchangeRecord,
+  remoteAddr: string,
+  nowMs: number,
+  authUser?: string,
+): string {
+  if (format === "json") return jsonLine(record, remoteAddr, nowMs, authUser);
+  return textLine(format === "combined", record, remoteAddr, nowMs, authUser);
+}
+
+/** Options of {@linkcode AccessLogger}. */
+export interface AccessLoggerOptions {
+  /** Most bytes of lines waiting for the sink; further lines are dropped. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** The clock for each line's time; default `Date.now`. */
+  now?: () => number;
+}
+
+const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+const encoder = new TextEncoder();
+
+/**
+ * Writes access log lines without ever making a request wait for the sink.
+ * {@linkcode AccessLogger.log} only queues the line; the queue is written in
+ * one batch after the current task, and lines logged while a write is in
+ * flight are written together once it completes, so a busy server makes few,
+ * large writes. At most `maxBufferedBytes` of lines wait (plus the one batch
+ * being written); when the sink cannot keep up, further lines are dropped and
+ * counted in {@linkcode AccessLogger.droppedLines}, as are the lines of a
+ * write that fails.
+ *
+ * @example
+ * ```ts
+ * const logger = new AccessLogger("combined", (bytes) => Deno.stdout.write(bytes));
+ * logger.log(record, "127.0.0.1");
+ * await logger.flush(); // before exiting
+ * ```
+ */
+export class AccessLogger {
+  readonly #format: LogFormat;
+  readonly #write: (bytes: Uint8Array) => Promise<number> | number;
+  readonly #maxBufferedBytes: number;
+  readonly #now: () => number;
+  #queue: string[] = [];
+  #queuedBytes = 0;
+  #dropped = 0;
+  /** The running write loop, or null when the queue is idle. */
+  #draining: Promise<void> | null = null;
+
+  /**
+   * @param format the line format
+   * @param write writes some bytes and returns how many it wrote (such as
+   *   `Deno.stdout.write`); may write fewer, and is never called again before
+   *   its previous call settles
+   * @param options buffer bound and clock
+   */
+  constructor(
+    format: LogFormat,
+    write: (bytes: Uint8Array) => Promise<number> | number,
+    options: AccessLoggerOptions = {},
+  ) {
+    this.#format = format;
+    this.#write = write;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Lines dropped so far because the buffer was full or a write failed. */
+  get droppedLines(): number {
+    return this.#dropped;
+  }
+
+  /**
+   * Queues the line for one exchange; returns at once and never throws for a
+   * slow or failing sink.
+   *
+   * @param record the exchange reported by the connection
+   * @param remoteAddr the client's IP address, or "-"
+   * @param authUser the authenticated user name, when there is one
+   */
+  log(record: ExchangeRecord, remoteAddr: string, authUser?: string): void {
+    const line = formatAccessLog(this.#format, record, remoteAddr, this.#now(), authUser) + "\n";
+    // Lines are ASCII, so their length is their size in bytes.
+    if (this.#queuedBytes + line.length > this.#maxBufferedBytes) {
+      this.#dropped++;
+      return;
+    }
+    this.#queue.push(line);
+    this.#queuedBytes += line.length;
+    this.#draining ??= Promise.resolve().then(() => this.#drain());
+  }
+
+  /** Resolves once every line queued so far has been written (or dropped). */
+  async flush(): Promise<void> {
+    while (this.#draining !== null) await this.#draining;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const lines = this.#queue;
+        this.#queue = [];
+        this.#queuedBytes = 0;
+        try {
+          await this.#writeAll(encoder.encode(lines.join("")));
+        } catch {
+          // A closed stdout or broken pipe must not take the server down.
+          this.#dropped += lines.length;
+        }
+      }
+    } finally {
+      this.#draining = null;
+    }
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      const written = await this.#write(bytes.subarray(offset));
+      if (!(written > 0)) throw new Error("Access log sink wrote nothing");
+      offset += written;
+    }
+  }
+}
