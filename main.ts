@@ -6,7 +6,7 @@
 
 import denoJson from "./deno.json" with { type: "json" };
 import { HELP, parseCommandLine, UsageError } from "./lib/cli.ts";
-import type { FileServer } from "./lib/mod.ts";
+import type { FileServer, ServeOptions } from "./lib/mod.ts";
 import { serve } from "./lib/mod.ts";
 
 function fail(message: string): never {
@@ -14,12 +14,31 @@ function fail(message: string): never {
   Deno.exit(2);
 }
 
+/** Starts the server; every way that can fail ends the process with one line on stderr. */
+async function listen(options: ServeOptions, portWasDefault: boolean): Promise<FileServer> {
+  try {
+    return await serve(options);
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse && portWasDefault) {
+      console.error(`filedrop: port ${options.port} is in use; picking a free port instead`);
+      return await listen({ ...options, port: 0 }, false);
+    }
+    if (error instanceof Deno.errors.AddrInUse) fail(`port ${options.port} is already in use`);
+    if (error instanceof Deno.errors.AddrNotAvailable) {
+      fail(`cannot bind address ${options.hostname}`);
+    }
+    // A host name that does not resolve, a port needing privileges, ROOT vanishing meanwhile.
+    const reason = error instanceof Error ? error.message : String(error);
+    fail(`cannot serve on ${options.hostname} port ${options.port}: ${reason}`);
+  }
+}
+
 async function start(args: string[]): Promise<void> {
   let command;
   try {
     command = parseCommandLine(args);
   } catch (error) {
-    if (error instanceof UsageError) fail(`${error.message}\nTry 'filedrop --help'.`);
+    if (error instanceof UsageError) fail(`${error.message} (see 'filedrop --help')`);
     throw error;
   }
   if (command.kind === "help") return void console.log(HELP);
@@ -34,19 +53,7 @@ async function start(args: string[]): Promise<void> {
   }
   if (!root.isDirectory) fail(`ROOT ${JSON.stringify(options.root)} is not a directory`);
 
-  let server: FileServer;
-  try {
-    server = await serve(options);
-  } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse && portWasDefault) {
-      console.error(`filedrop: port ${options.port} is in use; picking a free port instead`);
-      server = await serve({ ...options, port: 0 });
-    } else if (error instanceof Deno.errors.AddrInUse) {
-      fail(`port ${options.port} is already in use`);
-    } else if (error instanceof Deno.errors.AddrNotAvailable) {
-      fail(`cannot bind address ${options.hostname}`);
-    } else throw error;
-  }
+  const server = await listen(options, portWasDefault);
   console.log(
     `filedrop serving ${server.root} at ${server.url}` +
       (options.readOnly ? " (read-only)" : ""),

@@ -94,7 +94,9 @@ export function parseCommandLine(args: string[]): Command {
       },
     });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    // node:util goes on after the first sentence with advice about "--"; one line is enough.
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UsageError(message.split(". ")[0]);
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: "help" };

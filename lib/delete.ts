@@ -8,7 +8,7 @@ import { writeErrorToHttp } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
-import { checkWriteInside } from "./path.ts";
+import { checkWriteInside, decodeUrlPath } from "./path.ts";
 import { checkPreconditions } from "./preconditions.ts";
 import { conditionalHeaders, fileValidators } from "./serve_content.ts";
 
@@ -22,8 +22,8 @@ export interface DeleteContext {
 
 /**
  * Deletes the file or empty directory at `fsPath`: 204 when gone, 404 when
- * missing, 409 for a non-empty directory, 412 on a failed precondition, 403
- * for ROOT itself.
+ * missing (or when a path ending in "/" names a file), 409 for a non-empty
+ * directory, 412 on a failed precondition, 403 for ROOT itself.
  */
 export async function deletePath(
   context: DeleteContext,
@@ -42,6 +42,10 @@ export async function deletePath(
         throw new HttpError(404, "Not found");
       }
       throw error;
+    }
+    // "/file.txt/" names a directory: like GET, do not let it reach the file.
+    if (!current.isDirectory && decodeUrlPath(request.path).trailingSlash) {
+      throw new HttpError(404, "Not found");
     }
     const validators = current.isFile ? fileValidators(current) : null;
     if (checkPreconditions("DELETE", conditionalHeaders(request), validators) !== "proceed") {

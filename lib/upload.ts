@@ -25,10 +25,15 @@ export interface UploadContext {
   locks: KeyedLock;
 }
 
-/** The current file at `fsPath` (following no symlink at the last step), or null. */
+/**
+ * The file a GET of this URL serves now, or null. A symlink is followed (the
+ * caller has checked it stays inside ROOT), so preconditions see the ETag a
+ * GET gave and the new file takes the target's mode, not the link's 0777.
+ * The rename then replaces the link itself with a regular file.
+ */
 async function currentFile(fsPath: string): Promise<Deno.FileInfo | null> {
   try {
-    return await Deno.lstat(fsPath);
+    return await Deno.stat(fsPath);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
       return null;
