@@ -6,6 +6,7 @@
  */
 
 import * as path from "node:path";
+import { syncDirectory } from "./durability.ts";
 import { writeErrorToHttp } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
@@ -65,12 +66,6 @@ async function lstatOrNull(fsPath: string): Promise<Deno.FileInfo | null> {
     }
     throw error;
   }
-}
-
-async function syncDirectory(directory: string): Promise<void> {
-  if (Deno.build.os === "windows") return; // Directories cannot be opened for fsync there.
-  using dir = await Deno.open(directory);
-  await dir.sync();
 }
 
 /**

@@ -11,7 +11,10 @@ import { writeErrorToHttp } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
-import { checkWriteInside, encodeUrlPath, TEMP_PREFIX } from "./path.ts";
+import { UploadDigests } from "./digest.ts";
+import { makeParents, syncDirectory } from "./durability.ts";
+import { checkWriteInside, encodeUrlPath } from "./path.ts";
+import { createTempFile } from "./temp_files.ts";
 import { checkPreconditions } from "./preconditions.ts";
 import { conditionalHeaders, fileValidators } from "./serve_content.ts";
 
@@ -52,24 +55,27 @@ function checkWritePreconditions(request: Request, current: Deno.FileInfo | null
   if (outcome !== "proceed") throw new HttpError(412, "Precondition failed");
 }
 
-async function writeBody(request: Request, file: Deno.FsFile): Promise<void> {
+async function writeBody(
+  request: Request,
+  file: Deno.FsFile,
+  digests: UploadDigests,
+): Promise<void> {
   for (let chunk = await request.body.read(); chunk !== null; chunk = await request.body.read()) {
+    digests.update(chunk);
     let offset = 0;
     while (offset < chunk.length) offset += await file.write(chunk.subarray(offset));
   }
-}
-
-async function syncDirectory(directory: string): Promise<void> {
-  if (Deno.build.os === "windows") return; // Directories cannot be opened for fsync there.
-  using dir = await Deno.open(directory);
-  await dir.sync();
+  digests.verify();
 }
 
 /**
  * Stores the request body at `fsPath` (URL path `segments`): 201 with
- * Location for a new file, 204 for a replaced one, both with the new ETag.
- * The target's preconditions are checked before the body is read and again,
- * under a per-path lock, just before the rename.
+ * Location for a new file, 204 for a replaced one, both with the new ETag
+ * and the body's `Repr-Digest`. The target's preconditions are checked
+ * before the body is read and again, under a per-path lock, just before the
+ * rename; a digest the client sent is checked before the rename too (400 on
+ * a mismatch, and nothing changes). With `fsync`, the file, the directory
+ * entry and any directories created for it are on disk before the answer.
  */
 export async function putFile(
   context: UploadContext,
@@ -80,17 +86,18 @@ export async function putFile(
   if (!request.headers.has("content-length") && !request.headers.has("transfer-encoding")) {
     throw new HttpError(411, "PUT needs Content-Length or chunked Transfer-Encoding");
   }
+  const digests = UploadDigests.fromHeaders(request.headers);
   await checkWriteInside(context.rootReal, fsPath);
   checkWritePreconditions(request, await currentFile(fsPath));
 
   const directory = path.dirname(fsPath);
   let tempPath: string | null = null;
   try {
-    await Deno.mkdir(directory, { recursive: true });
-    tempPath = await Deno.makeTempFile({ dir: directory, prefix: TEMP_PREFIX });
+    const createdDirectories = await makeParents(directory);
+    tempPath = await createTempFile(directory);
     {
       using file = await Deno.open(tempPath, { write: true });
-      await writeBody(request, file);
+      await writeBody(request, file, digests);
       if (context.fsync) await file.syncData();
     }
     const tempFile = tempPath;
@@ -103,8 +110,14 @@ export async function putFile(
       return { created: current === null, info: await Deno.lstat(fsPath) };
     });
     tempPath = null;
-    if (context.fsync) await syncDirectory(directory);
-    const headers: [string, string][] = [["ETag", fileValidators(info).etag]];
+    if (context.fsync) {
+      await syncDirectory(directory);
+      for (const created of createdDirectories) await syncDirectory(path.dirname(created));
+    }
+    const headers: [string, string][] = [
+      ["ETag", fileValidators(info).etag],
+      ["Repr-Digest", digests.reprDigest()],
+    ];
     if (!created) return { status: 204, headers };
     headers.push(["Location", encodeUrlPath(segments, false)]);
     headers.push(["Content-Type", "text/plain; charset=utf-8"]);

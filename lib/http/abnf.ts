@@ -65,3 +65,29 @@ export const SP = 0x20;
 export const HTAB = 0x09;
 /** Colon. */
 export const COLON = 0x3a;
+
+// RFC 3986 §3.2.2: `uri-host = IP-literal / IPv4address / reg-name` (an IPv4
+// address is also a reg-name). IPv6 is checked for its alphabet only.
+const IP_LITERAL = String.raw`\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]`;
+const REG_NAME_CHAR = String.raw`(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})`;
+
+/**
+ * A `Host` field value (RFC 9110 §7.2): `uri-host [ ":" port ]`. The host may
+ * be empty, as it is for a target URI without an authority.
+ */
+export const HOST_FIELD_VALUE: RegExp = new RegExp(
+  `^(?:${IP_LITERAL}|${REG_NAME_CHAR}*)(?::[0-9]*)?$`,
+);
+
+/**
+ * The authority of an absolute-form target: a non-empty host and an optional
+ * port, no userinfo (RFC 9110 §4.2.1, §4.2.4).
+ */
+export const TARGET_AUTHORITY: RegExp = new RegExp(
+  `^(?:${IP_LITERAL}|${REG_NAME_CHAR}+)(?::[0-9]*)?$`,
+);
+
+/** The authority-form of CONNECT: `uri-host ":" port`, the port required (RFC 9112 §3.2.3). */
+export const AUTHORITY_FORM: RegExp = new RegExp(
+  `^(?:${IP_LITERAL}|${REG_NAME_CHAR}+):[0-9]+$`,
+);

@@ -96,6 +96,8 @@ export class ChunkedDecoder implements BodyDecoder {
   #chunkRemaining = 0;
   #trailerBytes = 0;
   #trailerCount = 0;
+  /** Bytes of the current line already scanned for its LF. */
+  #lineScanned = 0;
 
   /** @param limits bounds on sizes of lines and trailers */
   constructor(limits: ChunkedLimits) {
@@ -160,13 +162,16 @@ export class ChunkedDecoder implements BodyDecoder {
     const data = rb.data;
     const start = rb.start;
     const limit = Math.min(rb.end, start + maxBytes + 2);
-    for (let i = start; i < limit; i++) {
+    // Resume where the last call stopped, so a line trickling in byte by byte costs linear time.
+    for (let i = start + this.#lineScanned; i < limit; i++) {
       if (data[i] !== LF) continue;
       if (i === start || data[i - 1] !== CR) throw new HttpError(400, "Bare LF in chunked body");
       rb.consume(i + 1 - start);
+      this.#lineScanned = 0;
       return { start, end: i - 1 };
     }
     if (rb.end - start >= maxBytes + 2) throw new HttpError(400, "Chunk line too long");
+    this.#lineScanned = limit - start;
     return null;
   }
 }
@@ -174,7 +179,8 @@ export class ChunkedDecoder implements BodyDecoder {
 /**
  * Parses `chunk-size [ chunk-ext ]` (RFC 9112 §7.1.1). The size is hex digits
  * only, at most 2^53-1; extensions must start with `;` after optional
- * whitespace and contain no control characters.
+ * whitespace and contain no control characters. Whitespace with no extension
+ * after it is invalid.
  */
 function parseChunkSizeLine(data: Uint8Array, start: number, end: number): number {
   let size = 0;
@@ -188,8 +194,10 @@ function parseChunkSizeLine(data: Uint8Array, start: number, end: number): numbe
     size = size * 16 + digit;
   }
   if (i === start) throw new HttpError(400, "Invalid chunk size");
+  const sizeEnd = i;
   while (i < end && (data[i] === SP || data[i] === HTAB)) i++;
-  if (i < end && data[i] !== 0x3b) throw new HttpError(400, "Invalid chunk size");
+  // Whitespace after the size is BWS before a `;` only, never trailing.
+  if (i < end ? data[i] !== 0x3b : i !== sizeEnd) throw new HttpError(400, "Invalid chunk size");
   for (; i < end; i++) {
     if (FIELD_VALUE_CHAR[data[i]] !== 1) throw new HttpError(400, "Invalid chunk extension");
   }

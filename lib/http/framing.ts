@@ -5,6 +5,7 @@
  * @module
  */
 
+import { HOST_FIELD_VALUE } from "./abnf.ts";
 import { HttpError } from "./errors.ts";
 import type { RequestHead } from "./head_parser.ts";
 
@@ -40,7 +41,7 @@ export function listMembers(value: string | undefined): string[] {
 /**
  * Decides framing, persistence and expectations for a parsed head. Throws 400
  * for ambiguous or invalid framing (Content-Length with Transfer-Encoding,
- * bad or differing lengths, chunked not last, a missing or repeated Host),
+ * bad or differing lengths, chunked not last, a missing, repeated or invalid Host),
  * 501 for transfer codings other than chunked, and 417 for an unknown
  * expectation.
  *
@@ -53,6 +54,10 @@ export function interpretHead(head: RequestHead): RequestFraming {
     throw new HttpError(400, head.hostCount === 0 ? "Missing Host header" : "Repeated Host header");
   }
   if (head.hostCount > 1) throw new HttpError(400, "Repeated Host header");
+  const host = headers.get("host");
+  if (host !== undefined && !HOST_FIELD_VALUE.test(host)) {
+    throw new HttpError(400, "Invalid Host header");
+  }
 
   const transferEncoding = headers.get("transfer-encoding");
   const contentLength = headers.get("content-length");
@@ -63,8 +68,8 @@ export function interpretHead(head: RequestHead): RequestFraming {
     }
     if (head.minorVersion === 0) throw new HttpError(400, "Transfer-Encoding in HTTP/1.0");
     const codings = transferEncoding.split(",").map((c) => c.trim().toLowerCase());
-    const chunkedAt = codings.indexOf("chunked");
-    if (chunkedAt !== codings.length - 1 || chunkedAt !== codings.lastIndexOf("chunked")) {
+    // The first "chunked" being the last coding also rules out a repeated one.
+    if (codings.indexOf("chunked") !== codings.length - 1) {
       throw new HttpError(400, "Chunked must be the final transfer coding, once");
     }
     if (codings.length > 1) throw new HttpError(501, "Unsupported transfer coding");

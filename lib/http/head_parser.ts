@@ -5,7 +5,19 @@
  * @module
  */
 
-import { COLON, CR, FIELD_VALUE_CHAR, HTAB, LF, LOWER, SP, TARGET_CHAR, TCHAR } from "./abnf.ts";
+import {
+  AUTHORITY_FORM,
+  COLON,
+  CR,
+  FIELD_VALUE_CHAR,
+  HTAB,
+  LF,
+  LOWER,
+  SP,
+  TARGET_AUTHORITY,
+  TARGET_CHAR,
+  TCHAR,
+} from "./abnf.ts";
 import { HttpError } from "./errors.ts";
 import type { ReceiveBuffer } from "./receive_buffer.ts";
 
@@ -48,9 +60,17 @@ export interface RequestHead {
 
 const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
 
+/** Most arguments passed to one `fromCharCode` call; far more overflow the stack. */
+const LATIN1_SLICE = 8192;
+
 function latin1(data: Uint8Array, start: number, end: number): string {
   // Request heads are short: fromCharCode over a view avoids a decoder call per field.
-  return String.fromCharCode.apply(null, data.subarray(start, end) as unknown as number[]);
+  let text = "";
+  for (let from = start; from < end; from += LATIN1_SLICE) {
+    const view = data.subarray(from, Math.min(end, from + LATIN1_SLICE));
+    text += String.fromCharCode.apply(null, view as unknown as number[]);
+  }
+  return text;
 }
 
 const lowerScratch = new Uint8Array(256);
@@ -252,10 +272,13 @@ function splitTarget(
     return { target, targetForm: "asterisk", path: "/", query: "", authority: null };
   }
   if (method === "CONNECT") {
+    if (!AUTHORITY_FORM.test(target)) throw new HttpError(400, "Invalid request target");
     return { target, targetForm: "authority", path: "/", query: "", authority: target };
   }
-  const absolute = /^https?:\/\/([^/?@]+)([/?].*)?$/i.exec(target);
-  if (absolute === null) throw new HttpError(400, "Invalid request target");
+  const absolute = /^https?:\/\/([^/?]*)([/?].*)?$/i.exec(target);
+  if (absolute === null || !TARGET_AUTHORITY.test(absolute[1])) {
+    throw new HttpError(400, "Invalid request target");
+  }
   const rest = absolute[2] ?? "/";
   const pathAndQuery = rest.startsWith("?") ? `/${rest}` : rest;
   const q = pathAndQuery.indexOf("?");
