@@ -59,6 +59,12 @@ async function start(args: string[]): Promise<void> {
       (options.readOnly ? " (read-only)" : ""),
   );
 
+  server.staleTempsRemoved.then((removed) => {
+    if (removed.length > 0) {
+      console.error(`filedrop: removed ${removed.length} temp file(s) left by an earlier crash`);
+    }
+  });
+
   const stop = async () => {
     await server.shutdown();
     Deno.exit(0);

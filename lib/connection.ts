@@ -54,7 +54,13 @@ export type Phase = "idle" | "head" | "body" | "handler" | "write" | "closing" |
 
 const READ_CHUNK_BYTES = 64 * 1024;
 const LINGER_MS = 2_000;
-const LINGER_BYTES = 1024 * 1024;
+/**
+ * Lingering is bounded by LINGER_MS; this cap only stops a fast client from
+ * keeping us reading at full speed. It must exceed what a client may have in
+ * flight (socket buffers hold megabytes), or closing with unread bytes resets
+ * the connection and the client may never see the response.
+ */
+const LINGER_BYTES = 64 * 1024 * 1024;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 
 /**
@@ -176,7 +182,7 @@ export class Connection {
       if (declared > this.#limits.maxBodyBytes) throw new HttpError(413, "Request body too large");
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
-      await this.#sendRejection(error, started);
+      await this.#sendRejection(error, started, head);
       return false;
     }
 
@@ -241,10 +247,17 @@ export class Connection {
     }
   }
 
-  /** Answers a request that cannot be processed, then closes. */
-  async #sendRejection(error: HttpError, started: number): Promise<void> {
+  /**
+   * Answers a request that cannot be processed, then closes. `head` is the
+   * parsed head when there is one, so that a rejected HEAD gets no body.
+   */
+  async #sendRejection(
+    error: HttpError,
+    started: number,
+    head: RequestHead | null = null,
+  ): Promise<void> {
     const response = errorResponse(error);
-    await this.#sendResponse(null, response, false);
+    await this.#sendResponse(head, response, false);
     this.#context.onExchange?.({
       request: null,
       status: response.status,
@@ -254,9 +267,12 @@ export class Connection {
     await this.#linger();
   }
 
-  /** Writes a response; returns whether the connection may stay open. */
+  /**
+   * Writes a response to `request` (null when no head was parsed); returns
+   * whether the connection may stay open.
+   */
   async #sendResponse(
-    request: Request | null,
+    request: Pick<RequestHead, "method" | "minorVersion"> | null,
     response: Response,
     keepAlive: boolean,
   ): Promise<boolean> {

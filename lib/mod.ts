@@ -19,6 +19,7 @@ import { KeyedLock } from "./keyed_lock.ts";
 import { DEFAULT_LIMITS } from "./options.ts";
 import type { Limits } from "./options.ts";
 import { runServer } from "./server.ts";
+import { removeStaleTemps } from "./temp_files.ts";
 import type { RunningServer } from "./server.ts";
 
 /** Options of {@linkcode serve}. */
@@ -61,6 +62,8 @@ export interface FileServer extends RunningServer {
   readonly url: string;
   /** ROOT's real path. */
   readonly root: string;
+  /** Settles with the temp files of crashed uploads removed at start-up (a background walk of ROOT). */
+  readonly staleTempsRemoved: Promise<string[]>;
 }
 
 /** Files up to 256 KiB, 64 MiB in all: small enough to stay far below the memory goals. */
@@ -106,7 +109,12 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
     onError: (error) => onError(error),
   });
   const url = `http://${hostForUrl(running.addr.hostname)}:${running.addr.port}/`;
-  return { ...running, url, root: rootReal };
+  const staleTempsRemoved = removeStaleTemps(rootReal);
+  const shutdown = async () => {
+    await running.shutdown();
+    await staleTempsRemoved;
+  };
+  return { ...running, shutdown, url, root: rootReal, staleTempsRemoved };
 }
 
 export { DEFAULT_LIMITS };

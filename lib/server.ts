@@ -23,14 +23,15 @@ export interface RunningServer {
 const SWEEP_INTERVAL_MS = 250;
 
 function overloadedResponse(): Uint8Array {
+  const body = "503 Server is busy\n";
   return new TextEncoder().encode(
     serializeHead(503, [
       ["Date", currentHttpDate()],
       ["Content-Type", "text/plain; charset=utf-8"],
-      ["Content-Length", "20"],
+      ["Content-Length", String(body.length)],
       ["Connection", "close"],
       ["Retry-After", "1"],
-    ]) + "503 Server is busy\n",
+    ]) + body,
   );
 }
 
