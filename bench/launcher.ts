@@ -165,9 +165,11 @@ export async function startServer(
   while (Date.now() < deadline) {
     if (exited) {
       await stop();
-      throw new Error(`${name} exited during startup (${await describeExit(status)}):\n${
-        server.logTail()
-      }`);
+      const lastLine = tail.findLast((line) => line.trim() !== "") ?? "no output";
+      throw new Error(
+        `${name} exited during startup (${await describeExit(status)}): ${lastLine}\n` +
+          server.logTail(),
+      );
     }
     if (sawReadyLine && await answersHttp(options.origin)) {
       server.processIds();

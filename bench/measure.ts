@@ -8,7 +8,7 @@
 
 import type { BenchCase } from "./cases.ts";
 import type { RunningServer } from "./launcher.ts";
-import { cpuTicks, memoryKiB, readProcessStat, resetPeakMemory } from "./procfs.ts";
+import { cpuBusyTicks, cpuTicks, memoryKiB, readProcessStat, resetPeakMemory } from "./procfs.ts";
 import { runProblems, startWrk, type WrkRequest, type WrkSummary } from "./wrk.ts";
 
 /** The numbers reported for a run (or the median of several). */
@@ -25,6 +25,11 @@ export interface RunMetrics {
   serverCpuPercent: number;
   /** wrk's CPU time over wall time; near 100 means the client was the limit. */
   wrkCpuPercent: number;
+  /**
+   * CPU time of everything else (other processes, the harness, the kernel's
+   * own threads) on the benchmark CPUs over wall time; high means a disturbed run.
+   */
+  otherCpuPercent: number;
   /** Peak resident memory of the server's processes during the run, MiB. */
   peakRssMiB: number;
 }
@@ -55,6 +60,8 @@ export interface MeasureSettings {
   connections: number;
   /** /proc clock ticks per second. */
   ticksPerSecond: number;
+  /** The CPUs server and wrk are pinned to, or null (unpinned: all CPUs). */
+  benchCpus: number[] | null;
 }
 
 const SAMPLE_INTERVAL_MS = 100;
@@ -100,11 +107,13 @@ export async function measureRun(
   const pidsBefore = server.processIds();
   const peakResettable = resetPeakMemory(pidsBefore);
   const ticksBefore = cpuTicks(pidsBefore);
+  const busyBefore = cpuBusyTicks(settings.benchCpus);
   const wallStart = performance.now();
   const wrk = startWrk(settings.wrkPath, request);
   const sampler = startSampler(pidsBefore, wrk.pid);
   const outcome = await wrk.finished;
   const sample = sampler.stop();
+  const busyTicks = cpuBusyTicks(settings.benchCpus) - busyBefore;
   const wallSeconds = (performance.now() - wallStart) / 1000;
   // Rescan: a process started during the run (a respawned worker) counts in full.
   const pidsAfter = server.processIds();
@@ -121,7 +130,10 @@ export async function measureRun(
   }
   const summary = outcome.summary;
   const seconds = summary.durationUs / 1e6;
-  const serverCpuSeconds = (ticksAfter - ticksBefore) / settings.ticksPerSecond;
+  const serverTicks = ticksAfter - ticksBefore;
+  const serverCpuSeconds = serverTicks / settings.ticksPerSecond;
+  const otherCpuSeconds = Math.max(0, busyTicks - serverTicks - sample.wrkTicks) /
+    settings.ticksPerSecond;
   const throughputBytes = benchCase.throughput === "response"
     ? summary.bytes
     : summary.requests * benchCase.requestBodyBytes;
@@ -134,6 +146,7 @@ export async function measureRun(
     wrkCpuPercent: sample.wrkSampledSeconds > 0
       ? 100 * (sample.wrkTicks / settings.ticksPerSecond) / sample.wrkSampledSeconds
       : 0,
+    otherCpuPercent: 100 * otherCpuSeconds / wallSeconds,
     peakRssMiB: peakKiB / 1024,
   };
   return { problems: runProblems(summary, benchCase, settings.connections), metrics, wrk: summary };

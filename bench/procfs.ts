@@ -170,3 +170,38 @@ export function clockTicksPerSecond(): number {
   }
   return 100;
 }
+
+/**
+ * Sums the busy time (everything but idle and iowait) of some CPUs from the
+ * text of /proc/stat.
+ *
+ * @param text the file's content
+ * @param cpus CPU numbers, or null for the all-CPU total line
+ * @returns clock ticks
+ */
+export function parseCpuBusyTicks(text: string, cpus: readonly number[] | null): number {
+  const wanted = cpus === null ? ["cpu"] : cpus.map((cpu) => `cpu${cpu}`);
+  let total = 0;
+  for (const line of text.split("\n")) {
+    const [name, ...values] = line.trim().split(/\s+/);
+    if (!wanted.includes(name)) continue;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    const [user, nice, system, _idle, _iowait, irq, softirq, steal] = values.map(Number);
+    total += user + nice + system + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+  }
+  return total;
+}
+
+/**
+ * Reads the busy time of some CPUs from /proc/stat.
+ *
+ * @param cpus CPU numbers, or null for all CPUs together
+ * @returns clock ticks, 0 when /proc/stat cannot be read
+ */
+export function cpuBusyTicks(cpus: readonly number[] | null): number {
+  try {
+    return parseCpuBusyTicks(Deno.readTextFileSync("/proc/stat"), cpus);
+  } catch {
+    return 0;
+  }
+}

@@ -37,6 +37,14 @@ export interface ReportHeader {
 /** The name of our server, the numerator of every ratio. */
 export const OURS = "ours";
 
+/** wrk CPU use from which a run may have been limited by the client rather than the server. */
+export const CLIENT_BOUND_PERCENT = 90;
+const CLIENT_BOUND_MARK = " †";
+
+function clientMark(...runs: RunMetrics[]): string {
+  return runs.some((m) => m.wrkCpuPercent >= CLIENT_BOUND_PERCENT) ? CLIENT_BOUND_MARK : "";
+}
+
 /**
  * The median of a non-empty list (mean of the middle two for even lengths).
  *
@@ -79,6 +87,7 @@ export function summarizeRuns(records: readonly RunRecord[]): CellOutcome {
       cpuUsPerRequest: medianOf((m) => m.cpuUsPerRequest),
       serverCpuPercent: medianOf((m) => m.serverCpuPercent),
       wrkCpuPercent: medianOf((m) => m.wrkCpuPercent),
+      otherCpuPercent: medianOf((m) => m.otherCpuPercent),
       peakRssMiB: Math.max(...all.map((m) => m.peakRssMiB)),
     },
   };
@@ -135,28 +144,36 @@ export function renderMarkdown(
     lines.push(`- ${skipped.name}: skipped, ${escapeCell(skipped.reason)}`);
   }
 
+  const withRatios = servers.includes(OURS) && references.length > 0;
+  const metricColumns = [
+    "req/s",
+    "MB/s",
+    "p99 ms",
+    "CPU µs/req",
+    "server CPU %",
+    "wrk CPU %",
+    "other CPU %",
+    "peak RSS MiB",
+  ];
+  const ratioColumns = withRatios ? ["req/s ours÷this", "CPU/req ours÷this"] : [];
   lines.push(
     "",
     "## Results",
     "",
-    "Medians over the repeats (peak RSS: maximum). CPU µs/req is the server's user+system",
-    "CPU time per response; wrk CPU % near 100 means the client, not the server, was the limit.",
-    "The ratio columns divide ours by the row's server: above 1× for req/s and below 1× for",
-    "CPU µs/req favour ours.",
+    "Medians over the repeats (peak RSS: the maximum). CPU µs/req is the server's user + system",
+    "CPU time per response. † marks req/s where wrk used at least " +
+      `${CLIENT_BOUND_PERCENT}% of its core:`,
+    "the client may have been the limit there, so compare CPU µs/req instead. Other CPU % is",
+    "CPU time on the benchmark CPUs used by anything else (other processes, the harness, kernel",
+    "threads): when it is high, the run was disturbed.",
+    ...(withRatios
+      ? [
+        "The ratio columns divide ours by the row's server: above 1× for req/s and below 1×",
+        "for CPU µs/req favour ours.",
+      ]
+      : []),
     "",
-    ...tableHead([
-      "case",
-      "server",
-      "req/s",
-      "MB/s",
-      "p99 ms",
-      "CPU µs/req",
-      "server CPU %",
-      "wrk CPU %",
-      "peak RSS MiB",
-      "req/s ours÷this",
-      "CPU/req ours÷this",
-    ]),
+    ...tableHead(["case", "server", ...metricColumns, ...ratioColumns]),
   );
   for (const benchCase of cases) {
     const ours = metricsFor(OURS, benchCase.name);
@@ -168,42 +185,63 @@ export function renderMarkdown(
         const text = outcome.kind === "failed"
           ? `**FAIL**: ${escapeCell(outcome.reason)}`
           : `skipped: ${escapeCell(outcome.reason)}`;
-        lines.push(tableRow([...label, text, ...Array(8).fill("—")]));
+        const blanks = Array(metricColumns.length + ratioColumns.length - 1).fill("—");
+        lines.push(tableRow([...label, text, ...blanks]));
         continue;
       }
       const m = outcome.metrics;
-      const showRatio = ours !== null && server !== OURS;
+      const ratios = ours !== null && server !== OURS
+        ? [
+          ratio(ours.requestsPerSecond, m.requestsPerSecond) + clientMark(ours, m),
+          ratio(ours.cpuUsPerRequest, m.cpuUsPerRequest),
+        ]
+        : ["—", "—"];
       lines.push(tableRow([
         ...label,
-        fixed(m.requestsPerSecond, 0),
+        fixed(m.requestsPerSecond, 0) + clientMark(m),
         fixed(m.megabytesPerSecond, 1),
         fixed(m.p99Ms, 2),
         fixed(m.cpuUsPerRequest, 1),
         fixed(m.serverCpuPercent, 0),
         fixed(m.wrkCpuPercent, 0),
+        fixed(m.otherCpuPercent, 0),
         fixed(m.peakRssMiB, 1),
-        showRatio ? ratio(ours.requestsPerSecond, m.requestsPerSecond) : "—",
-        showRatio ? ratio(ours.cpuUsPerRequest, m.cpuUsPerRequest) : "—",
+        ...(withRatios ? ratios : []),
       ]));
     }
   }
 
-  if (servers.includes(OURS) && references.length > 0) {
-    const matrix = (title: string, pick: (m: RunMetrics) => number) => {
-      lines.push("", `## ${title}`, "", ...tableHead(["case", ...references.map((r) => `ours÷${r}`)]));
+  if (withRatios) {
+    const matrix = (title: string, pick: (m: RunMetrics) => number, markClientBound: boolean) => {
+      lines.push(
+        "",
+        `## ${title}`,
+        "",
+        ...tableHead(["case", ...references.map((r) => `ours÷${r}`)]),
+      );
       for (const benchCase of cases) {
         const ours = metricsFor(OURS, benchCase.name);
         lines.push(tableRow([
           benchCase.name,
           ...references.map((reference) => {
             const other = metricsFor(reference, benchCase.name);
-            return ours === null || other === null ? "—" : ratio(pick(ours), pick(other));
+            if (ours === null || other === null) return "—";
+            return ratio(pick(ours), pick(other)) +
+              (markClientBound ? clientMark(ours, other) : "");
           }),
         ]));
       }
     };
-    matrix("Ours ÷ each reference: requests/s (above 1× is better)", (m) => m.requestsPerSecond);
-    matrix("Ours ÷ each reference: CPU µs/request (below 1× is better)", (m) => m.cpuUsPerRequest);
+    matrix(
+      "Ours ÷ each reference: requests/s (above 1× is better)",
+      (m) => m.requestsPerSecond,
+      true,
+    );
+    matrix(
+      "Ours ÷ each reference: CPU µs/request (below 1× is better)",
+      (m) => m.cpuUsPerRequest,
+      false,
+    );
   }
 
   lines.push("", "## Cases", "", ...tableHead(["case", "what it measures"]));

@@ -79,6 +79,14 @@ function cpuModel(): string {
   }
 }
 
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
+}
+
 function formatMetricsLine(record: RunRecord): string {
   const m = record.metrics;
   const numbers = m === null ? "no metrics" : [
@@ -88,6 +96,7 @@ function formatMetricsLine(record: RunRecord): string {
     `${m.cpuUsPerRequest.toFixed(1)} CPU-µs/req`,
     `server CPU ${m.serverCpuPercent.toFixed(0)}%`,
     `wrk CPU ${m.wrkCpuPercent.toFixed(0)}%`,
+    `other CPU ${m.otherCpuPercent.toFixed(0)}%`,
     `peak RSS ${m.peakRssMiB.toFixed(1)} MiB`,
   ].join(", ");
   const verdict = record.problems.length === 0 ? "" : `  FAIL: ${record.problems.join("; ")}`;
@@ -149,6 +158,7 @@ async function runCases(
   options: BenchOptions,
   servers: readonly RunningServer[],
   settings: MeasureSettings,
+  interrupted: AbortSignal,
 ): Promise<{ records: RunRecord[]; cells: ReportCell[] }> {
   const records: RunRecord[] = [];
   const cells: ReportCell[] = [];
@@ -156,12 +166,14 @@ async function runCases(
     console.log(`\n== ${benchCase.name}: ${benchCase.title}`);
     const ready: { server: RunningServer; request: WrkRequest }[] = [];
     for (const server of servers) {
+      interrupted.throwIfAborted();
       const skip = (kind: "failed" | "skipped", reason: string) => {
         console.log(`  ${server.name.padEnd(6)}: ${kind}, ${reason}`);
         cells.push({ server: server.name, caseName: benchCase.name, outcome: { kind, reason } });
       };
       if (!server.isRunning()) {
-        skip("failed", `server exited:\n${server.logTail()}`);
+        skip("failed", "server exited");
+        console.log(server.logTail());
         continue;
       }
       if (benchCase.method === "PUT" && !server.launch.supportsPut) {
@@ -191,6 +203,7 @@ async function runCases(
     // Interleaved (ours, ref, nginx, ..., ours, ref, ...) so drift hits every server alike.
     for (let repeat = 1; repeat <= options.repeats; repeat++) {
       for (const { server, request } of ready) {
+        interrupted.throwIfAborted();
         const record: RunRecord = server.isRunning()
           ? {
             server: server.name,
@@ -206,6 +219,7 @@ async function runCases(
             metrics: null,
             wrk: null,
           };
+        interrupted.throwIfAborted();
         console.log(formatMetricsLine(record));
         records.push(record);
       }
@@ -218,9 +232,14 @@ async function runCases(
   return { records, cells };
 }
 
-async function writeReports(outDir: string, markdown: string, json: unknown): Promise<string> {
+async function writeReports(
+  outDir: string,
+  startedAt: Date,
+  markdown: string,
+  json: unknown,
+): Promise<string> {
   await Deno.mkdir(outDir, { recursive: true });
-  const stamp = new Date().toISOString().replace(/\.\d+Z$/, "Z").replaceAll(":", "-");
+  const stamp = startedAt.toISOString().replace(/\.\d+Z$/, "Z").replaceAll(":", "-");
   const base = join(outDir, stamp);
   await Deno.writeTextFile(`${base}.md`, markdown);
   await Deno.writeTextFile(`${base}.json`, JSON.stringify(json, null, 2) + "\n");
@@ -230,7 +249,11 @@ async function writeReports(outDir: string, markdown: string, json: unknown): Pr
 async function main(): Promise<number> {
   let options: BenchOptions;
   try {
-    options = parseOptions(Deno.args, { servers: SERVER_NAMES, cases: CASE_NAMES }, DEFAULT_OUT_DIR);
+    options = parseOptions(
+      Deno.args,
+      { servers: SERVER_NAMES, cases: CASE_NAMES },
+      DEFAULT_OUT_DIR,
+    );
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${USAGE}`);
     return 2;
@@ -245,17 +268,21 @@ async function main(): Promise<number> {
   if (pinned === null) console.log(`no CPU pinning: ${pinning}`);
 
   const startedAt = new Date();
+  const loadAtStart = loadAverage();
   const tempDir = await Deno.makeTempDir({ prefix: "filedrop-bench-" });
-  let cleaned = false;
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    await stopAllChildren();
-    if (options.keepTemp) console.log(`kept ${tempDir}`);
-    else await Deno.remove(tempDir, { recursive: true }).catch(() => undefined);
-  };
+  let cleanedUp: Promise<void> | null = null;
+  // Memoized: the signal handler and the normal exit path share one cleanup.
+  const cleanup = () =>
+    cleanedUp ??= (async () => {
+      await stopAllChildren();
+      if (options.keepTemp) console.log(`kept ${tempDir}`);
+      else await Deno.remove(tempDir, { recursive: true }).catch(() => undefined);
+    })();
+  const interrupted = new AbortController();
   const onSignal = () => {
+    if (interrupted.signal.aborted) return;
     console.error("\ninterrupted: stopping servers and wrk");
+    interrupted.abort();
     cleanup().finally(() => Deno.exit(130));
   };
   Deno.addSignalListener("SIGINT", onSignal);
@@ -274,8 +301,9 @@ async function main(): Promise<number> {
       wrkCpu: pinned?.wrk ?? null,
       connections: options.connections,
       ticksPerSecond: clockTicksPerSecond(),
+      benchCpus: pinned === null ? null : [pinned.server, pinned.wrk],
     };
-    const { records, cells } = await runCases(options, running, settings);
+    const { records, cells } = await runCases(options, running, settings, interrupted.signal);
 
     const wrkVersion = (await commandOutput(wrkPath, ["-v"])).match(/wrk (\S+)/)?.[1] ?? "?";
     const cases = selectCases(options.cases);
@@ -287,14 +315,15 @@ async function main(): Promise<number> {
           ? `CPU pinning: none (${pinning})`
           : `CPU pinning: servers on CPU ${pinned.server}, wrk on CPU ${pinned.wrk} (taskset)`,
         `Load: wrk ${wrkVersion}, 1 thread, ${options.connections} connections, ` +
-        `${options.durationSeconds} s per run, ${options.repeats} repeats (median), ` +
+        `${options.durationSeconds} s per run, ${options.repeats} repeat(s) (median), ` +
         `${options.warmupSeconds} s warm-up per server and case, servers interleaved`,
+        `Load average (1, 5, 15 min) at start: ${loadAtStart}; at end: ${loadAverage()}`,
         ...running.map((server) => `${server.name}: ${server.launch.version}`),
       ],
       skippedServers: skipped,
     };
     const markdown = renderMarkdown(header, cases, running.map((server) => server.name), cells);
-    const base = await writeReports(options.outDir, markdown, {
+    const base = await writeReports(options.outDir, startedAt, markdown, {
       ...header,
       startedAt: startedAt.toISOString(),
       options,
@@ -316,4 +345,15 @@ async function main(): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) {
+  let exitCode: number;
+  try {
+    exitCode = await main();
+  } catch (error) {
+    // An interrupt aborts the run: its handler has already said so.
+    const aborted = error instanceof DOMException && error.name === "AbortError";
+    if (!aborted) console.error(error);
+    exitCode = aborted ? 130 : 1;
+  }
+  Deno.exit(exitCode);
+}

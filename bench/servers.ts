@@ -288,7 +288,6 @@ export function caddyfile(input: { host: string; port: number; root: string }): 
 {
 	admin off
 	auto_https off
-	persist_config off
 }
 
 http://${input.host}:${input.port} {

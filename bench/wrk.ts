@@ -131,7 +131,9 @@ export function wrkCommand(
     "--latency",
     "--script",
     LUA_SCRIPT,
-    ...Object.entries(request.headers).flatMap(([name, value]) => ["--header", `${name}: ${value}`]),
+    ...Object.entries(request.headers).flatMap((
+      [name, value],
+    ) => ["--header", `${name}: ${value}`]),
     request.url,
   ];
   const env = { BENCH_METHOD: request.method, BENCH_BODY_BYTES: String(request.bodyBytes) };
@@ -196,7 +198,11 @@ export function startWrk(
  * @param connections wrk connections (responses cut off at the end are partly counted in bytes)
  * @returns reasons the run is invalid; empty when it counts
  */
-export function runProblems(summary: WrkSummary, benchCase: BenchCase, connections: number): string[] {
+export function runProblems(
+  summary: WrkSummary,
+  benchCase: BenchCase,
+  connections: number,
+): string[] {
   const problems: string[] = [];
   if (summary.requests === 0) problems.push("no complete responses");
   const socketErrors = summary.connectErrors + summary.readErrors + summary.writeErrors +

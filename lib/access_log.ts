@@ -157,7 +157,6 @@ function quoted(value: string | null | undefined): string {
 function textLine(
   combined: boolean,
   record: ExchangeRecord,
-  remoteAddr: string,
   nowMs: number,
   authUser: string | undefined,
 ): string {
@@ -166,7 +165,7 @@ function textLine(
     ? null
     : `${request.method} ${redactUrl(request.target)} HTTP/1.${request.minorVersion}`;
   const seconds = (Math.max(0, record.durationMs) / 1000).toFixed(3);
-  let line = `${escapeBareField(remoteAddr)} - ${escapeBareField(authUser ?? "")} ` +
+  let line = `${escapeBareField(record.remoteAddr)} - ${escapeBareField(authUser ?? "")} ` +
     `[${commonLogDate(nowMs)}] ${quoted(requestLine)} ${record.status} ${record.bytesSent}`;
   if (combined) {
     const referer = request?.headers.get("referer");
@@ -178,7 +177,6 @@ function textLine(
 
 function jsonLine(
   record: ExchangeRecord,
-  remoteAddr: string,
   nowMs: number,
   authUser: string | undefined,
 ): string {
@@ -186,7 +184,7 @@ function jsonLine(
   const referer = request?.headers.get("referer");
   const json = JSON.stringify({
     time: new Date(nowMs).toISOString(),
-    remote: remoteAddr === "-" || remoteAddr === "" ? null : remoteAddr,
+    remote: record.remoteAddr === "-" || record.remoteAddr === "" ? null : record.remoteAddr,
     method: request?.method ?? null,
     target: request === null ? null : redactUrl(request.target),
     version: request === null ? null : `HTTP/1.${request.minorVersion}`,
@@ -215,19 +213,17 @@ function jsonLine(
  *
  * @param format which format to write
  * @param record the exchange reported by the connection
- * @param remoteAddr the client's IP address, or "-" when unknown
  * @param nowMs the time to log (ms since the epoch), normally when the response ended
  * @param authUser the authenticated user name, when there is one (`-` otherwise)
  */
 export function formatAccessLog(
   format: LogFormat,
   record: ExchangeRecord,
-  remoteAddr: string,
   nowMs: number,
   authUser?: string,
 ): string {
-  if (format === "json") return jsonLine(record, remoteAddr, nowMs, authUser);
-  return textLine(format === "combined", record, remoteAddr, nowMs, authUser);
+  if (format === "json") return jsonLine(record, nowMs, authUser);
+  return textLine(format === "combined", record, nowMs, authUser);
 }
 
 /** Options of {@linkcode AccessLogger}. */
@@ -297,11 +293,10 @@ export class AccessLogger {
    * slow or failing sink.
    *
    * @param record the exchange reported by the connection
-   * @param remoteAddr the client's IP address, or "-"
    * @param authUser the authenticated user name, when there is one
    */
-  log(record: ExchangeRecord, remoteAddr: string, authUser?: string): void {
-    const line = formatAccessLog(this.#format, record, remoteAddr, this.#now(), authUser) + "\n";
+  log(record: ExchangeRecord, authUser?: string): void {
+    const line = formatAccessLog(this.#format, record, this.#now(), authUser) + "\n";
     // Lines are ASCII, so their length is their size in bytes.
     if (this.#queuedBytes + line.length > this.#maxBufferedBytes) {
       this.#dropped++;

@@ -35,6 +35,8 @@ export interface ExchangeRecord {
   bytesSent: number;
   /** Milliseconds from the end of the head to the end of the response. */
   durationMs: number;
+  /** The client's IP address, or "-" when unknown. */
+  remoteAddr: string;
 }
 
 /** Everything a connection needs from its server. */
@@ -79,6 +81,7 @@ export class Connection {
   #draining = false;
   /** When the current phase times out (ms since epoch); Infinity for never. */
   deadline = Infinity;
+  readonly #remoteAddr: string;
 
   /**
    * @param conn the accepted connection
@@ -92,6 +95,8 @@ export class Connection {
     this.#receive = new ReceiveBuffer(READ_CHUNK_BYTES, receiveMax);
     this.#output = new OutputBuffer((bytes) => this.#conn.write(bytes));
     this.#parser = new HeadParser(this.#limits);
+    const remote = conn.remoteAddr;
+    this.#remoteAddr = "hostname" in remote ? remote.hostname : "-";
   }
 
   /** The current phase. */
@@ -157,6 +162,8 @@ export class Connection {
   /** Reads more bytes into the receive buffer; false at end of stream or on a reset. */
   async #fill(): Promise<boolean> {
     const region = this.#receive.writable(READ_CHUNK_BYTES / 4);
+    // Only a decoder that needs a longer line than the buffer holds gets here; never spin on it.
+    if (region.length === 0) throw new HttpError(431, "Request line or field too large");
     let n: number | null;
     try {
       n = await this.#conn.read(region);
@@ -221,6 +228,7 @@ export class Connection {
       status: response.status,
       bytesSent: this.#output.bytesSent,
       durationMs: Date.now() - started,
+      remoteAddr: this.#remoteAddr,
     });
     if (keepAlive && unread !== 0) keepAlive = await body.discard();
     if (!keepAlive) await this.#linger();
@@ -263,6 +271,7 @@ export class Connection {
       status: response.status,
       bytesSent: this.#output.bytesSent,
       durationMs: Date.now() - started,
+      remoteAddr: this.#remoteAddr,
     });
     await this.#linger();
   }

@@ -13,7 +13,6 @@ import { decodeUrlPath, isHiddenPath, toFsPath } from "./path.ts";
 import { getPath } from "./get_file.ts";
 import { makeDirectory } from "./mkdir.ts";
 import { movePath } from "./move.ts";
-import { withCors } from "./cors.ts";
 import type { ReadConfig } from "./get_file.ts";
 import { putFile } from "./upload.ts";
 import { deletePath } from "./delete.ts";
@@ -24,8 +23,6 @@ export interface HandlerConfig extends ReadConfig {
   readOnly: boolean;
   /** fsync uploads before answering. */
   fsync: boolean;
-  /** Allow cross-origin requests from any origin. */
-  cors: boolean;
   /** Per-path locks for writes. */
   locks: KeyedLock;
 }
@@ -44,9 +41,14 @@ const KNOWN_METHODS = new Set([
   "MOVE",
 ]);
 
-/** Builds the request handler for a server. */
+/** The `Allow` value: the methods a path supports. */
+export function allowedMethods(readOnly: boolean): string {
+  return readOnly ? "GET, HEAD, OPTIONS" : "GET, HEAD, PUT, DELETE, MOVE, OPTIONS";
+}
+
+/** Builds the request handler for a server: routing by method, without the wrappers. */
 export function createHandler(config: HandlerConfig): Handler {
-  const allow = config.readOnly ? "GET, HEAD, OPTIONS" : "GET, HEAD, PUT, DELETE, MOVE, OPTIONS";
+  const allow = allowedMethods(config.readOnly);
   const notAllowed = () => new HttpError(405, "Method not allowed", { Allow: allow });
 
   const handler = async (request: Request): Promise<Response> => {
@@ -81,5 +83,5 @@ export function createHandler(config: HandlerConfig): Handler {
         throw notAllowed();
     }
   };
-  return config.cors ? withCors(handler, allow) : handler;
+  return handler;
 }

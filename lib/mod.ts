@@ -13,7 +13,10 @@
  */
 
 import type { ExchangeRecord } from "./connection.ts";
-import { createHandler } from "./handler.ts";
+import { hashPassword, parseCredential, withAuth } from "./auth.ts";
+import { withCors } from "./cors.ts";
+import { isPublicBind, withGuard } from "./guard.ts";
+import { allowedMethods, createHandler } from "./handler.ts";
 import { FileCache } from "./file_cache.ts";
 import { KeyedLock } from "./keyed_lock.ts";
 import { DEFAULT_LIMITS } from "./options.ts";
@@ -46,6 +49,20 @@ export interface ServeOptions {
   spa?: boolean;
   /** Allow cross-origin reads and writes from any origin (CORS `*`); default false. */
   cors?: boolean;
+  /**
+   * Users allowed to write, as `user:password` or `user:$pbkdf2-sha256$…` (from
+   * {@linkcode hashPassword}); when set, writes need HTTP Basic credentials.
+   */
+  auth?: string[];
+  /** With `auth`, reads need credentials too; default false. */
+  authReads?: boolean;
+  /**
+   * Accept writes without `auth` on a non-loopback address; default false, in
+   * which case such a server refuses to start.
+   */
+  publicWrites?: boolean;
+  /** Serve HTTPS with this PEM certificate chain and private key. */
+  tls?: { cert: string; key: string };
   /** Keep small files in memory (checked against `stat` on every request); default true. */
   cache?: boolean;
   /** Protocol limits and timeouts; unset ones take {@linkcode DEFAULT_LIMITS}. */
@@ -69,6 +86,14 @@ export interface FileServer extends RunningServer {
 /** Files up to 256 KiB, 64 MiB in all: small enough to stay far below the memory goals. */
 const CACHE_LIMITS = { maxFileBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024 };
 
+/** Thrown by {@linkcode serve} for a configuration that would expose writes to everyone. */
+export class InsecureConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InsecureConfigurationError";
+  }
+}
+
 function hostForUrl(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
@@ -83,32 +108,49 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
     throw new Error(`${options.root} is not a directory`);
   }
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const handler = createHandler({
+  const readOnly = options.readOnly ?? false;
+  const credentials = (options.auth ?? []).map(parseCredential);
+  const hostname = options.hostname ?? "127.0.0.1";
+  if (isPublicBind(hostname) && !readOnly && credentials.length === 0 && !options.publicWrites) {
+    throw new InsecureConfigurationError(
+      `refusing to accept anonymous uploads on ${hostname}, which is reachable from other ` +
+        "machines: add --auth USER:PASSWORD, or --read-only, or --public-writes to accept the risk",
+    );
+  }
+  const routes = createHandler({
     rootReal,
-    readOnly: options.readOnly ?? false,
+    readOnly,
     fsync: options.fsync ?? true,
     dotfiles: options.dotfiles ?? false,
     listing: options.listing ?? true,
     cacheControl: options.cacheControl ?? "no-cache",
     compress: options.compress ?? true,
     spa: options.spa ?? false,
-    cors: options.cors ?? false,
     cache: options.cache === false ? null : new FileCache(CACHE_LIMITS),
     locks: new KeyedLock(),
   });
   const onError = options.onError ??
     ((error: unknown) => console.error("filedrop: internal error:", error));
-  const listener = Deno.listen({
-    hostname: options.hostname ?? "127.0.0.1",
-    port: options.port ?? 8080,
-  });
+  const port = options.port ?? 8080;
+  const listener = options.tls === undefined
+    ? Deno.listen({ hostname, port })
+    : Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key });
+  const bound = listener.addr as Deno.NetAddr;
+  const cors = options.cors ?? false;
+  let handler = credentials.length === 0
+    ? routes
+    : withAuth(routes, { credentials, protectReads: options.authReads ?? false });
+  if (cors) handler = withCors(handler, allowedMethods(readOnly));
+  // Outermost, so rebinding and cross-site requests cost no password hashing.
+  handler = withGuard(handler, { loopbackOnly: !isPublicBind(bound.hostname), cors });
   const running = runServer(listener, {
     limits,
     handler,
     onExchange: options.onExchange,
     onError: (error) => onError(error),
   });
-  const url = `http://${hostForUrl(running.addr.hostname)}:${running.addr.port}/`;
+  const scheme = options.tls === undefined ? "http" : "https";
+  const url = `${scheme}://${hostForUrl(running.addr.hostname)}:${running.addr.port}/`;
   const staleTempsRemoved = removeStaleTemps(rootReal);
   const shutdown = async () => {
     await running.shutdown();
@@ -117,5 +159,5 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
   return { ...running, shutdown, url, root: rootReal, staleTempsRemoved };
 }
 
-export { DEFAULT_LIMITS };
+export { DEFAULT_LIMITS, hashPassword };
 export type { ExchangeRecord, Limits, RunningServer };

@@ -51,6 +51,13 @@ export class OutputBuffer implements BodySink {
 
   /** Queues bytes, flushing first when they do not fit; large ones go straight to the socket. */
   async write(bytes: Uint8Array): Promise<void> {
+    // A head and a body up to the large buffer's size still leave in one write.
+    if (
+      this.#buffer === this.#small && this.#used + bytes.length > this.#buffer.length &&
+      this.#used + bytes.length <= LARGE_BUFFER_BYTES
+    ) {
+      this.#grow(LARGE_BUFFER_BYTES);
+    }
     if (this.#used + bytes.length <= this.#buffer.length) {
       this.#buffer.set(bytes, this.#used);
       this.#used += bytes.length;

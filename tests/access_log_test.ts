@@ -26,13 +26,17 @@ function request(
   };
 }
 
+function withRemote(record: ExchangeRecord, remoteAddr: string): ExchangeRecord {
+  return { ...record, remoteAddr };
+}
+
 function exchange(
   req: Request | null,
   status = 200,
   bytesSent = 2326,
   durationMs = 123,
 ): ExchangeRecord {
-  return { request: req, status, bytesSent, durationMs };
+  return { request: req, status, bytesSent, durationMs, remoteAddr: "127.0.0.1" };
 }
 
 const BROWSER = {
@@ -114,7 +118,10 @@ const formatRows: {
 
 for (const row of formatRows) {
   Deno.test(`formatAccessLog: ${row.name}`, () => {
-    assert.equal(formatAccessLog(row.format, row.record, row.remote, NOW, row.user), row.expected);
+    assert.equal(
+      formatAccessLog(row.format, withRemote(row.record, row.remote), NOW, row.user),
+      row.expected,
+    );
   });
 }
 
@@ -157,8 +164,7 @@ Deno.test("formatAccessLog: a forged line in the user agent stays inside its fie
     'x"\n6.6.6.6 - admin [10/Oct/2000:13:55:36 +0000] "GET /secret HTTP/1.1" 200 1 "-" "y';
   const line = formatAccessLog(
     "combined",
-    exchange(request("/", { "user-agent": forged })),
-    "127.0.0.1",
+    withRemote(exchange(request("/", { "user-agent": forged })), "127.0.0.1"),
     NOW,
   );
   assert.doesNotMatch(line, /[\r\n]/);
@@ -214,7 +220,7 @@ for (const format of ["common", "combined", "json"] as const) {
       referer: "http://h/page?password=pw-referer",
       "user-agent": "test",
     }));
-    const line = formatAccessLog(format, record, "127.0.0.1", NOW);
+    const line = formatAccessLog(format, withRemote(record, "127.0.0.1"), NOW);
     assert.doesNotMatch(line, /pw-/);
     assert.match(line, /REDACTED@h\/f\?token=REDACTED/);
     if (format !== "common") assert.match(line, /password=REDACTED/);
@@ -224,7 +230,7 @@ for (const format of ["common", "combined", "json"] as const) {
 Deno.test("formatAccessLog json: hostile values parse back exactly with no raw control characters", () => {
   const hostile = 'a"b\\c\r\n\0\x1b[31m\x7f\u009b\u00e9\u00c3\u00a9\u2028\u202e\ud800';
   const record = exchange(request(`/p?q=${hostile}`, { referer: hostile, "user-agent": hostile }));
-  const line = formatAccessLog("json", record, "127.0.0.1", NOW);
+  const line = formatAccessLog("json", withRemote(record, "127.0.0.1"), NOW);
   assert.match(line, /^[\x20-\x7e]*$/);
   const parsed = JSON.parse(line);
   assert.equal(parsed.user_agent, hostile);
@@ -250,7 +256,7 @@ for (const format of ["common", "combined"] as const) {
   Deno.test(`formatAccessLog ${format}: hostile values give one printable ASCII line`, () => {
     const hostile = 'a"b\\c\r\n\0\x1b[31m\x7f\u009b\u00e9\u2028\ud800';
     const record = exchange(request(`/p?q=${hostile}`, { "user-agent": hostile }), 200, 1, 1);
-    const line = formatAccessLog(format, record, "127.0.0.1", NOW);
+    const line = formatAccessLog(format, withRemote(record, "127.0.0.1"), NOW);
     assert.match(line, /^[\x20-\x7e]*$/);
     assert.ok(line.includes('"GET /p?q=a\\"b\\\\c\\x0d\\x0a\\x00\\x1b[31m\\x7f\\x9b\\xe9'), line);
   });
@@ -295,7 +301,7 @@ const fixedClock = { now: () => NOW };
 Deno.test("AccessLogger: log() returns before anything is written", async () => {
   const sink = new RecordingSink();
   const logger = new AccessLogger("common", sink.write, fixedClock);
-  logger.log(exchange(request("/")), "127.0.0.1");
+  logger.log(exchange(request("/")));
   assert.equal(sink.writes.length, 0);
   await logger.flush();
   assert.deepEqual(sink.writes, [
@@ -306,7 +312,7 @@ Deno.test("AccessLogger: log() returns before anything is written", async () => 
 Deno.test("AccessLogger: many lines in one task are one write", async () => {
   const sink = new RecordingSink();
   const logger = new AccessLogger("json", sink.write, fixedClock);
-  for (let i = 0; i < 1000; i++) logger.log(exchange(request(`/f${i}`)), "127.0.0.1");
+  for (let i = 0; i < 1000; i++) logger.log(exchange(request(`/f${i}`)));
   await logger.flush();
   assert.equal(sink.writes.length, 1);
   const targets = sink.lines.map((line) => JSON.parse(line).target);
@@ -318,12 +324,12 @@ Deno.test("AccessLogger: lines logged during a write go out in the next single w
   const sink = new RecordingSink();
   sink.held = true;
   const logger = new AccessLogger("common", sink.write, fixedClock);
-  logger.log(exchange(request("/first")), "127.0.0.1");
+  logger.log(exchange(request("/first")));
   await Promise.resolve();
   await Promise.resolve();
   assert.equal(sink.writes.length, 1);
   for (let i = 0; i < 50; i++) {
-    logger.log(exchange(request(`/later${i}`)), "127.0.0.1");
+    logger.log(exchange(request(`/later${i}`)));
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
   assert.equal(sink.writes.length, 1, "nothing more is written while the first write is held");
@@ -338,16 +344,16 @@ Deno.test("AccessLogger: a slow sink drops lines past the bound instead of buffe
   const sink = new RecordingSink();
   sink.held = true;
   const lineBytes =
-    formatAccessLog("common", exchange(request("/f0000")), "127.0.0.1", NOW).length + 1;
+    formatAccessLog("common", withRemote(exchange(request("/f0000")), "127.0.0.1"), NOW).length + 1;
   const logger = new AccessLogger("common", sink.write, {
     ...fixedClock,
     maxBufferedBytes: 10 * lineBytes,
   });
-  logger.log(exchange(request("/f0000")), "127.0.0.1");
+  logger.log(exchange(request("/f0000")));
   await new Promise((resolve) => setTimeout(resolve, 0));
   assert.equal(sink.writes.length, 1, "first line is in flight");
   for (let i = 1; i <= 1000; i++) {
-    logger.log(exchange(request(`/f${String(i).padStart(4, "0")}`)), "127.0.0.1");
+    logger.log(exchange(request(`/f${String(i).padStart(4, "0")}`)));
   }
   assert.equal(logger.droppedLines, 990);
   sink.release();
@@ -355,7 +361,7 @@ Deno.test("AccessLogger: a slow sink drops lines past the bound instead of buffe
   assert.equal(sink.lines.length, 11);
   assert.ok(sink.lines[10].includes("/f0010 "), sink.lines[10]);
   // After the backlog drains, lines are accepted again.
-  logger.log(exchange(request("/after")), "127.0.0.1");
+  logger.log(exchange(request("/after")));
   await logger.flush();
   assert.equal(sink.lines.length, 12);
   assert.equal(logger.droppedLines, 990);
@@ -365,14 +371,19 @@ Deno.test("AccessLogger: partial writes are continued until the batch is out", a
   const sink = new RecordingSink();
   sink.maxChunk = 7;
   const logger = new AccessLogger("combined", sink.write, fixedClock);
-  for (let i = 0; i < 20; i++) logger.log(exchange(request(`/f${i}`, BROWSER)), "127.0.0.1");
+  for (let i = 0; i < 20; i++) logger.log(exchange(request(`/f${i}`, BROWSER)));
   await logger.flush();
   assert.ok(sink.writes.every((chunk) => chunk.length <= 7));
   assert.deepEqual(
     sink.lines,
     Array.from(
       { length: 20 },
-      (_, i) => formatAccessLog("combined", exchange(request(`/f${i}`, BROWSER)), "127.0.0.1", NOW),
+      (_, i) =>
+        formatAccessLog(
+          "combined",
+          withRemote(exchange(request(`/f${i}`, BROWSER)), "127.0.0.1"),
+          NOW,
+        ),
     ),
   );
 });
@@ -381,10 +392,10 @@ Deno.test("AccessLogger: a failing sink counts the lost lines and recovers", asy
   const sink = new RecordingSink();
   sink.failNext = 1;
   const logger = new AccessLogger("common", sink.write, fixedClock);
-  for (let i = 0; i < 3; i++) logger.log(exchange(request(`/lost${i}`)), "127.0.0.1");
+  for (let i = 0; i < 3; i++) logger.log(exchange(request(`/lost${i}`)));
   await logger.flush();
   assert.equal(logger.droppedLines, 3);
-  logger.log(exchange(request("/kept")), "127.0.0.1");
+  logger.log(exchange(request("/kept")));
   await logger.flush();
   assert.equal(sink.lines.length, 1);
   assert.match(sink.lines[0], /GET \/kept /);
@@ -392,7 +403,7 @@ Deno.test("AccessLogger: a failing sink counts the lost lines and recovers", asy
 
 Deno.test("AccessLogger: a sink that writes nothing does not loop forever", async () => {
   const logger = new AccessLogger("common", () => 0, fixedClock);
-  logger.log(exchange(request("/")), "127.0.0.1");
+  logger.log(exchange(request("/")));
   await logger.flush();
   assert.equal(logger.droppedLines, 1);
 });
@@ -410,7 +421,7 @@ Deno.test("AccessLogger: writes to a real file through Deno.FsFile.write", async
   try {
     const file = await Deno.open(path, { write: true });
     const logger = new AccessLogger("json", (bytes) => file.write(bytes), fixedClock);
-    for (let i = 0; i < 100; i++) logger.log(exchange(request(`/f${i}`)), "127.0.0.1", "bob");
+    for (let i = 0; i < 100; i++) logger.log(exchange(request(`/f${i}`)), "bob");
     await logger.flush();
     file.close();
     const lines = (await Deno.readTextFile(path)).split("\n");

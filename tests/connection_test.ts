@@ -217,11 +217,11 @@ async function serverTest(
 }
 
 function get(target: string, extra = ""): string {
-  return `GET ${target} HTTP/1.1\r\nHost: a\r\n${extra}\r\n`;
+  return `GET ${target} HTTP/1.1\r\nHost: localhost\r\n${extra}\r\n`;
 }
 
 function put(target: string, body: string, extra = ""): string {
-  return `PUT ${target} HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`;
+  return `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`;
 }
 
 async function tempFilesIn(dir: string): Promise<string[]> {
@@ -301,7 +301,7 @@ Deno.test("pipelined requests in one write are answered once each, in order", as
     const client = await connect();
     await client.write(
       get("/a.txt") +
-        "HEAD /a.txt HTTP/1.1\r\nHost: a\r\n\r\n" +
+        "HEAD /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n" +
         get("/missing") +
         put("/new.txt", "hello pipeline") +
         get("/new.txt"),
@@ -373,7 +373,7 @@ Deno.test("a client that half-closes after its requests still gets every respons
 
 Deno.test("a client that half-closes inside a head gets no response and is closed", async () => {
   await serverTest({}, async ({ port }) => {
-    const result = await exchange(port, "GET / HTTP/1.1\r\nHost: a\r\n", { closeWrite: true });
+    const result = await exchange(port, "GET / HTTP/1.1\r\nHost: localhost\r\n", { closeWrite: true });
     assert.ok(result.closed);
     assert.equal(result.text, "");
   });
@@ -381,64 +381,64 @@ Deno.test("a client that half-closes inside a head gets no response and is close
 
 // --- framing errors and smuggling ------------------------------------------------
 
-const SMUGGLED = "GET /secret HTTP/1.1\r\nHost: a\r\n\r\n";
+const SMUGGLED = "GET /secret HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 const FRAMING_ERRORS: { name: string; request: string }[] = [
   {
     name: "Content-Length with Transfer-Encoding",
     request:
-      "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
   },
   {
     name: "Transfer-Encoding before Content-Length",
     request:
-      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
   },
   {
     name: "non-numeric Content-Length",
-    request: "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5x\r\n\r\nhello",
+    request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5x\r\n\r\nhello",
   },
   {
     name: "signed Content-Length",
-    request: "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +0\r\n\r\n",
+    request: "GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: +0\r\n\r\n",
   },
   {
     name: "negative Content-Length",
-    request: "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+    request: "GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n",
   },
   {
     name: "differing Content-Length list",
-    request: "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 30\r\n\r\nx",
+    request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1, 30\r\n\r\nx",
   },
   {
     name: "repeated Content-Length fields",
-    request: "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+    request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
   },
   {
     name: "hex Content-Length",
-    request: "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n",
+    request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0x10\r\n\r\n",
   },
   {
     name: "Content-Length beyond 2^53",
-    request: "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n",
+    request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999999999999999999\r\n\r\n",
   },
   { name: "bare LF ending a header line", request: "GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n" },
-  { name: "bare LF ending the head", request: "GET / HTTP/1.1\r\nHost: a\r\n\n" },
-  { name: "bare LF ending the request line", request: "GET / HTTP/1.1\nHost: a\r\n\r\n" },
-  { name: "bare CR in a header value", request: "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n" },
-  { name: "obs-fold", request: "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n  folded\r\n\r\n" },
-  { name: "space before the colon", request: "GET / HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n" },
+  { name: "bare LF ending the head", request: "GET / HTTP/1.1\r\nHost: localhost\r\n\n" },
+  { name: "bare LF ending the request line", request: "GET / HTTP/1.1\nHost: localhost\r\n\r\n" },
+  { name: "bare CR in a header value", request: "GET / HTTP/1.1\r\nHost: localhost\r\nX: a\rb\r\n\r\n" },
+  { name: "obs-fold", request: "GET / HTTP/1.1\r\nHost: localhost\r\nX-A: b\r\n  folded\r\n\r\n" },
+  { name: "space before the colon", request: "GET / HTTP/1.1\r\nHost: localhost\r\nX-A : b\r\n\r\n" },
   {
     name: "space before colon of Transfer-Encoding",
-    request: "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+    request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
   },
   {
     name: "chunked not last",
-    request: "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+    request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
   },
   {
     name: "chunked twice",
-    request: "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+    request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
   },
   {
     name: "Transfer-Encoding in HTTP/1.0",
@@ -447,43 +447,43 @@ const FRAMING_ERRORS: { name: string; request: string }[] = [
   {
     name: "non-hex chunk size",
     request:
-      "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
   },
   {
     name: "chunk size with a sign",
     request:
-      "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n",
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n",
   },
   {
     name: "chunk data longer than its size",
     request:
-      "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n",
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n",
   },
   {
     name: "bare LF after a chunk size",
     request:
-      "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
   },
   {
     name: "chunk size beyond 2^53",
     request:
-      "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n100000000000000000\r\nhello\r\n0\r\n\r\n",
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n100000000000000000\r\nhello\r\n0\r\n\r\n",
   },
   {
     name: "control character in a chunk extension",
     request:
-      "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\x01\r\nhello\r\n0\r\n\r\n",
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\x01\r\nhello\r\n0\r\n\r\n",
   },
   {
     name: "malformed trailer",
     request:
-      "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nbad trailer\r\n\r\n",
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nbad trailer\r\n\r\n",
   },
   { name: "missing Host in HTTP/1.1", request: "GET / HTTP/1.1\r\n\r\n" },
-  { name: "two Host fields", request: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n" },
-  { name: "request line with two spaces", request: "GET  / HTTP/1.1\r\nHost: a\r\n\r\n" },
-  { name: "lowercase version", request: "GET / http/1.1\r\nHost: a\r\n\r\n" },
-  { name: "NUL in the target", request: "GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n" },
+  { name: "two Host fields", request: "GET / HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\n\r\n" },
+  { name: "request line with two spaces", request: "GET  / HTTP/1.1\r\nHost: localhost\r\n\r\n" },
+  { name: "lowercase version", request: "GET / http/1.1\r\nHost: localhost\r\n\r\n" },
+  { name: "NUL in the target", request: "GET /\0 HTTP/1.1\r\nHost: localhost\r\n\r\n" },
 ];
 
 for (const { name, request } of FRAMING_ERRORS) {
@@ -506,7 +506,7 @@ Deno.test("an unsupported transfer coding → 501 and close, nothing smuggled", 
   await serverTest({}, async ({ connect }) => {
     const client = await connect();
     await client.write(
-      "PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + SMUGGLED,
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + SMUGGLED,
     );
     const response = await client.response();
     assert.equal(response.status, 501);
@@ -519,7 +519,7 @@ Deno.test("a rejected HEAD request gets the status and length but no body", asyn
   await serverTest({}, async ({ connect }) => {
     const client = await connect();
     await client.write(
-      "HEAD / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "HEAD / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
     );
     const response = await client.response({ head: true });
     assert.equal(response.status, 400);
@@ -534,7 +534,7 @@ Deno.test("a GET with an unread chunked body is answered, then closed: nothing s
     await Deno.writeTextFile(path.join(root, "a.txt"), "alpha");
     const client = await connect();
     await client.write(
-      "GET /a.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n" +
         `${SMUGGLED.length.toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`,
     );
     const response = await client.response();
@@ -549,7 +549,7 @@ Deno.test("a Content-Length body that holds a request is not taken for one", asy
     await Deno.writeTextFile(path.join(root, "a.txt"), "alpha");
     const client = await connect();
     await client.write(
-      `GET /a.txt HTTP/1.1\r\nHost: a\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}` +
+      `GET /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}` +
         get("/a.txt"),
     );
     assert.equal((await client.response()).text, "alpha");
@@ -623,7 +623,7 @@ Deno.test("Expect: 100-continue gets 100 Continue before the body, then 201", as
   await serverTest({}, async ({ root, connect }) => {
     const client = await connect();
     await client.write(
-      "PUT /up.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+      "PUT /up.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
     );
     const interim = await client.response();
     assert.equal(interim.status, 100);
@@ -642,7 +642,7 @@ Deno.test("Expect: 100-continue with a chunked body gets 100 Continue, then 201"
   await serverTest({}, async ({ root, connect }) => {
     const client = await connect();
     await client.write(
-      "PUT /up.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n" +
+      "PUT /up.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n" +
         "Expect: 100-Continue\r\n\r\n",
     );
     assert.equal((await client.response()).status, 100);
@@ -656,7 +656,7 @@ Deno.test("a client that sends its body without waiting for 100 Continue is serv
   await serverTest({}, async ({ connect }) => {
     const client = await connect();
     await client.write(
-      "PUT /up.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello" +
+      "PUT /up.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello" +
         get("/up.txt"),
     );
     let response = await client.response();
@@ -690,7 +690,7 @@ for (const { name, options, target, status } of REFUSED_UPLOADS) {
       await Deno.mkdir(path.join(root, "dir"));
       const client = await connect();
       await client.write(
-        `PUT ${target} HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n`,
+        `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n`,
       );
       const response = await client.response();
       assert.equal(response.status, status);
@@ -707,7 +707,7 @@ Deno.test("a client that writes a whole oversized body before reading still gets
     // More than the socket buffers hold: the server must read it all, not reset.
     const body = new Uint8Array(8 * 1024 * 1024).fill(0x78);
     const { text, closed } = await exchange(port, [
-      `PUT /up.txt HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n`,
+      `PUT /up.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${body.length}\r\n\r\n`,
       body,
     ]);
     assert.ok(closed);
@@ -723,7 +723,7 @@ Deno.test("a chunked body over maxBodyBytes → 413, close, and no file", async 
   await serverTest({ limits: { maxBodyBytes: 10 } }, async ({ root, connect }) => {
     const client = await connect();
     await client.write(
-      "PUT /up.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "PUT /up.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n" +
         "8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n" + SMUGGLED,
     );
     const response = await client.response();
@@ -739,7 +739,7 @@ Deno.test("an unknown expectation → 417", async () => {
   await serverTest({}, async ({ connect }) => {
     const client = await connect();
     await client.write(
-      "PUT /up.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: foo\r\n\r\nhello",
+      "PUT /up.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: foo\r\n\r\nhello",
     );
     const response = await client.response();
     assert.equal(response.status, 417);
@@ -768,7 +768,7 @@ const manyHeaders = Array.from({ length: 101 }, (_, i) => `X-H${i}: v\r\n`).join
 const HEAD_LIMITS: { name: string; request: string; status: number; close: boolean }[] = [
   {
     name: "9 KiB request line",
-    request: `GET /${"a".repeat(9 * 1024)} HTTP/1.1\r\nHost: a\r\n\r\n`,
+    request: `GET /${"a".repeat(9 * 1024)} HTTP/1.1\r\nHost: localhost\r\n\r\n`,
     status: 414,
     close: true,
   },
@@ -780,26 +780,26 @@ const HEAD_LIMITS: { name: string; request: string; status: number; close: boole
   },
   {
     name: "101 header fields",
-    request: `GET / HTTP/1.1\r\nHost: a\r\n${manyHeaders}\r\n`,
+    request: `GET / HTTP/1.1\r\nHost: localhost\r\n${manyHeaders}\r\n`,
     status: 431,
     close: true,
   },
   {
     name: "70 KiB head",
-    request: `GET / HTTP/1.1\r\nHost: a\r\n${`X-Big: ${"b".repeat(7000)}\r\n`.repeat(10)}\r\n`,
+    request: `GET / HTTP/1.1\r\nHost: localhost\r\n${`X-Big: ${"b".repeat(7000)}\r\n`.repeat(10)}\r\n`,
     status: 431,
     close: true,
   },
-  { name: "HTTP/2.0", request: "GET / HTTP/2.0\r\nHost: a\r\n\r\n", status: 505, close: true },
+  { name: "HTTP/2.0", request: "GET / HTTP/2.0\r\nHost: localhost\r\n\r\n", status: 505, close: true },
   {
     name: "unknown method",
-    request: "FOO / HTTP/1.1\r\nHost: a\r\n\r\n",
+    request: "FOO / HTTP/1.1\r\nHost: localhost\r\n\r\n",
     status: 501,
     close: false,
   },
   {
     name: "lowercase get",
-    request: "get / HTTP/1.1\r\nHost: a\r\n\r\n",
+    request: "get / HTTP/1.1\r\nHost: localhost\r\n\r\n",
     status: 501,
     close: false,
   },
@@ -827,7 +827,7 @@ for (const { name, request, status, close } of HEAD_LIMITS) {
 Deno.test("POST → 405 with Allow; OPTIONS * → 204 with Allow", async () => {
   await serverTest({}, async ({ connect }) => {
     const client = await connect();
-    await client.write("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc");
+    await client.write("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc");
     const post = await client.response();
     assert.equal(post.status, 405);
     const allowed = (post.headers.get("allow") ?? "").split(", ");
@@ -835,7 +835,7 @@ Deno.test("POST → 405 with Allow; OPTIONS * → 204 with Allow", async () => {
       assert.ok(allowed.includes(method), `Allow lists ${method}`);
     }
     assert.ok(!allowed.includes("POST"));
-    await client.write("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+    await client.write("OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n");
     const options = await client.response();
     assert.equal(options.status, 204);
     assert.equal(options.headers.get("allow"), post.headers.get("allow"));
@@ -861,7 +861,7 @@ Deno.test("a slow head (slowloris) → 408 and close within about a second", asy
   await serverTest(SHORT_TIMEOUTS, async ({ connect }) => {
     const client = await connect();
     const started = Date.now();
-    await client.write("GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ");
+    await client.write("GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
     const response = await client.response({ timeoutMs: 2000 });
     assert.equal(response.status, 408);
     assert.equal(response.headers.get("connection"), "close");
@@ -874,7 +874,7 @@ Deno.test("a head trickled byte by byte still times out from its first byte", as
   await serverTest(SHORT_TIMEOUTS, async ({ connect }) => {
     const client = await connect();
     const started = Date.now();
-    const head = "GET / HTTP/1.1\r\nHost: a\r\nX-Slow: " + "z".repeat(100);
+    const head = "GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + "z".repeat(100);
     let sent = 0;
     // Keep trickling so the idle timeout never applies; the header timeout must still fire.
     const trickle = (async () => {
@@ -911,7 +911,7 @@ Deno.test("a stalled PUT body closes the connection and leaves no temp file", as
     await Deno.writeTextFile(path.join(root, "f.txt"), "old");
     const client = await connect();
     const started = Date.now();
-    await client.write("PUT /f.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789");
+    await client.write("PUT /f.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
     await client.assertClosed(2000);
     assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
     // The temp file is removed as the handler unwinds: give it a moment.
@@ -926,7 +926,7 @@ Deno.test("a stalled chunked PUT body closes the connection and leaves no temp f
     await Deno.writeTextFile(path.join(root, "f.txt"), "old");
     const client = await connect();
     await client.write(
-      "PUT /f.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+      "PUT /f.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
     );
     await client.assertClosed(2000);
     for (let i = 0; i < 20 && (await tempFilesIn(root)).length > 0; i++) await sleep(25);
@@ -939,7 +939,7 @@ Deno.test("a client that disconnects mid-body leaves no temp file and the old fi
   await serverTest({}, async ({ root, connect }) => {
     await Deno.writeTextFile(path.join(root, "f.txt"), "old");
     const client = await connect();
-    await client.write("PUT /f.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789");
+    await client.write("PUT /f.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
     await sleep(50);
     client.close();
     for (let i = 0; i < 40 && (await tempFilesIn(root)).length > 0; i++) await sleep(25);
@@ -954,9 +954,9 @@ Deno.test("other clients are answered while a slow one is stalled", async () => 
     async ({ root, connect }) => {
       await Deno.writeTextFile(path.join(root, "a.txt"), "alpha");
       const slowHead = await connect();
-      await slowHead.write("GET / HTTP/1.1\r\nHost: a\r\n");
+      await slowHead.write("GET / HTTP/1.1\r\nHost: localhost\r\n");
       const slowBody = await connect();
-      await slowBody.write("PUT /s.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab");
+      await slowBody.write("PUT /s.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nab");
       const started = Date.now();
       for (let i = 0; i < 5; i++) {
         const client = await connect();
@@ -978,7 +978,7 @@ Deno.test("a chunked PUT with extensions and trailers is stored exactly", async 
   await serverTest({}, async ({ root, connect }) => {
     const client = await connect();
     await client.write(
-      "PUT /c.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "PUT /c.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n" +
         "5;name=value\r\nhello\r\n" +
         '6 ; q="quoted; string" ;flag\r\n world\r\n' +
         "A\r\n, chunked!\r\n" +
@@ -997,7 +997,7 @@ Deno.test("a 1 MiB chunked PUT of binary data is stored byte-exact", async () =>
     const data = new Uint8Array(1024 * 1024);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7919 + (i >> 11)) & 0xff;
     const client = await connect();
-    await client.write("PUT /bin HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+    await client.write("PUT /bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n");
     const sizes = [1, 1000, 65536, 200000, 13, 400000];
     let offset = 0;
     for (let i = 0; offset < data.length; i++) {
@@ -1029,7 +1029,7 @@ Deno.test("a 20 MiB GET arrives byte-exact; HEAD sends the same length and no bo
     }
     await Deno.writeFile(path.join(root, "big.bin"), data);
     const client = await connect();
-    await client.write(get("/big.bin") + "HEAD /big.bin HTTP/1.1\r\nHost: a\r\n\r\n" + get("/"));
+    await client.write(get("/big.bin") + "HEAD /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n" + get("/"));
     const response = await client.response({ timeoutMs: 10_000 });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("content-length"), String(data.length));
@@ -1057,7 +1057,7 @@ Deno.test("10 concurrent clients × 50 keep-alive requests are all answered corr
       for (let n = 0; n < 50; n++) {
         const file = (id + n) % 10;
         const isHead = n % 7 === 3;
-        await client.write(`${isHead ? "HEAD" : "GET"} /f${file}.txt HTTP/1.1\r\nHost: a\r\n\r\n`);
+        await client.write(`${isHead ? "HEAD" : "GET"} /f${file}.txt HTTP/1.1\r\nHost: localhost\r\n\r\n`);
         const response = await client.response({ head: isHead });
         assert.equal(response.status, 200);
         const expected = `file ${file} `.repeat(file * 100 + 1);

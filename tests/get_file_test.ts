@@ -48,7 +48,7 @@ Deno.test("raw gzip bytes on the wire decode to the file", async () => {
     await Deno.writeTextFile(`${root}/book.txt`, text);
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
     await conn.write(new TextEncoder().encode(
-      "GET /book.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+      "GET /book.txt HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
     ));
     const chunks: Uint8Array[] = [];
     for await (const chunk of conn.readable) chunks.push(chunk);
@@ -84,7 +84,7 @@ Deno.test("precompressed siblings are served when accepted", async () => {
       const { responses } = await import("./_helpers.ts").then(async (h) => {
         const { text } = await h.exchange(
           server.addr.port,
-          `GET /app.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: ${accept}\r\nConnection: close\r\n\r\n`,
+          `GET /app.js HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: ${accept}\r\nConnection: close\r\n\r\n`,
         );
         return h.parseResponses(text);
       });

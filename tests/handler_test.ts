@@ -20,7 +20,7 @@ async function send(
   requestLine: string,
   headers: string[] = [],
 ): Promise<RawResponse> {
-  const head = [requestLine, "Host: x", "Connection: close", ...headers].join("\r\n");
+  const head = [requestLine, "Host: localhost", "Connection: close", ...headers].join("\r\n");
   const { text } = await exchange(port, `${head}\r\n\r\n`, { responses: 1 });
   const { responses } = parseResponses(text, [requestLine.startsWith("HEAD ")]);
   assert.equal(responses.length, 1, `one response to ${requestLine}; got ${JSON.stringify(text)}`);
@@ -112,8 +112,8 @@ Deno.test("HEAD has the same head as GET and no body, even pipelined", async () 
     // HEAD then GET on one connection: if HEAD sent a body, the GET would be misread.
     const { text } = await exchange(
       server.addr.port,
-      "HEAD /ten-k.txt HTTP/1.1\r\nHost: x\r\n\r\n" +
-        "GET /ten-k.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      "HEAD /ten-k.txt HTTP/1.1\r\nHost: localhost\r\n\r\n" +
+        "GET /ten-k.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
       { responses: 2 },
     );
     const { responses, rest } = parseResponses(text, [true, false]);
@@ -164,7 +164,7 @@ Deno.test("a hostile path never yields a Location that leaves the origin", async
       "/.//evil.example",
       "//./evil.example",
       "/%2E/evil.example",
-      "http://x//evil.example",
+      "http://localhost//evil.example",
       "//evil.example?x=//evil.example",
     ];
     let redirects = 0;
@@ -250,9 +250,9 @@ Deno.test("traversal attempts never return a file outside ROOT", async () => {
       "/..;/secret.txt",
       "/.../secret.txt",
       "/sub/%00/../../secret.txt",
-      "http://x/../secret.txt",
-      "http://x/sub/../../secret.txt",
-      "http://x/%2e%2e/secret.txt",
+      "http://localhost/../secret.txt",
+      "http://localhost/sub/../../secret.txt",
+      "http://localhost/%2e%2e/secret.txt",
       "/root/../secret.txt",
     ];
     for (const target of targets) {

@@ -23,11 +23,11 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch { /* closed already */ }
 }
 
-const GET = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+const GET = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 /** Sends a GET on `conn` and returns its one response (a keep-alive exchange). */
 async function getOnce(conn: Deno.Conn, target = "/"): Promise<{ status: number; body: string }> {
-  await writeAll(conn, bytes(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`));
+  await writeAll(conn, bytes(`GET ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n`));
   const { text } = await readUntil(conn, { responses: 1 });
   const { responses } = parseResponses(text);
   assert.equal(responses.length, 1, `one response in ${JSON.stringify(text)}`);
@@ -100,7 +100,7 @@ Deno.test("a client that stops reading is cut off by the write timeout", async (
       const stuck = await connect(port);
       try {
         // The response is far larger than the socket buffers, and never read.
-        await writeAll(stuck, bytes("GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n"));
+        await writeAll(stuck, bytes("GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n"));
         await sleep(50);
         assert.ok(await servedWithin(port, 3000), "served once the stuck writer was closed");
       } finally {
@@ -120,7 +120,7 @@ Deno.test("shutdown closes idle connections at once and lets an upload in flight
       assert.equal((await getOnce(idle)).status, 200);
       await writeAll(
         uploader,
-        bytes("PUT /up.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234"),
+        bytes("PUT /up.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n01234"),
       );
       await sleep(50);
 
@@ -165,7 +165,7 @@ Deno.test("shutdown answers a 100-continue upload that starts during the grace p
       await writeAll(
         uploader,
         bytes(
-          "PUT /new.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+          "PUT /new.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
         ),
       );
       const interim = await readUntil(uploader, { responses: 1 });
@@ -195,9 +195,9 @@ Deno.test("shutdown closes a stalled connection when the grace period ends", asy
     try {
       await writeAll(
         stalled,
-        bytes("PUT /up.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n01234"),
+        bytes("PUT /up.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n01234"),
       );
-      await writeAll(slowHead, bytes("GET / HTTP/1.1\r\nHost: a\r\n"));
+      await writeAll(slowHead, bytes("GET / HTTP/1.1\r\nHost: localhost\r\n"));
       await sleep(50);
       const started = Date.now();
       await server.shutdown();
@@ -239,7 +239,7 @@ Deno.test("onExchange records each response once, rejections included", async ()
     const port = server.addr.port;
     const ok = await exchange(
       port,
-      "GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\nGET /missing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+      "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\nGET /missing HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     const bad = await exchange(port, "GET / HTTP/1.1\r\n\r\n");
     assert.equal(records.length, 3);

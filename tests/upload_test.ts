@@ -31,7 +31,7 @@ async function send(
   headers: string[] = [],
   body = "",
 ): Promise<RawResponse> {
-  const head = [requestLine, "Host: x", "Connection: close", ...headers].join("\r\n");
+  const head = [requestLine, "Host: localhost", "Connection: close", ...headers].join("\r\n");
   const { text } = await exchange(port, `${head}\r\n\r\n${body}`, { responses: 1 });
   const { responses } = parseResponses(text);
   assert.equal(responses.length, 1, `one response to ${requestLine}; got ${JSON.stringify(text)}`);
@@ -273,7 +273,7 @@ Deno.test("maxBodyBytes: a larger Content-Length is 413 before any byte is store
 Deno.test("maxBodyBytes: a chunked body is cut off with 413 while streaming", async () => {
   await withServer({ limits: { maxBodyBytes: 1024 } }, async (server, root) => {
     const chunk = (data: string) => `${data.length.toString(16)}\r\n${data}\r\n`;
-    const head = "PUT /stream.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const head = "PUT /stream.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n";
     const { text } = await exchange(
       server.addr.port,
       [head, chunk("a".repeat(700)), chunk("b".repeat(700)), "0\r\n\r\n"],
@@ -422,7 +422,7 @@ for (const { framing, head, partial } of CUT_SHORT_CASES) {
       try {
         await writeAll(
           conn,
-          bytes(`PUT /keep.txt HTTP/1.1\r\nHost: x\r\n${head}\r\n\r\n${partial}`),
+          bytes(`PUT /keep.txt HTTP/1.1\r\nHost: localhost\r\n${head}\r\n\r\n${partial}`),
         );
         // Seeing the temp file proves the upload is under way before we vanish.
         await waitFor("the upload to start", async () => (await tempFiles(root)).length === 1);
@@ -444,7 +444,7 @@ for (const { framing, head, partial } of CUT_SHORT_CASES) {
       try {
         await writeAll(
           conn,
-          bytes(`PUT /keep.txt HTTP/1.1\r\nHost: x\r\n${head}\r\n\r\n${partial}`),
+          bytes(`PUT /keep.txt HTTP/1.1\r\nHost: localhost\r\n${head}\r\n\r\n${partial}`),
         );
         await waitFor("the upload to start", async () => (await tempFiles(root)).length === 1);
         await conn.closeWrite();
@@ -468,7 +468,7 @@ Deno.test("20 concurrent PUTs to one path leave exactly one complete body", asyn
     const size = 256 * 1024;
     const bodies = Array.from({ length: 20 }, (_, i) => String.fromCharCode(65 + i).repeat(size));
     const results = await Promise.all(bodies.map(async (body) => {
-      const head = `PUT /contested.txt HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n` +
+      const head = `PUT /contested.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${size}\r\n` +
         "Connection: close\r\n\r\n";
       // Three writes each, so the uploads interleave on the server.
       const { text } = await exchange(
@@ -533,7 +533,7 @@ Deno.test("two PUTs racing with the same If-Match: one wins, the other gets 412"
       bodies.map(() => Deno.connect({ hostname: "127.0.0.1", port: server.addr.port })),
     );
     try {
-      const head = `PUT /race.txt HTTP/1.1\r\nHost: x\r\nIf-Match: ${etag}\r\n` +
+      const head = `PUT /race.txt HTTP/1.1\r\nHost: localhost\r\nIf-Match: ${etag}\r\n` +
         `Content-Length: ${size}\r\nConnection: close\r\n\r\n`;
       await Promise.all(
         conns.map((conn, i) => writeAll(conn, bytes(head + bodies[i].slice(0, 1000)))),

@@ -1,0 +1,160 @@
+/**
+ * The listing page's style sheet, embedded in the page under the response's
+ * CSP nonce. Light and dark themes follow `prefers-color-scheme`; below 40rem
+ * the layout narrows for phones. No `style` attributes anywhere: the CSP
+ * allows only the nonced sheet.
+ *
+ * @module
+ */
+
+/** The whole style sheet of the listing page. */
+export const PAGE_STYLE = `
+:root {
+  color-scheme: light dark;
+  --fg: #1f2328; --muted: #59636e; --bg: #ffffff; --surface: #f6f8fa; --line: #d1d9e0;
+  --hover: #f2f5f8; --accent: #0969da; --accent-fg: #ffffff; --danger: #cf222e; --ok: #1a7f37;
+  --folder: #c69026; --image: #8250df; --audio: #bf3989; --video: #d1242f; --archive: #9a6700;
+  --code: #1a7f37; --text: #59636e; --pdf: #d1242f; --file: #818b98;
+}
+@media (prefers-color-scheme: dark) {
+  :root {
+    --fg: #e6edf3; --muted: #9198a1; --bg: #0d1117; --surface: #151b23; --line: #3d444d;
+    --hover: #161c24; --accent: #4493f8; --accent-fg: #0d1117; --danger: #f85149; --ok: #3fb950;
+    --folder: #e3b341; --image: #ab7df8; --audio: #f778ba; --video: #ff7b72; --archive: #d29922;
+    --code: #3fb950; --text: #9198a1; --pdf: #ff7b72; --file: #9198a1;
+  }
+}
+* { box-sizing: border-box; }
+[hidden] { display: none !important; }
+html:not(.js) .needs-js { display: none !important; }
+body {
+  margin: 0; color: var(--fg); background: var(--bg);
+  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
+}
+.page { max-width: 68rem; margin: 0 auto; padding: 1.5rem 1.25rem 3rem; }
+a { color: var(--accent); text-decoration: none; }
+a:hover { text-decoration: underline; }
+:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; border-radius: 4px; }
+.visually-hidden {
+  position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%);
+  white-space: nowrap;
+}
+.sprite { display: none; }
+.icon {
+  width: 1.25rem; height: 1.25rem; flex: none; vertical-align: -.3rem;
+  fill: none; stroke: currentColor; stroke-width: 1.6; stroke-linecap: round; stroke-linejoin: round;
+}
+.i-folder { color: var(--folder); } .i-image { color: var(--image); } .i-audio { color: var(--audio); }
+.i-video { color: var(--video); } .i-archive { color: var(--archive); } .i-code { color: var(--code); }
+.i-text { color: var(--text); } .i-pdf { color: var(--pdf); } .i-file { color: var(--file); }
+.i-parent { color: var(--muted); }
+
+h1 { font-size: 1.4rem; font-weight: 600; margin: 0 0 1rem; overflow-wrap: anywhere; }
+h1 .index-of { color: var(--muted); font-weight: 400; }
+h1 a, h1 [aria-current] { padding: 0 .05rem; }
+h1 [aria-current] { color: var(--fg); }
+
+.toolbar { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin: 0 0 .75rem; }
+.filter { position: relative; flex: 1 1 16rem; min-width: 0; display: flex; align-items: center; }
+.filter input { width: 100%; }
+.filter-count { position: absolute; right: .75rem; color: var(--muted); font-size: .85rem; pointer-events: none; }
+input[type="search"], input[type="text"] {
+  font: inherit; color: var(--fg); background: var(--bg); border: 1px solid var(--line);
+  border-radius: 6px; padding: .4rem .7rem; min-height: 2.25rem;
+}
+input[type="search"]:focus, input[type="text"]:focus { outline: 2px solid var(--accent); outline-offset: -1px; }
+button {
+  font: inherit; font-size: .9rem; font-weight: 500; color: var(--fg); background: var(--surface);
+  border: 1px solid var(--line); border-radius: 6px; padding: .35rem .75rem; min-height: 2.25rem;
+  display: inline-flex; align-items: center; gap: .4rem; cursor: pointer;
+}
+button:hover { border-color: var(--muted); }
+button.primary { background: var(--accent); border-color: var(--accent); color: var(--accent-fg); }
+button.danger { background: var(--danger); border-color: var(--danger); color: #fff; }
+button.primary:hover, button.danger:hover { filter: brightness(1.08); }
+
+.notice { margin: 0 0 .75rem; min-height: 1.5em; color: var(--muted); }
+.notice.error { color: var(--danger); }
+.notice:empty { min-height: 0; margin: 0; }
+
+table { width: 100%; border-collapse: collapse; }
+th, td { padding: .45rem .6rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: middle; }
+th { font-size: .8rem; font-weight: 600; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
+th a { color: inherit; display: inline-block; }
+th .arrow { color: var(--accent); }
+tbody tr:hover { background: var(--hover); }
+/* A hanging indent: a long name wraps under itself, not under its icon. */
+td.name { overflow-wrap: anywhere; width: 100%; padding-left: 2.4rem; text-indent: -1.8rem; }
+td.name .icon { margin-right: .55rem; }
+td.name a { color: var(--fg); }
+td.name a:hover { color: var(--accent); }
+tr.parent a { color: var(--muted); }
+.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.time { color: var(--muted); white-space: nowrap; }
+td.num { color: var(--muted); }
+td.empty, .no-match { color: var(--muted); text-align: center; padding: 2rem .5rem; }
+.actions { white-space: nowrap; text-align: right; padding-right: 0; }
+.actions button {
+  background: transparent; border-color: transparent; color: var(--muted); padding: .3rem; min-height: 0;
+}
+.actions button:hover { color: var(--fg); border-color: var(--line); background: var(--surface); }
+.actions button[data-action="delete"]:hover { color: var(--danger); }
+.summary { color: var(--muted); font-size: .85rem; margin: .75rem 0 0; }
+
+.uploads {
+  border: 1px solid var(--line); border-radius: 8px; background: var(--surface);
+  padding: .5rem .9rem; margin: 0 0 1rem;
+}
+.uploads-head { display: flex; align-items: center; gap: .75rem; flex-wrap: wrap; }
+.uploads h2 { font-size: 1rem; margin: .25rem 0; }
+.uploads-summary { color: var(--muted); font-size: .9rem; flex: 1; }
+.uploads ul { list-style: none; margin: 0; padding: 0; max-height: 45vh; overflow: auto; }
+.upload {
+  display: grid; grid-template-columns: minmax(0, 1fr) minmax(6rem, 14rem) minmax(5rem, auto);
+  grid-template-areas: "name bar buttons" "status status buttons";
+  gap: .1rem .75rem; align-items: center; padding: .45rem 0; border-top: 1px solid var(--line);
+}
+.upload-name { grid-area: name; overflow-wrap: anywhere; }
+.upload progress { grid-area: bar; width: 100%; height: .5rem; accent-color: var(--accent); }
+.upload-status { grid-area: status; color: var(--muted); font-size: .85rem; font-variant-numeric: tabular-nums; }
+.upload-buttons { grid-area: buttons; display: flex; gap: .35rem; }
+.upload[data-state="done"] .upload-status { color: var(--ok); }
+.upload[data-state="error"] .upload-status, .upload[data-state="conflict"] .upload-status { color: var(--danger); }
+
+.drop-overlay {
+  position: fixed; inset: .5rem; z-index: 10; pointer-events: none; display: grid; place-items: center;
+  border: 3px dashed var(--accent); border-radius: 12px; font-size: 1.25rem; font-weight: 600;
+  background: color-mix(in srgb, var(--bg) 80%, var(--accent));
+}
+
+dialog {
+  color: var(--fg); background: var(--bg); border: 1px solid var(--line); border-radius: 10px;
+  padding: 1.25rem; width: min(30rem, calc(100vw - 2rem)); box-shadow: 0 12px 32px rgb(0 0 0 / .25);
+}
+dialog::backdrop { background: rgb(0 0 0 / .45); }
+dialog h2 { font-size: 1.1rem; margin: 0 0 .5rem; overflow-wrap: anywhere; }
+dialog p { margin: 0 0 .75rem; color: var(--muted); overflow-wrap: anywhere; }
+dialog label { display: block; font-weight: 500; }
+dialog input { display: block; width: 100%; margin-top: .3rem; }
+.dialog-buttons { display: flex; justify-content: flex-end; gap: .5rem; margin-top: 1.25rem; }
+.hint { color: var(--muted); font-size: .9rem; }
+.hint code { font-size: .85rem; }
+
+@media (max-width: 40rem) {
+  body { font-size: 16px; }
+  .page { padding: 1rem .75rem 2rem; }
+  h1 { font-size: 1.2rem; }
+  th, td { padding: .6rem .35rem; }
+  .time { display: none; }
+  .toolbar button { flex: 1 1 auto; justify-content: center; }
+  .filter { flex-basis: 100%; }
+  .actions button { padding: .5rem; }
+  .upload {
+    grid-template-columns: minmax(0, 1fr) auto;
+    grid-template-areas: "name buttons" "bar buttons" "status buttons";
+  }
+}
+@media (prefers-reduced-motion: no-preference) {
+  tbody tr, button { transition: background-color .12s, border-color .12s, color .12s; }
+}
+`;
