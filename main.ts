@@ -5,13 +5,20 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
+import { AccessLogger } from "./lib/access_log.ts";
 import { HELP, parseCommandLine, UsageError } from "./lib/cli.ts";
+import type { Command } from "./lib/cli.ts";
+import { hashPassword, InsecureConfigurationError, serve } from "./lib/mod.ts";
 import type { FileServer, ServeOptions } from "./lib/mod.ts";
-import { serve } from "./lib/mod.ts";
 
 function fail(message: string): never {
   console.error(`filedrop: ${message}`);
   Deno.exit(2);
+}
+
+/** The environment, when this process may read it (the compiled binary may; `deno run` needs --allow-env). */
+function readableEnvironment(): Record<string, string> {
+  return Deno.permissions.querySync({ name: "env" }).state === "granted" ? Deno.env.toObject() : {};
 }
 
 /** Starts the server; every way that can fail ends the process with one line on stderr. */
@@ -27,24 +34,46 @@ async function listen(options: ServeOptions, portWasDefault: boolean): Promise<F
     if (error instanceof Deno.errors.AddrNotAvailable) {
       fail(`cannot bind address ${options.hostname}`);
     }
-    // A host name that does not resolve, a port needing privileges, ROOT vanishing meanwhile.
+    if (error instanceof InsecureConfigurationError) fail(error.message);
+    // A host name that does not resolve, a bad --auth value, a bad certificate, a port needing privileges.
     const reason = error instanceof Error ? error.message : String(error);
     fail(`cannot serve on ${options.hostname} port ${options.port}: ${reason}`);
   }
 }
 
-async function start(args: string[]): Promise<void> {
-  let command;
-  try {
-    command = parseCommandLine(args);
-  } catch (error) {
-    if (error instanceof UsageError) fail(`${error.message} (see 'filedrop --help')`);
-    throw error;
-  }
-  if (command.kind === "help") return void console.log(HELP);
-  if (command.kind === "version") return void console.log(`filedrop ${denoJson.version}`);
+async function readPassword(): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of Deno.stdin.readable) chunks.push(chunk);
+  const text = new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+  return text.replace(/\r?\n$/, "");
+}
 
-  const { options, portWasDefault } = command;
+function describe(server: FileServer, options: ServeOptions): string[] {
+  const on = (flag: boolean | undefined) => (flag ? "on" : "off");
+  const writes = options.readOnly
+    ? "off (--read-only)"
+    : `on (PUT, DELETE, MOVE; fsync ${on(options.fsync)}${
+      options.limits?.maxBodyBytes === undefined ? "" : `; max ${options.limits.maxBodyBytes} bytes`
+    })`;
+  const lines = [
+    `  root:     ${server.root}`,
+    `  uploads:  ${writes}`,
+    `  auth:     ${
+      options.auth?.length
+        ? `${options.auth.length} user(s), for ${options.authReads ? "reads and writes" : "writes"}`
+        : "off"
+    }`,
+    `  TLS:      ${on(options.tls !== undefined)}`,
+    `  listings: ${on(options.listing)}`,
+  ];
+  if (options.hostname === "0.0.0.0" || options.hostname === "::") {
+    lines.push(`  reachable on every interface of this machine at port ${server.addr.port}`);
+  }
+  return lines;
+}
+
+async function runServe(command: Extract<Command, { kind: "serve" }>): Promise<void> {
+  const { options, portWasDefault, reporting, tlsFiles } = command;
   let root: Deno.FileInfo;
   try {
     root = await Deno.stat(options.root);
@@ -52,12 +81,36 @@ async function start(args: string[]): Promise<void> {
     fail(`ROOT ${JSON.stringify(options.root)} does not exist or cannot be read`);
   }
   if (!root.isDirectory) fail(`ROOT ${JSON.stringify(options.root)} is not a directory`);
+  if (tlsFiles !== null) {
+    try {
+      options.tls = {
+        cert: await Deno.readTextFile(tlsFiles.cert),
+        key: await Deno.readTextFile(tlsFiles.key),
+      };
+    } catch {
+      fail(`cannot read --tls-cert ${tlsFiles.cert} or --tls-key ${tlsFiles.key}`);
+    }
+  }
+  const logging = reporting.log !== "off" && !reporting.quiet;
+  const logger = logging
+    ? new AccessLogger(
+      reporting.log as Exclude<typeof reporting.log, "off">,
+      (bytes) => Deno.stdout.write(bytes),
+    )
+    : null;
+  if (logger !== null) options.onExchange = (record) => logger.log(record);
+  options.onError = (error) => {
+    // Unexpected errors only: the client saw a bare 500. The detail stays here.
+    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    console.error(`filedrop: internal error: ${detail.replace(/[\x00-\x1f\x7f]/g, "?")}`);
+  };
 
   const server = await listen(options, portWasDefault);
   console.log(
     `filedrop serving ${server.root} at ${server.url}` +
       (options.readOnly ? " (read-only)" : ""),
   );
+  if (!reporting.quiet) console.log(describe(server, options).join("\n"));
 
   server.staleTempsRemoved.then((removed) => {
     if (removed.length > 0) {
@@ -67,11 +120,35 @@ async function start(args: string[]): Promise<void> {
 
   const stop = async () => {
     await server.shutdown();
+    await logger?.flush();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
   await server.finished;
+}
+
+async function start(args: string[]): Promise<void> {
+  let command: Command;
+  try {
+    command = parseCommandLine(args, readableEnvironment());
+  } catch (error) {
+    if (error instanceof UsageError) fail(`${error.message} (see 'filedrop --help')`);
+    throw error;
+  }
+  switch (command.kind) {
+    case "help":
+      return void console.log(HELP);
+    case "version":
+      return void console.log(`filedrop ${denoJson.version}`);
+    case "hash-password": {
+      const password = await readPassword();
+      if (password === "") fail("hash-password reads the password on stdin; it was empty");
+      return void console.log(await hashPassword(password));
+    }
+    case "serve":
+      return await runServe(command);
+  }
 }
 
 if (import.meta.main) await start(Deno.args);

@@ -1,10 +1,12 @@
 /**
- * The command line: parses arguments into {@linkcode ServeOptions}.
+ * The command line: parses arguments (and environment variables) into a
+ * {@linkcode Command}.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import type { LogFormat } from "./access_log.ts";
 import type { ServeOptions } from "./mod.ts";
 
 /** Thrown for a bad command line; the message is shown to the user. */
@@ -15,41 +17,84 @@ export class UsageError extends Error {
   }
 }
 
+/** How the command reports requests and errors. */
+export interface Reporting {
+  /** Access log format, or "off". */
+  log: LogFormat | "off";
+  /** Print neither the access log nor the banner's details. */
+  quiet: boolean;
+}
+
 /** What the command should do. */
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "serve"; options: ServeOptions; portWasDefault: boolean };
+  | { kind: "hash-password" }
+  | {
+    kind: "serve";
+    options: ServeOptions;
+    portWasDefault: boolean;
+    reporting: Reporting;
+    tlsFiles: { cert: string; key: string } | null;
+  };
 
 /** The default port; when it is taken and no port was given, the server picks a free one. */
 export const DEFAULT_PORT = 8080;
 
+/** Prefix of the environment variables read for options (besides PORT and HOST). */
+export const ENV_PREFIX = "FILEDROP_";
+
 /** The `--help` text. */
 export const HELP = `Usage: filedrop [options] [ROOT]
+       filedrop hash-password      (reads a password on stdin, prints its hash)
 
 Serves ROOT (default: the current directory) over HTTP: GET and HEAD read
-files, PUT uploads them atomically, DELETE removes them.
+files, PUT uploads them atomically, DELETE removes them, MOVE renames them.
 
 Network:
-  --host ADDR            address to bind (default 127.0.0.1)
-  --port N               port to bind (default 8080; 0 picks a free port;
-                         if 8080 is taken a free port is used)
+  --host ADDR            address to bind (default 127.0.0.1)            [HOST]
+  --port N               port (default 8080; 0 picks a free one; if 8080
+                         is taken and no port was given, a free one)    [PORT]
+  --tls-cert FILE        serve HTTPS with this PEM certificate chain
+  --tls-key FILE         ... and this PEM private key
+  --cors                 let scripts on any origin read and write
+
 Writes:
-  --read-only            refuse PUT and DELETE with 403
-  --max-body SIZE        largest upload, e.g. 500M, 2G (default: unlimited)
-  --no-fsync             do not flush uploads to disk before answering
-                         (faster; an acknowledged upload may be lost on power loss)
+  --read-only            refuse every write with 403          [FILEDROP_READ_ONLY]
+  --max-body SIZE        largest upload, e.g. 500M, 2G (default unlimited)
+                                                               [FILEDROP_MAX_BODY]
+  --no-fsync             answer before uploads are flushed to disk (faster;
+                         an acknowledged upload may be lost on power loss)
+  --auth USER:PASS       require HTTP Basic credentials for writes; repeatable;
+                         PASS may be a hash from 'filedrop hash-password'
+                                                               [FILEDROP_AUTH]
+  --auth-reads           require the credentials for reads too
+  --public-writes        allow anonymous writes on a non-loopback address
+
 Reads:
-  --no-listing           answer 404 for directories without index.html
+  --no-listing           404 for directories without index.html
   --dotfiles             serve and list names starting with "."
+  --follow-symlinks      follow symlinks that lead outside ROOT, for reads
+                         (UNSAFE: exposes whatever they point to)
+  --spa                  answer unknown paths that accept HTML with /index.html
+  --no-compress          no gzip on the fly, no precompressed .br/.gz files
   --cache-control VALUE  Cache-Control of file responses (default no-cache)
-Other:
+
+Output:
+  --log FORMAT           access log on stdout: common (default), combined,
+                         json or off                           [FILEDROP_LOG]
+  --quiet                no access log and no start-up details
   -h, --help             show this help
   -V, --version          show the version
 
+Environment variables (in brackets) are read only when the process may read
+them (deno run --allow-env; the release binaries may); flags win over them.
+ROOT may also come from FILEDROP_ROOT.
+
 Examples:
-  filedrop                         serve the current directory on :8080
-  filedrop --read-only ./public    serve ./public without uploads
+  filedrop                                serve the current directory on :8080
+  filedrop --read-only ./public           serve ./public without uploads
+  filedrop --host 0.0.0.0 --auth "me:$(filedrop hash-password)" ~/drop
   curl -T photo.jpg http://127.0.0.1:8080/photos/photo.jpg
 `;
 
@@ -72,51 +117,142 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
-/** Parses `args` into a command. Throws {@linkcode UsageError} on a bad command line. */
-export function parseCommandLine(args: string[]): Command {
+const LOG_FORMATS = ["common", "combined", "json", "off"] as const;
+
+const OPTIONS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  cors: { type: "boolean" },
+  "read-only": { type: "boolean" },
+  "max-body": { type: "string" },
+  "no-fsync": { type: "boolean" },
+  auth: { type: "string", multiple: true },
+  "auth-reads": { type: "boolean" },
+  "public-writes": { type: "boolean" },
+  "no-listing": { type: "boolean" },
+  dotfiles: { type: "boolean" },
+  "follow-symlinks": { type: "boolean" },
+  spa: { type: "boolean" },
+  "no-compress": { type: "boolean" },
+  "cache-control": { type: "string" },
+  log: { type: "string" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+/** Edit distance, for suggesting the option a user probably meant. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/** The known option closest to `unknown`, if one is close enough to be a typo. */
+export function suggestOption(unknown: string): string | null {
+  const name = unknown.replace(/^-+/, "").split("=")[0];
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const option of Object.keys(OPTIONS)) {
+    const d = distance(name, option);
+    if (d < bestDistance) [best, bestDistance] = [option, d];
+  }
+  return best !== null && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : null;
+}
+
+function usageErrorFrom(error: unknown): UsageError {
+  // node:util goes on after the first sentence with advice about "--"; one line is enough.
+  const message = (error instanceof Error ? error.message : String(error)).split(". ")[0];
+  const unknown = /^Unknown option '([^']+)'/.exec(message);
+  const suggestion = unknown === null ? null : suggestOption(unknown[1]);
+  return new UsageError(
+    suggestion === null ? message : `${message}; did you mean --${suggestion}?`,
+  );
+}
+
+function envFlag(env: Record<string, string | undefined>, name: string): boolean | undefined {
+  const value = env[name];
+  if (value === undefined || value === "") return undefined;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new UsageError(`${name} must be true or false, not ${JSON.stringify(value)}`);
+}
+
+/**
+ * Parses `args` into a command. `env` holds the environment variables the
+ * process may read (PORT, HOST and FILEDROP_*); flags win over them. Throws
+ * {@linkcode UsageError} on a bad command line.
+ */
+export function parseCommandLine(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Command {
+  if (args[0] === "hash-password" && args.length === 1) return { kind: "hash-password" };
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        "read-only": { type: "boolean" },
-        "max-body": { type: "string" },
-        "no-fsync": { type: "boolean" },
-        "no-listing": { type: "boolean" },
-        dotfiles: { type: "boolean" },
-        "cache-control": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-      },
-    });
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
   } catch (error) {
-    // node:util goes on after the first sentence with advice about "--"; one line is enough.
-    const message = error instanceof Error ? error.message : String(error);
-    throw new UsageError(message.split(". ")[0]);
+    throw usageErrorFrom(error);
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
   if (positionals.length > 1) throw new UsageError("only one ROOT directory may be given");
+
+  const portText = values.port ?? env.PORT;
+  const maxBody = values["max-body"] ?? env[`${ENV_PREFIX}MAX_BODY`];
+  const auth = values.auth ?? (env[`${ENV_PREFIX}AUTH`] ? [env[`${ENV_PREFIX}AUTH`]!] : []);
   const options: ServeOptions = {
-    root: positionals[0] ?? ".",
-    hostname: values.host ?? "127.0.0.1",
-    port: values.port === undefined ? DEFAULT_PORT : parsePort(values.port),
-    readOnly: values["read-only"] ?? false,
+    root: positionals[0] ?? env[`${ENV_PREFIX}ROOT`] ?? ".",
+    hostname: values.host ?? env.HOST ?? "127.0.0.1",
+    port: portText === undefined ? DEFAULT_PORT : parsePort(portText),
+    readOnly: values["read-only"] ?? envFlag(env, `${ENV_PREFIX}READ_ONLY`) ?? false,
     fsync: !values["no-fsync"],
     listing: !values["no-listing"],
     dotfiles: values.dotfiles ?? false,
   };
+  if (values.cors) options.cors = true;
+  if (values.spa) options.spa = true;
+  if (values["no-compress"]) options.compress = false;
+  if (values["follow-symlinks"]) options.followSymlinks = true;
+  if (values["public-writes"]) options.publicWrites = true;
+  if (auth.length > 0) options.auth = auth;
+  if (values["auth-reads"]) {
+    if (auth.length === 0) throw new UsageError("--auth-reads needs --auth");
+    options.authReads = true;
+  }
   if (values["cache-control"] !== undefined) {
     if (/[\r\n\0]/.test(values["cache-control"])) throw new UsageError("invalid --cache-control");
     options.cacheControl = values["cache-control"];
   }
-  if (values["max-body"] !== undefined) {
-    options.limits = { maxBodyBytes: parseSize(values["max-body"]) };
+  if (maxBody !== undefined) options.limits = { maxBodyBytes: parseSize(maxBody) };
+
+  const log = values.log ?? env[`${ENV_PREFIX}LOG`] ?? "common";
+  if (!(LOG_FORMATS as readonly string[]).includes(log)) {
+    throw new UsageError(`--log must be one of ${LOG_FORMATS.join(", ")}`);
   }
-  return { kind: "serve", options, portWasDefault: values.port === undefined };
+  const certFile = values["tls-cert"];
+  const keyFile = values["tls-key"];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("--tls-cert and --tls-key go together");
+  }
+  return {
+    kind: "serve",
+    options,
+    portWasDefault: portText === undefined,
+    reporting: { log: log as Reporting["log"], quiet: values.quiet ?? false },
+    tlsFiles: certFile === undefined ? null : { cert: certFile, key: keyFile! },
+  };
 }

@@ -34,6 +34,8 @@ export interface ReadConfig {
   compress: boolean;
   /** Answer unknown paths that accept HTML with /index.html (single-page apps). */
   spa: boolean;
+  /** Follow symlinks whose target is outside ROOT (reads only; unsafe). */
+  followSymlinks: boolean;
   /** Small files kept in memory, or null for none. */
   cache: FileCache | null;
 }
@@ -46,11 +48,11 @@ interface OpenFile {
   real: string;
 }
 
-/** Opens a path inside ROOT; null when missing or outside ROOT. */
-async function openInside(rootReal: string, fsPath: string): Promise<OpenFile | null> {
+/** Opens a path inside ROOT (or, with followSymlinks, reached from it); null when missing or outside. */
+async function openInside(config: ReadConfig, fsPath: string): Promise<OpenFile | null> {
   let real: string;
   try {
-    real = await resolveForRead(rootReal, fsPath);
+    real = await resolveForRead(config.rootReal, fsPath, config.followSymlinks);
   } catch (error) {
     if (error instanceof HttpError) return null;
     throw error;
@@ -137,7 +139,7 @@ async function serveFile(
   const siblings: { coding: Coding; opened: OpenFile }[] = [];
   if (accept !== undefined) {
     for (const coding of ["br", "gzip"] as const) {
-      const sibling = await openInside(config.rootReal, opened.real + PRECOMPRESSED_SUFFIX[coding]);
+      const sibling = await openInside(config, opened.real + PRECOMPRESSED_SUFFIX[coding]);
       if (sibling === null) continue;
       if (sibling.info.isFile) siblings.push({ coding, opened: sibling });
       else sibling.file.close();
@@ -177,13 +179,13 @@ function acceptsHtml(request: Request): boolean {
  */
 async function notFound(config: ReadConfig, request: Request): Promise<Response> {
   if (config.spa && acceptsHtml(request)) {
-    const index = await openInside(config.rootReal, path.join(config.rootReal, "index.html"));
+    const index = await openInside(config, path.join(config.rootReal, "index.html"));
     if (index?.info.isFile) {
       return serveFile(config, request, index, index.real, "text/html; charset=utf-8");
     }
     index?.file.close();
   }
-  const page = await openInside(config.rootReal, path.join(config.rootReal, "404.html"));
+  const page = await openInside(config, path.join(config.rootReal, "404.html"));
   if (page === null) throw new HttpError(404, "Not found");
   try {
     if (!page.info.isFile) throw new HttpError(404, "Not found");
@@ -234,7 +236,7 @@ export async function getPath(
       });
     }
   }
-  const opened = await openInside(config.rootReal, fsPath);
+  const opened = await openInside(config, fsPath);
   if (opened === null) return notFound(config, request);
   if (opened.info.isFile) {
     if (url.trailingSlash) {
@@ -251,7 +253,7 @@ export async function getPath(
     return { status: 301, headers: [["Location", encodeUrlPath(url.segments, true) + query]] };
   }
   const indexPath = path.join(fsPath, "index.html");
-  const index = await openInside(config.rootReal, indexPath);
+  const index = await openInside(config, indexPath);
   if (index?.info.isFile) {
     return serveFile(config, request, index, indexPath, "text/html; charset=utf-8");
   }

@@ -63,6 +63,8 @@ export interface ServeOptions {
   publicWrites?: boolean;
   /** Serve HTTPS with this PEM certificate chain and private key. */
   tls?: { cert: string; key: string };
+  /** Follow symlinks whose target is outside ROOT, for reads only (unsafe); default false. */
+  followSymlinks?: boolean;
   /** Keep small files in memory (checked against `stat` on every request); default true. */
   cache?: boolean;
   /** Protocol limits and timeouts; unset ones take {@linkcode DEFAULT_LIMITS}. */
@@ -126,6 +128,7 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
     cacheControl: options.cacheControl ?? "no-cache",
     compress: options.compress ?? true,
     spa: options.spa ?? false,
+    followSymlinks: options.followSymlinks ?? false,
     cache: options.cache === false ? null : new FileCache(CACHE_LIMITS),
     locks: new KeyedLock(),
   });

@@ -266,8 +266,13 @@ function isMissing(error: unknown): boolean {
  *
  * @param rootReal the real path of ROOT
  * @param fsPath a path from {@link toFsPath}
+ * @param followOutside accept a real path outside ROOT (`--follow-symlinks`, reads only)
  */
-export async function resolveForRead(rootReal: string, fsPath: string): Promise<string> {
+export async function resolveForRead(
+  rootReal: string,
+  fsPath: string,
+  followOutside = false,
+): Promise<string> {
   let real: string;
   try {
     real = await Deno.realPath(fsPath);
@@ -277,7 +282,7 @@ export async function resolveForRead(rootReal: string, fsPath: string): Promise<
     }
     throw error;
   }
-  if (!isInside(rootReal, real)) throw new HttpError(404, "Not found");
+  if (!followOutside && !isInside(rootReal, real)) throw new HttpError(404, "Not found");
   return real;
 }
 

@@ -192,11 +192,12 @@ export function parseResponses(
 export async function run(
   command: string,
   args: string[],
-  options: { stdin?: Uint8Array; cwd?: string } = {},
+  options: { stdin?: Uint8Array; cwd?: string; env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(command, {
     args,
     cwd: options.cwd,
+    env: options.env,
     stdin: options.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",

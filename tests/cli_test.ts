@@ -16,8 +16,11 @@ const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
 const STARTUP_TIMEOUT_MS = 15_000;
 
 /** Runs main.ts to completion (for commands that exit on their own). */
-function runMain(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(Deno.execPath(), ["run", ...PERMISSIONS, MAIN, ...args], { cwd: PROJECT });
+function runMain(
+  args: string[],
+  stdin?: Uint8Array,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(Deno.execPath(), ["run", ...PERMISSIONS, MAIN, ...args], { cwd: PROJECT, stdin });
 }
 
 /** A started `filedrop` process. */
@@ -37,10 +40,16 @@ interface Started {
  * then sends SIGTERM and expects exit code 0. The process is killed whatever
  * happens.
  */
-async function withCli(args: string[], fn: (started: Started) => Promise<void>): Promise<void> {
+async function withCli(
+  args: string[],
+  fn: (started: Started) => Promise<void>,
+  env?: Record<string, string>,
+): Promise<void> {
+  const permissions = env === undefined ? PERMISSIONS : [...PERMISSIONS, "--allow-env"];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    args: ["run", ...permissions, MAIN, ...args],
     cwd: PROJECT,
+    env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -334,4 +343,86 @@ Deno.test("parseSize accepts plain and suffixed sizes and rejects nonsense", () 
   for (const bad of ["", "-1", "1X", "K", "1.2.3", "1e9", "99999999999T"]) {
     assert.throws(() => parseSize(bad), UsageError, bad);
   }
+});
+
+// --- Options added for auth, logs, environment ----------------------------------------
+
+Deno.test("hash-password prints a hash that --auth accepts; writes then need credentials", async () => {
+  const hashed = await runMain(["hash-password"], new TextEncoder().encode("s3cret\n"));
+  assert.equal(hashed.code, 0, hashed.stderr);
+  const hash = hashed.stdout.trim();
+  assert.match(hash, /^\$pbkdf2-sha256\$/);
+  await withTempDir(async (dir) => {
+    await withCli(["--port", "0", "--quiet", "--auth", `alice:${hash}`, dir], async ({ url }) => {
+      const anonymous = await curl(["-X", "PUT", "-d", "x", `${url}a.txt`]);
+      assert.equal(anonymous.status, 401);
+      const wrong = await curl(["-u", "alice:nope", "-X", "PUT", "-d", "x", `${url}a.txt`]);
+      assert.equal(wrong.status, 401);
+      const right = await curl(["-u", "alice:s3cret", "-X", "PUT", "-d", "x", `${url}a.txt`]);
+      assert.equal(right.status, 201);
+      assert.equal((await curl([`${url}a.txt`])).body, "x", "reads stay open");
+    });
+  });
+});
+
+Deno.test("--log json writes one JSON access line per request on stdout", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(path.join(dir, "a.txt"), "a");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMISSIONS, MAIN, "--port", "0", "--log", "json", dir],
+      cwd: PROJECT,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      let text = "";
+      while (!/http:\/\/127\.0\.0\.1:\d+\//.test(text)) text += (await reader.read()).value;
+      const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(text)![0];
+      await curl(["-A", "\u00e9vil\tagent", `${url}a.txt?token=hunter2`]);
+      while (!text.includes('"status"')) text += (await reader.read()).value;
+      while (!text.slice(text.indexOf('{"time"')).includes("\n")) {
+        text += (await reader.read()).value;
+      }
+      const line = text.slice(text.indexOf('{"time"')).split("\n")[0];
+      const record = JSON.parse(line);
+      assert.equal(record.method, "GET");
+      assert.equal(record.status, 200);
+      assert.equal(record.target, "/a.txt?token=REDACTED");
+      assert.equal(record.user_agent, "\u00c3\u00a9vil\tagent", "UTF-8 bytes logged as latin1, exact");
+      assert.doesNotMatch(line, /[\x00-\x1f\x7f-\uffff]/, "the line is printable ASCII");
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
+      await reader.cancel();
+      await child.stderr.cancel();
+    }
+  });
+});
+
+Deno.test("environment variables configure the server when readable; flags win", async () => {
+  await withTempDir(async (dir) => {
+    const env = { FILEDROP_ROOT: dir, FILEDROP_READ_ONLY: "true", PORT: "0" };
+    await withCli(["--quiet"], async ({ url, banner }) => {
+      assert.match(banner, /\(read-only\)/);
+      assert.ok(banner.includes(await Deno.realPath(dir)));
+      assert.equal((await curl(["-X", "PUT", "-d", "x", `${url}a.txt`])).status, 403);
+    }, env);
+    const bad = await run(Deno.execPath(), ["run", ...PERMISSIONS, "--allow-env", MAIN], {
+      cwd: PROJECT,
+      env: { FILEDROP_ROOT: dir, FILEDROP_READ_ONLY: "maybe" },
+    });
+    assertStartFailure(bad, /FILEDROP_READ_ONLY/);
+  });
+});
+
+Deno.test("a mistyped option gets a suggestion; anonymous public writes are refused", async () => {
+  assertStartFailure(await runMain(["--prot", "80"]), /did you mean --port\?/);
+  assertStartFailure(await runMain(["--read-onyl"]), /did you mean --read-only\?/);
+  await withTempDir(async (dir) => {
+    assertStartFailure(
+      await runMain(["--host", "0.0.0.0", "--port", "0", dir]),
+      /--auth.*--read-only.*--public-writes/,
+    );
+  });
 });
