@@ -5,7 +5,7 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
-import { AccessLogger } from "./lib/access_log.ts";
+import { AccessLogger, escapeLogValue } from "./lib/access_log.ts";
 import { HELP, parseCommandLine, UsageError } from "./lib/cli.ts";
 import type { Command } from "./lib/cli.ts";
 import { hashPassword, InsecureConfigurationError, serve } from "./lib/mod.ts";
@@ -102,7 +102,7 @@ async function runServe(command: Extract<Command, { kind: "serve" }>): Promise<v
   options.onError = (error) => {
     // Unexpected errors only: the client saw a bare 500. The detail stays here.
     const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    console.error(`filedrop: internal error: ${detail.replace(/[\x00-\x1f\x7f]/g, "?")}`);
+    console.error(`filedrop: internal error: ${escapeLogValue(detail)}`);
   };
 
   const server = await listen(options, portWasDefault);
