@@ -63,7 +63,8 @@ const LINGER_MS = 2_000;
  * the connection and the client may never see the response.
  */
 const LINGER_BYTES = 64 * 1024 * 1024;
-const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+const ENCODER = new TextEncoder();
+const CONTINUE = ENCODER.encode("HTTP/1.1 100 Continue\r\n\r\n");
 
 /**
  * One accepted connection. {@linkcode Connection.run} serves requests until
@@ -203,6 +204,13 @@ export class Connection {
       minorVersion: head.minorVersion,
       headers: head.headers,
       body,
+      informational: async (status, headers) => {
+        if (status < 100 || status > 199 || status === 101) {
+          throw new Error(`not interim: ${status}`);
+        }
+        if (head.minorVersion === 0) return;
+        await this.sendInformational(ENCODER.encode(serializeHead(status, headers)));
+      },
     };
 
     this.#enter("handler", Infinity);
@@ -353,8 +361,16 @@ export class Connection {
 
   /** Used by {@linkcode IncomingBody}: sends `100 Continue`. */
   async sendContinue(): Promise<void> {
+    await this.sendInformational(CONTINUE);
+  }
+
+  /**
+   * Sends an interim (1xx) response head before the final one. HTTP/1.0
+   * clients never get one (RFC 9110 §15.2).
+   */
+  async sendInformational(head: Uint8Array): Promise<void> {
     this.#enter("write", this.#limits.writeTimeoutMs);
-    await this.#output.write(CONTINUE);
+    await this.#output.write(head);
     await this.#output.flush();
     this.#enter("handler", Infinity);
   }

@@ -23,6 +23,7 @@ function request(
     minorVersion,
     headers: new Map(Object.entries(headers)),
     body: { length: 0, read: () => Promise.resolve(null) },
+    informational: () => Promise.resolve(),
   };
 }
 

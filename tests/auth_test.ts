@@ -53,6 +53,7 @@ function makeRequest(
         return Promise.resolve(null);
       },
     },
+    informational: () => Promise.resolve(),
   };
   return { request, bodyReads: () => reads };
 }

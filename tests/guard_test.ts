@@ -177,6 +177,7 @@ function makeRequest(spec: RequestSpec): Request {
     minorVersion: 1,
     headers: new Map(Object.entries(spec.headers ?? {})),
     body: { length: 0, read: () => Promise.reject(new Error("the guard must not read bodies")) },
+    informational: () => Promise.resolve(),
   };
 }
 

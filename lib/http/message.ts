@@ -38,6 +38,11 @@ export interface Request {
   readonly headers: Map<string, string>;
   /** The body. */
   readonly body: RequestBody;
+  /**
+   * Sends an interim 1xx response (not 101) ahead of the final one, such as
+   * `104 Upload Resumption Supported`; a no-op for HTTP/1.0 clients.
+   */
+  informational(status: number, headers: HeaderList): Promise<void>;
 }
 
 /** Where a streamed response body goes; buffers small writes into one send. */
