@@ -13,6 +13,7 @@ import { decodeUrlPath, isHiddenPath, toFsPath } from "./path.ts";
 import { getPath } from "./get_file.ts";
 import { makeDirectory } from "./mkdir.ts";
 import { movePath } from "./move.ts";
+import { postForm } from "./form_upload.ts";
 import type { ReadConfig } from "./get_file.ts";
 import { putFile } from "./upload.ts";
 import { deletePath } from "./delete.ts";
@@ -25,6 +26,8 @@ export interface HandlerConfig extends ReadConfig {
   fsync: boolean;
   /** Per-path locks for writes. */
   locks: KeyedLock;
+  /** Largest request body (multipart forms check it per part too). */
+  maxBodyBytes: number;
 }
 
 /** Methods of RFC 9110, PATCH and WebDAV's MOVE: others are unknown to this server (501). */
@@ -43,7 +46,7 @@ const KNOWN_METHODS = new Set([
 
 /** The `Allow` value: the methods a path supports. */
 export function allowedMethods(readOnly: boolean): string {
-  return readOnly ? "GET, HEAD, OPTIONS" : "GET, HEAD, PUT, DELETE, MOVE, OPTIONS";
+  return readOnly ? "GET, HEAD, OPTIONS" : "GET, HEAD, PUT, POST, DELETE, MOVE, OPTIONS";
 }
 
 /** Builds the request handler for a server: routing by method, without the wrappers. */
@@ -71,6 +74,9 @@ export function createHandler(config: HandlerConfig): Handler {
           return await makeDirectory(config.rootReal, request, url.segments, fsPath);
         }
         return await putFile(config, request, url.segments, fsPath);
+      case "POST":
+        if (config.readOnly) throw new HttpError(403, "The server is read-only (--read-only)");
+        return await postForm(config, request, url.segments, fsPath);
       case "DELETE":
         if (config.readOnly) throw new HttpError(403, "The server is read-only (--read-only)");
         return await deletePath(config, url.segments, request, fsPath);

@@ -131,6 +131,7 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
     followSymlinks: options.followSymlinks ?? false,
     cache: options.cache === false ? null : new FileCache(CACHE_LIMITS),
     locks: new KeyedLock(),
+    maxBodyBytes: limits.maxBodyBytes,
   });
   const onError = options.onError ??
     ((error: unknown) => console.error("filedrop: internal error:", error));

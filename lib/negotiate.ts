@@ -1,5 +1,6 @@
 /**
- * Proactive content negotiation for content codings (RFC 9110 §12.5.3).
+ * Proactive content negotiation (RFC 9110 §12.5): content codings, and JSON
+ * or HTML for pages that have both.
  *
  * @module
  */
@@ -58,4 +59,37 @@ export function chooseCoding(
     }
   }
   return best;
+}
+
+/** The q-value Accept gives `mediaType` through its most specific matching range, and that specificity. */
+function acceptance(accept: string, mediaType: string): { quality: number; specificity: number } {
+  let best = { quality: 0, specificity: -1 };
+  for (const element of accept.split(",")) {
+    const [range, ...params] = element.split(";").map((part) => part.trim().toLowerCase());
+    const specificity = range === mediaType
+      ? 2
+      : range === `${mediaType.split("/")[0]}/*`
+      ? 1
+      : range === "*/*"
+      ? 0
+      : -1;
+    if (specificity <= best.specificity) continue;
+    const q = params.find((param) => param.startsWith("q="));
+    const quality = q === undefined ? 1 : Number(q.slice(2));
+    if (!Number.isNaN(quality)) best = { quality, specificity };
+  }
+  return best;
+}
+
+/**
+ * Whether an Accept header prefers JSON to HTML: application/json rated
+ * above text/html, or equally but named more specifically
+ * (`application/json, *\/*`, as API clients send). Absent Accept: HTML.
+ */
+export function prefersJson(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  const json = acceptance(accept, "application/json");
+  const html = acceptance(accept, "text/html");
+  if (json.quality !== html.quality) return json.quality > html.quality;
+  return json.quality > 0 && json.specificity > html.specificity;
 }
