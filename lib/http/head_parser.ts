@@ -62,9 +62,22 @@ const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
 
 /** Most arguments passed to one `fromCharCode` call; far more overflow the stack. */
 const LATIN1_SLICE = 8192;
+/** Up to this length a char-by-char loop beats a decoder call. */
+const SHORT_STRING = 16;
+const asciiDecoder = new TextDecoder();
 
-function latin1(data: Uint8Array, start: number, end: number): string {
-  // Request heads are short: fromCharCode over a view avoids a decoder call per field.
+/**
+ * Decodes bytes as latin1 (one char per byte, RFC 9110 §5.5's view of
+ * obs-text). `ascii` says all bytes are below 0x80, where UTF-8 decoding is
+ * the same and the native decoder is fastest for longer strings.
+ */
+function latin1(data: Uint8Array, start: number, end: number, ascii = false): string {
+  if (end - start <= SHORT_STRING) {
+    let text = "";
+    for (let i = start; i < end; i++) text += String.fromCharCode(data[i]);
+    return text;
+  }
+  if (ascii) return asciiDecoder.decode(data.subarray(start, end));
   let text = "";
   for (let from = start; from < end; from += LATIN1_SLICE) {
     const view = data.subarray(from, Math.min(end, from + LATIN1_SLICE));
@@ -73,13 +86,89 @@ function latin1(data: Uint8Array, start: number, end: number): string {
   return text;
 }
 
-const lowerScratch = new Uint8Array(256);
+/** Header names requests commonly carry, interned so parsing them allocates nothing. */
+const KNOWN_NAMES = [
+  "host",
+  "connection",
+  "content-length",
+  "transfer-encoding",
+  "expect",
+  "user-agent",
+  "accept",
+  "accept-encoding",
+  "accept-language",
+  "referer",
+  "origin",
+  "cookie",
+  "authorization",
+  "content-type",
+  "range",
+  "if-range",
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "cache-control",
+  "pragma",
+  "upgrade-insecure-requests",
+  "sec-fetch-site",
+  "sec-fetch-mode",
+  "sec-fetch-dest",
+  "sec-fetch-user",
+  "sec-ch-ua",
+  "sec-ch-ua-mobile",
+  "sec-ch-ua-platform",
+  "dnt",
+  "priority",
+  "te",
+  "content-digest",
+  "repr-digest",
+  "want-repr-digest",
+  "content-md5",
+  "destination",
+  "overwrite",
+  "upload-complete",
+  "upload-offset",
+  "upload-length",
+  "upload-draft-interop-version",
+  "x-forwarded-for",
+  "x-requested-with",
+];
 
-function lowerName(data: Uint8Array, start: number, end: number): string {
-  const length = end - start;
-  const scratch = length <= lowerScratch.length ? lowerScratch : new Uint8Array(length);
-  for (let i = 0; i < length; i++) scratch[i] = LOWER[data[start + i]];
-  return latin1(scratch, 0, length);
+const NAME_TABLE_BITS = 8;
+const NAME_TABLE_MASK = (1 << NAME_TABLE_BITS) - 1;
+/** Open-addressed table from a lowercase name's hash to its index in KNOWN_NAMES (-1: empty). */
+const nameTable = new Int16Array(1 << NAME_TABLE_BITS).fill(-1);
+const knownBytes = KNOWN_NAMES.map((name) => new TextEncoder().encode(name));
+
+function nameHash(hash: number, byte: number): number {
+  return Math.imul(hash ^ byte, 0x01000193) | 0;
+}
+
+for (let index = 0; index < KNOWN_NAMES.length; index++) {
+  let hash = 0x811c9dc5 | 0;
+  for (const byte of knownBytes[index]) hash = nameHash(hash, byte);
+  let slot = hash & NAME_TABLE_MASK;
+  while (nameTable[slot] !== -1) slot = (slot + 1) & NAME_TABLE_MASK;
+  nameTable[slot] = index;
+}
+
+/** The lowercase field name in `data[start, end)` (all tchar), interned when it is a known one. */
+function fieldName(data: Uint8Array, start: number, end: number): string {
+  let hash = 0x811c9dc5 | 0;
+  for (let i = start; i < end; i++) hash = nameHash(hash, LOWER[data[i]]);
+  for (let slot = hash & NAME_TABLE_MASK;; slot = (slot + 1) & NAME_TABLE_MASK) {
+    const index = nameTable[slot];
+    if (index === -1) break;
+    const known = knownBytes[index];
+    if (known.length !== end - start) continue;
+    let same = true;
+    for (let i = 0; i < known.length && same; i++) same = known[i] === LOWER[data[start + i]];
+    if (same) return KNOWN_NAMES[index];
+  }
+  let text = "";
+  for (let i = start; i < end; i++) text += String.fromCharCode(LOWER[data[i]]);
+  return text;
 }
 
 /**
@@ -148,57 +237,51 @@ export class HeadParser {
     const data = rb.data;
     const limits = this.#limits;
     let base = rb.start;
-    let available = rb.end - base;
-    let i = this.#scanned;
-    while (i < available) {
-      if (data[base + i] !== LF) {
-        i++;
-        continue;
-      }
-      if (i === 0 || data[base + i - 1] !== CR) throw new HttpError(400, "Bare LF in request head");
-      const lineLength = i - 1 - this.#lineStart;
-      if (lineLength === 0 && this.#lines === 0) {
+    let end = rb.end;
+    // Locals, written back on return: private fields are slower in a hot loop.
+    let i = base + this.#scanned;
+    let lineStart = base + this.#lineStart;
+    let lines = this.#lines;
+    for (; i < end; i++) {
+      if (data[i] !== LF) continue;
+      if (i === base || data[i - 1] !== CR) throw new HttpError(400, "Bare LF in request head");
+      const lineLength = i - 1 - lineStart;
+      if (lineLength === 0 && lines === 0) {
         // An empty line before the request line: skip it (RFC 9112 §2.2).
-        rb.consume(i + 1);
+        rb.consume(i + 1 - base);
         base = rb.start;
-        available = rb.end - base;
-        i = 0;
-        this.#lineStart = 0;
+        end = rb.end;
+        i = base - 1;
+        lineStart = base;
         continue;
       }
       if (lineLength === 0) {
-        if (i + 1 > limits.maxHeadBytes) {
+        if (i + 1 - base > limits.maxHeadBytes) {
           throw new HttpError(431, "Request header fields too large");
         }
-        const head = parseHead(data, base, base + i + 1, this.#lines - 1);
-        rb.consume(i + 1);
-        this.#reset();
+        const head = parseHead(data, base, i + 1, lines - 1);
+        rb.consume(i + 1 - base);
+        this.#scanned = this.#lineStart = this.#lines = 0;
         return head;
       }
-      this.#lines++;
-      if (this.#lines === 1 && lineLength > limits.maxRequestLineBytes) {
+      lines++;
+      if (lines === 1 && lineLength > limits.maxRequestLineBytes) {
         throw new HttpError(414, "Request line too long");
       }
-      if (this.#lines - 1 > limits.maxHeaderCount) {
-        throw new HttpError(431, "Too many header fields");
-      }
-      i++;
-      this.#lineStart = i;
+      if (lines - 1 > limits.maxHeaderCount) throw new HttpError(431, "Too many header fields");
+      lineStart = i + 1;
     }
-    this.#scanned = i;
-    if (this.#lines === 0 && available > limits.maxRequestLineBytes + 2) {
+    this.#scanned = i - base;
+    this.#lineStart = lineStart - base;
+    this.#lines = lines;
+    const available = end - base;
+    if (lines === 0 && available > limits.maxRequestLineBytes + 2) {
       throw new HttpError(414, "Request line too long");
     }
     if (available > limits.maxHeadBytes) {
       throw new HttpError(431, "Request header fields too large");
     }
     return null;
-  }
-
-  #reset(): void {
-    this.#scanned = 0;
-    this.#lineStart = 0;
-    this.#lines = 0;
   }
 }
 
@@ -207,11 +290,11 @@ function parseHead(data: Uint8Array, start: number, end: number, fieldCount: num
   let i = start;
   while (TCHAR[data[i]] === 1) i++;
   if (i === start || data[i] !== SP) throw new HttpError(400, "Invalid request line");
-  const method = latin1(data, start, i);
+  const method = latin1(data, start, i, true);
   const targetStart = ++i;
   while (TARGET_CHAR[data[i]] === 1) i++;
   if (i === targetStart || data[i] !== SP) throw new HttpError(400, "Invalid request line");
-  const target = latin1(data, targetStart, i);
+  const target = latin1(data, targetStart, i, true);
   const versionStart = ++i;
   if (data[versionStart + 8] !== CR || data[versionStart + 9] !== LF) {
     throw new HttpError(400, "Invalid HTTP version");
@@ -231,16 +314,32 @@ function parseHead(data: Uint8Array, start: number, end: number, fieldCount: num
   let hostCount = 0;
   let contentLengthCount = 0;
   for (let field = 0; field < fieldCount; field++) {
-    let lineEnd = lineStart;
-    while (data[lineEnd] !== CR || data[lineEnd + 1] !== LF) lineEnd++;
-    const { nameEnd, valueStart, valueEnd } = scanFieldLine(data, lineStart, lineEnd);
-    const name = lowerName(data, lineStart, nameEnd);
-    const value = latin1(data, valueStart, valueEnd);
+    // One pass per field line: name, OWS, value up to the CR; the value table
+    // excludes CR and LF, so the scan stops at the line end or at a bad byte.
+    const first = data[lineStart];
+    if (first === SP || first === HTAB) throw new HttpError(400, "Obsolete line folding");
+    let i = lineStart;
+    while (TCHAR[data[i]] === 1) i++;
+    if (i === lineStart || data[i] !== COLON) throw new HttpError(400, "Invalid header field name");
+    const nameEnd = i++;
+    while (data[i] === SP || data[i] === HTAB) i++;
+    const valueStart = i;
+    let bytesOr = 0;
+    for (let byte = data[i]; FIELD_VALUE_CHAR[byte] === 1; byte = data[++i]) bytesOr |= byte;
+    if (data[i] !== CR || data[i + 1] !== LF) {
+      throw new HttpError(400, "Invalid header field value");
+    }
+    let valueEnd = i;
+    while (valueEnd > valueStart && (data[valueEnd - 1] === SP || data[valueEnd - 1] === HTAB)) {
+      valueEnd--;
+    }
+    const name = fieldName(data, lineStart, nameEnd);
+    const value = latin1(data, valueStart, valueEnd, bytesOr < 0x80);
     if (name === "host") hostCount++;
     else if (name === "content-length") contentLengthCount++;
     const previous = headers.get(name);
     headers.set(name, previous === undefined ? value : `${previous}, ${value}`);
-    lineStart = lineEnd + 2;
+    lineStart = i + 2;
   }
   if (lineStart + 2 !== end) throw new HttpError(400, "Malformed request head");
   return {
