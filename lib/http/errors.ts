@@ -26,7 +26,11 @@ export class HttpError extends Error {
    * @param headers extra headers for the error response
    */
   constructor(status: number, message: string, headers: Record<string, string> = {}) {
+    // An HttpError is an expected answer, not a bug: skip the costly stack trace capture.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = "HttpError";
     this.status = status;
     this.headers = headers;
