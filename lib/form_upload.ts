@@ -30,7 +30,7 @@ import { checkWriteInside, decodeUrlPath, encodeUrlPath, resolveForRead } from "
 import { syncDirectory } from "./durability.ts";
 import { escapeHtml } from "./html.ts";
 import { prefersJson } from "./negotiate.ts";
-import { createTempFile } from "./temp_files.ts";
+import { openTempFile } from "./temp_files.ts";
 
 /** What a form upload needs to know about the server. */
 export interface FormUploadContext {
@@ -229,10 +229,11 @@ async function receiveFiles(request: Request, options: ReceiveOptions): Promise<
     // A part the parser found after the request failed must not add a temp
     // file once the cleanup below may have taken its list.
     abort.signal.throwIfAborted();
-    const tempPath = await createTempFile(dirFsPath);
+    const temp = await openTempFile(dirFsPath);
+    const tempPath = temp.path;
     tempPaths.add(tempPath);
     let size = 0;
-    using file = await Deno.open(tempPath, { write: true });
+    using file = temp.file;
     for await (const data of chunksOf(stream)) {
       size += data.length;
       await writeAll(file, data);

@@ -14,9 +14,31 @@ import { TEMP_PREFIX } from "./path.ts";
  */
 const SESSION_PREFIX = `${TEMP_PREFIX}${crypto.randomUUID().slice(0, 8)}-`;
 
-/** Creates an empty temp file (mode 600) in `directory` and returns its path. */
-export function createTempFile(directory: string): Promise<string> {
-  return Deno.makeTempFile({ dir: directory, prefix: SESSION_PREFIX });
+/** A new, empty temp file, open for writing. */
+export interface TempFile {
+  /** Its path. */
+  path: string;
+  /** The open file. */
+  file: Deno.FsFile;
+}
+
+/**
+ * Creates and opens a new temp file in `directory` with `mode` (before the
+ * umask): one file-system operation, where creating and then opening would
+ * take two. Give it the final file's mode, so the rename needs no chmod.
+ */
+export async function openTempFile(directory: string, mode = 0o600): Promise<TempFile> {
+  for (;;) {
+    const name = `${SESSION_PREFIX}${crypto.randomUUID().replaceAll("-", "")}`;
+    const tempPath = path.join(directory, name);
+    try {
+      const file = await Deno.open(tempPath, { write: true, createNew: true, mode });
+      return { path: tempPath, file };
+    } catch (error) {
+      // A 122-bit random name collides only by a miracle; try another.
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+  }
 }
 
 /**

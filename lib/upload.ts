@@ -14,7 +14,7 @@ import type { KeyedLock } from "./keyed_lock.ts";
 import { UploadDigests } from "./digest.ts";
 import { makeParents, syncDirectory } from "./durability.ts";
 import { checkWriteInside, encodeUrlPath } from "./path.ts";
-import { createTempFile } from "./temp_files.ts";
+import { openTempFile } from "./temp_files.ts";
 import { checkPreconditions } from "./preconditions.ts";
 import { conditionalHeaders, fileValidators } from "./serve_content.ts";
 
@@ -38,11 +38,23 @@ async function currentFile(fsPath: string): Promise<Deno.FileInfo | null> {
   try {
     return await Deno.stat(fsPath);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return null;
-    }
+    if (isMissing(error)) return null;
     throw error;
   }
+}
+
+/** {@linkcode currentFile}, synchronously, for use under the rename lock. */
+function currentFileSync(fsPath: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(fsPath);
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory;
 }
 
 function checkWritePreconditions(request: Request, current: Deno.FileInfo | null): void {
@@ -88,26 +100,33 @@ export async function putFile(
   }
   const digests = UploadDigests.fromHeaders(request.headers);
   await checkWriteInside(context.rootReal, fsPath);
-  checkWritePreconditions(request, await currentFile(fsPath));
+  const before = await currentFile(fsPath);
+  checkWritePreconditions(request, before);
 
   const directory = path.dirname(fsPath);
   let tempPath: string | null = null;
   try {
-    const createdDirectories = await makeParents(directory);
-    tempPath = await createTempFile(directory);
+    // A file already at the target means its directory exists.
+    const createdDirectories = before === null ? await makeParents(directory) : [];
+    // Created with the final mode (a replaced file keeps its own), so no chmod is needed.
+    const temp = await openTempFile(directory, before === null ? 0o644 : before.mode! & 0o777);
+    tempPath = temp.path;
+    let info: Deno.FileInfo;
     {
-      using file = await Deno.open(tempPath, { write: true });
+      using file = temp.file;
       await writeBody(request, file, digests);
       if (context.fsync) await file.syncData();
+      // A rename keeps inode, size and mtime: the ETag can be made now.
+      info = await file.stat();
     }
     const tempFile = tempPath;
-    const { created, info } = await context.locks.run(fsPath, async () => {
-      const current = await currentFile(fsPath);
+    // Synchronous metadata calls inside the lock hold it for microseconds, not
+    // for two trips through the async op machinery.
+    const created = await context.locks.run(fsPath, () => {
+      const current = currentFileSync(fsPath);
       checkWritePreconditions(request, current);
-      await Deno.chmod(tempFile, current === null ? 0o644 : (current.mode ?? 0o644) & 0o777)
-        .catch(() => {}); // No chmod on Windows; the file keeps its default mode.
-      await Deno.rename(tempFile, fsPath);
-      return { created: current === null, info: await Deno.lstat(fsPath) };
+      Deno.renameSync(tempFile, fsPath);
+      return Promise.resolve(current === null);
     });
     tempPath = null;
     if (context.fsync) {

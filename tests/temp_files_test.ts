@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createTempFile, removeStaleTemps } from "../lib/temp_files.ts";
+import { openTempFile, removeStaleTemps } from "../lib/temp_files.ts";
 import { TEMP_PREFIX } from "../lib/path.ts";
 
 Deno.test("removeStaleTemps removes other processes' temp files everywhere, and nothing else", async () => {
@@ -13,7 +13,9 @@ Deno.test("removeStaleTemps removes other processes' temp files everywhere, and 
     await Deno.writeTextFile(`${root}/a/x${TEMP_PREFIX}`, "user data");
     await Deno.writeTextFile(`${outside}/${TEMP_PREFIX}3`, "not ours");
     await Deno.symlink(outside, `${root}/link`);
-    const ours = await createTempFile(`${root}/a`);
+    const opened = await openTempFile(`${root}/a`);
+    opened.file.close();
+    const ours = opened.path;
     assert.ok(ours.split("/").pop()!.startsWith(TEMP_PREFIX));
 
     const removed = await removeStaleTemps(root);
