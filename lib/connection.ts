@@ -54,7 +54,11 @@ export interface ConnectionContext {
 /** What a connection is waiting for; decides which timeout applies. */
 export type Phase = "idle" | "head" | "body" | "handler" | "write" | "closing" | "closed";
 
-const READ_CHUNK_BYTES = 64 * 1024;
+/** Receive buffer of a new connection: enough for typical heads, cheap to keep idle. */
+const INITIAL_RECEIVE_BYTES = 8 * 1024;
+/** Free space asked for while reading a head, and while reading a body (big reads: fewer ops). */
+const HEAD_READ_BYTES = 4 * 1024;
+const BODY_READ_BYTES = 64 * 1024;
 const LINGER_MS = 2_000;
 /**
  * Lingering is bounded by LINGER_MS; this cap only stops a fast client from
@@ -92,8 +96,8 @@ export class Connection {
     this.#conn = conn;
     this.#context = context;
     this.#limits = context.limits;
-    const receiveMax = Math.max(READ_CHUNK_BYTES, this.#limits.maxHeadBytes + READ_CHUNK_BYTES);
-    this.#receive = new ReceiveBuffer(READ_CHUNK_BYTES, receiveMax);
+    const receiveMax = this.#limits.maxHeadBytes + BODY_READ_BYTES;
+    this.#receive = new ReceiveBuffer(INITIAL_RECEIVE_BYTES, receiveMax);
     this.#output = new OutputBuffer((bytes) => this.#conn.write(bytes));
     this.#parser = new HeadParser(this.#limits);
     const remote = conn.remoteAddr;
@@ -161,8 +165,8 @@ export class Connection {
   }
 
   /** Reads more bytes into the receive buffer; false at end of stream or on a reset. */
-  async #fill(): Promise<boolean> {
-    const region = this.#receive.writable(READ_CHUNK_BYTES / 4);
+  async #fill(minFree = HEAD_READ_BYTES): Promise<boolean> {
+    const region = this.#receive.writable(minFree);
     // Only a decoder that needs a longer line than the buffer holds gets here; never spin on it.
     if (region.length === 0) throw new HttpError(431, "Request line or field too large");
     let n: number | null;
@@ -354,7 +358,7 @@ export class Connection {
   /** Used by {@linkcode IncomingBody}: enters the body phase and reads more bytes. */
   async fillForBody(): Promise<boolean> {
     this.#enter("body", this.#limits.bodyTimeoutMs);
-    const more = await this.#fill();
+    const more = await this.#fill(BODY_READ_BYTES);
     this.#enter("handler", Infinity);
     return more;
   }

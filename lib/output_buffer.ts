@@ -7,28 +7,41 @@
 
 import type { BodySink } from "./http/message.ts";
 
-const SMALL_BUFFER_BYTES = 16 * 1024;
+const SMALL_BUFFER_BYTES = 8 * 1024;
 const LARGE_BUFFER_BYTES = 256 * 1024;
-const POOLED_LARGE_BUFFERS = 8;
-const largePool: Uint8Array[] = [];
+/** Buffers kept for reuse, by size: many small ones (one per busy connection), few large ones. */
+const pools = new Map<number, { free: Uint8Array[]; keep: number }>([
+  [SMALL_BUFFER_BYTES, { free: [], keep: 1024 }],
+  [LARGE_BUFFER_BYTES, { free: [], keep: 8 }],
+]);
 const encoder = new TextEncoder();
+
+function acquire(size: number): Uint8Array {
+  return pools.get(size)?.free.pop() ?? new Uint8Array(size);
+}
+
+function recycle(buffer: Uint8Array): void {
+  const pool = pools.get(buffer.length);
+  if (pool !== undefined && pool.free.length < pool.keep) pool.free.push(buffer);
+}
 
 /**
  * A write buffer over a connection. Small responses fill it and leave in one
- * `write`; a streamed body borrows a 256 KiB buffer from a shared pool (large
- * reads and writes were measured fastest here) and returns it on `release()`.
+ * `write`; a streamed body or a body up to 256 KiB uses a large buffer (large
+ * reads and writes were measured fastest here). Buffers come from shared
+ * pools and go back on `release()`, so an idle connection holds none.
  *
  * @example
  * ```ts
  * const out = new OutputBuffer((bytes) => conn.write(bytes));
  * out.writeString("HTTP/1.1 204 No Content\r\n\r\n");
  * await out.flush();
+ * out.release();
  * ```
  */
 export class OutputBuffer implements BodySink {
   readonly #send: (bytes: Uint8Array) => Promise<number>;
-  readonly #small = new Uint8Array(SMALL_BUFFER_BYTES);
-  #buffer: Uint8Array = this.#small;
+  #buffer: Uint8Array | null = null;
   #used = 0;
   /** Bytes handed to the socket so far (for logs). */
   bytesSent = 0;
@@ -41,43 +54,46 @@ export class OutputBuffer implements BodySink {
   /** Appends a string (ASCII in practice: heads and chunk sizes), growing the buffer if it must. */
   writeString(text: string): void {
     for (;;) {
-      const { read, written } = encoder.encodeInto(text, this.#buffer.subarray(this.#used));
+      const buffer = this.#current();
+      const { read, written } = encoder.encodeInto(text, buffer.subarray(this.#used));
       this.#used += written;
       if (read === text.length) return;
       text = text.slice(read);
-      this.#grow(this.#buffer.length * 2);
+      this.#grow(buffer.length * 2);
     }
   }
 
   /** Queues bytes, flushing first when they do not fit; large ones go straight to the socket. */
   async write(bytes: Uint8Array): Promise<void> {
+    let buffer = this.#current();
     // A head and a body up to the large buffer's size still leave in one write.
     if (
-      this.#buffer === this.#small && this.#used + bytes.length > this.#buffer.length &&
+      buffer.length < LARGE_BUFFER_BYTES && this.#used + bytes.length > buffer.length &&
       this.#used + bytes.length <= LARGE_BUFFER_BYTES
     ) {
-      this.#grow(LARGE_BUFFER_BYTES);
+      buffer = this.#grow(LARGE_BUFFER_BYTES);
     }
-    if (this.#used + bytes.length <= this.#buffer.length) {
-      this.#buffer.set(bytes, this.#used);
+    if (this.#used + bytes.length <= buffer.length) {
+      buffer.set(bytes, this.#used);
       this.#used += bytes.length;
       return;
     }
     await this.flush();
-    if (bytes.length >= this.#buffer.length / 2) await this.#sendAll(bytes);
+    if (bytes.length >= buffer.length / 2) await this.#sendAll(bytes);
     else {
-      this.#buffer.set(bytes, 0);
+      buffer.set(bytes, 0);
       this.#used = bytes.length;
     }
   }
 
   /** Returns free space of at least `minBytes` (when possible) to fill in place; flushes if needed. */
   async region(minBytes: number): Promise<Uint8Array> {
-    if (this.#buffer.length < minBytes && this.#buffer === this.#small) {
-      this.#grow(Math.max(LARGE_BUFFER_BYTES, minBytes));
+    let buffer = this.#current();
+    if (buffer.length < minBytes && buffer.length < LARGE_BUFFER_BYTES) {
+      buffer = this.#grow(Math.max(LARGE_BUFFER_BYTES, minBytes));
     }
-    if (this.#buffer.length - this.#used < minBytes && this.#used > 0) await this.flush();
-    return this.#buffer.subarray(this.#used);
+    if (buffer.length - this.#used < minBytes && this.#used > 0) await this.flush();
+    return buffer.subarray(this.#used);
   }
 
   /** Marks `n` bytes of the last region as filled. */
@@ -87,19 +103,17 @@ export class OutputBuffer implements BodySink {
 
   /** Sends everything buffered. */
   async flush(): Promise<void> {
-    if (this.#used === 0) return;
+    if (this.#used === 0 || this.#buffer === null) return;
     const pending = this.#buffer.subarray(0, this.#used);
     this.#used = 0;
     await this.#sendAll(pending);
   }
 
-  /** Gives a borrowed large buffer back to the pool; call after each response. */
+  /** Gives the buffer back to its pool once everything is sent; call after each response. */
   release(): void {
-    if (this.#buffer === this.#small || this.#used > 0) return;
-    if (this.#buffer.length === LARGE_BUFFER_BYTES && largePool.length < POOLED_LARGE_BUFFERS) {
-      largePool.push(this.#buffer);
-    }
-    this.#buffer = this.#small;
+    if (this.#buffer === null || this.#used > 0) return;
+    recycle(this.#buffer);
+    this.#buffer = null;
   }
 
   async #sendAll(bytes: Uint8Array): Promise<void> {
@@ -110,11 +124,16 @@ export class OutputBuffer implements BodySink {
     this.bytesSent += bytes.length;
   }
 
-  #grow(size: number): void {
-    const next = size === LARGE_BUFFER_BYTES && largePool.length > 0
-      ? largePool.pop()!
-      : new Uint8Array(size);
-    next.set(this.#buffer.subarray(0, this.#used));
+  #current(): Uint8Array {
+    return this.#buffer ??= acquire(SMALL_BUFFER_BYTES);
+  }
+
+  #grow(size: number): Uint8Array {
+    const previous = this.#current();
+    const next = acquire(size);
+    next.set(previous.subarray(0, this.#used));
+    recycle(previous);
     this.#buffer = next;
+    return next;
   }
 }
