@@ -24,6 +24,8 @@ import type { CachedFile, FileCache } from "./file_cache.ts";
 export interface ReadConfig {
   /** ROOT's real path. */
   rootReal: string;
+  /** Writes are refused (listings then offer no upload controls). */
+  readOnly: boolean;
   /** Serve and list names starting with ".". */
   dotfiles: boolean;
   /** List directories without an index.html. */
@@ -272,5 +274,8 @@ export async function getPath(
   }
   index?.file.close();
   if (!config.listing) return notFound(config, request);
-  return listingResponse(request, opened.real, url.segments, { dotfiles: config.dotfiles });
+  return listingResponse(request, opened.real, url.segments, {
+    dotfiles: config.dotfiles,
+    writable: !config.readOnly,
+  });
 }

@@ -14,21 +14,26 @@ import { getPath } from "./get_file.ts";
 import { makeDirectory } from "./mkdir.ts";
 import { movePath } from "./move.ts";
 import { postForm } from "./form_upload.ts";
+import { UPLOAD_PATH_PREFIX } from "./resumable.ts";
+import type { ResumableUploads } from "./resumable.ts";
 import type { ReadConfig } from "./get_file.ts";
 import { putFile } from "./upload.ts";
 import { deletePath } from "./delete.ts";
 
 /** The settings the handlers work with. */
 export interface HandlerConfig extends ReadConfig {
-  /** Refuse every write. */
-  readOnly: boolean;
   /** fsync uploads before answering. */
   fsync: boolean;
   /** Per-path locks for writes. */
   locks: KeyedLock;
   /** Largest request body (multipart forms check it per part too). */
   maxBodyBytes: number;
+  /** Resumable uploads, or null on a read-only server. */
+  resumable: ResumableUploads | null;
 }
+
+/** The segment after `.well-known` under which resumable uploads live. */
+const UPLOADS_SEGMENT = UPLOAD_PATH_PREFIX.split("/")[2];
 
 /** Methods of RFC 9110, PATCH and WebDAV's MOVE: others are unknown to this server (501). */
 const KNOWN_METHODS = new Set([
@@ -62,8 +67,19 @@ export function createHandler(config: HandlerConfig): Handler {
       return { status: 204, headers: [["Allow", allow]] };
     }
     const url = decodeUrlPath(request.path);
+    if (url.segments[0] === ".well-known" && url.segments[1] === UPLOADS_SEGMENT) {
+      // Routed on decoded segments, so this namespace can never be a real file.
+      if (config.resumable === null) {
+        throw new HttpError(403, "The server is read-only (--read-only)");
+      }
+      if (url.segments.length !== 3 || url.trailingSlash) throw new HttpError(404, "Not found");
+      return await config.resumable.handleResource(request, url.segments[2]);
+    }
     if (!config.dotfiles && isHiddenPath(url.segments)) throw new HttpError(404, "Not found");
     const fsPath = toFsPath(config.rootReal, url.segments);
+    if (config.resumable?.isCreation(request) && !url.trailingSlash) {
+      return await config.resumable.handleCreation(request, url.segments, fsPath);
+    }
     switch (method) {
       case "GET":
       case "HEAD":
@@ -84,7 +100,10 @@ export function createHandler(config: HandlerConfig): Handler {
         if (config.readOnly) throw new HttpError(403, "The server is read-only (--read-only)");
         return await movePath(config, request, url.segments, fsPath);
       case "OPTIONS":
-        return { status: 204, headers: [["Allow", allow]] };
+        return {
+          status: 204,
+          headers: [["Allow", allow], ...(config.resumable?.discoveryHeaders() ?? [])],
+        };
       default:
         throw notAllowed();
     }

@@ -8,19 +8,39 @@
  * enabled. Every name is HTML-escaped and every link is percent-encoded with
  * {@linkcode encodeUrlPath}, so hostile file names are shown, never executed.
  *
+ * The HTML page is self-contained (style, script and icons are embedded from
+ * `lib/ui/`) and works without JavaScript; its script and style run only
+ * under the per-response nonce of a strict Content-Security-Policy.
+ *
  * @module
  */
 
+import { prefersJson } from "./negotiate.ts";
 import * as path from "node:path";
+import { escapeHtml } from "./html.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { HeaderList } from "./http/serialize.ts";
 import { decodeUrlPath, encodeUrlPath, isHiddenPath, TEMP_PREFIX } from "./path.ts";
 import { fileETag } from "./serve_content.ts";
+import { fileKind, ICON_SPRITE, iconSvg } from "./ui/icons.ts";
+import type { ControlIcon } from "./ui/icons.ts";
+import { EARLY_SCRIPT, PAGE_SCRIPT } from "./ui/page_script.ts";
+import { PAGE_STYLE } from "./ui/page_style.ts";
+import { entryComparator, formatRelativeTime, formatSize } from "./ui/portable.ts";
+import type { SortableEntry } from "./ui/portable.ts";
+
+/** Sizes as the listing shows them ("1.5 KiB"), for pages that list files too. */
+export { formatSize };
 
 /** Options for listings. */
 export interface ListingOptions {
   /** Whether names starting with "." are listed. */
   dotfiles: boolean;
+  /**
+   * Whether the page offers upload, new-folder, rename and delete controls
+   * (the server accepts writes); default false.
+   */
+  writable?: boolean;
 }
 
 /** The column a listing is sorted by. */
@@ -29,13 +49,8 @@ type SortKey = "name" | "size" | "mtime";
 /** The direction of a sort. */
 type SortOrder = "asc" | "desc";
 
-/** One listed entry, after `stat` (symlinks followed). */
-interface ListingEntry {
-  name: string;
-  isDirectory: boolean;
-  /** Bytes; null for directories. */
-  size: number | null;
-  mtime: Date | null;
+/** One listed entry, after `stat` (symlinks followed). Size is null for directories, mtime is in ms. */
+interface ListingEntry extends SortableEntry {
   /** The ETag a GET of this file would carry; null for directories. */
   etag: string | null;
 }
@@ -44,13 +59,25 @@ const SORT_KEYS: readonly SortKey[] = ["name", "size", "mtime"];
 const SORT_LABELS: Record<SortKey, string> = {
   name: "Name",
   size: "Size",
-  mtime: "Modified (UTC)",
+  mtime: "Modified",
 };
 
-/** Numeric-aware ("file2" before "file10") with a fixed locale, so order never depends on the host. */
-const nameCollator = new Intl.Collator("en", { numeric: true });
+/**
+ * The page's Content-Security-Policy: nothing but its own nonced style and
+ * script, requests and form posts to its own origin, and no framing (the
+ * delete buttons must not be clickjacked).
+ */
+function htmlCsp(nonce: string): string {
+  return `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; ` +
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; " +
+    "frame-ancestors 'none'";
+}
 
-const HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+/** 128 random bits in base64: a fresh nonce for each page. */
+function newNonce(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes));
+}
 
 /**
  * Builds the listing response for directory `dirReal` (a real path inside ROOT) reached at URL path `segments` (with trailing slash). HTML by default; JSON when the request's Accept header prefers application/json (q-values considered; `*\/*` alone means HTML) or the query has format=json. Honours ?sort=name|size|mtime&order=asc|desc (default name asc; directories always first).
@@ -92,14 +119,28 @@ export async function listingResponse(
       body: encoder.encode(renderJson(segments, entries)),
     };
   }
+  const nonce = newNonce();
+  const page: Page = {
+    segments,
+    entries,
+    sortKey,
+    sortOrder,
+    writable: options.writable ?? false,
+    dotfiles: options.dotfiles,
+    nonce,
+    now: Date.now(),
+  };
   return {
     status: 200,
     headers: [
       ["Content-Type", "text/html; charset=utf-8"],
       ...baseHeaders,
-      ["Content-Security-Policy", HTML_CSP],
+      ["Content-Security-Policy", htmlCsp(nonce)],
+      // Not "no-referrer": with it, browsers send `Origin: null` on the form's POST,
+      // which the cross-origin write guard (rightly) refuses.
+      ["Referrer-Policy", "same-origin"],
     ],
-    body: encoder.encode(renderHtml(segments, entries, sortKey, sortOrder)),
+    body: encoder.encode(renderHtml(page)),
   };
 }
 
@@ -151,89 +192,17 @@ async function statEntry(dirReal: string, name: string): Promise<ListingEntry | 
   } catch {
     return null;
   }
-  if (info.isDirectory) {
-    return { name, isDirectory: true, size: null, mtime: info.mtime, etag: null };
-  }
+  const mtime = info.mtime?.getTime() ?? null;
+  if (info.isDirectory) return { name, isDirectory: true, size: null, mtime, etag: null };
   if (info.isFile) {
-    return { name, isDirectory: false, size: info.size, mtime: info.mtime, etag: fileETag(info) };
+    return { name, isDirectory: false, size: info.size, mtime, etag: fileETag(info) };
   }
   return null;
-}
-
-// --- Sorting -----------------------------------------------------------------
-
-function compareNames(a: string, b: string): number {
-  // The collator may call distinct names equal ("a" and "A" at some strengths); code units break the tie.
-  return nameCollator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-/** Null (no size, no time) sorts before any value. */
-function compareNullable(a: number | null, b: number | null): number {
-  return (a ?? -Infinity) - (b ?? -Infinity) || 0;
-}
-
-function entryComparator(
-  key: SortKey,
-  order: SortOrder,
-): (a: ListingEntry, b: ListingEntry) => number {
-  const direction = order === "asc" ? 1 : -1;
-  return (a, b) => {
-    if (a.isDirectory !== b.isDirectory) return a.isDirectory ? -1 : 1;
-    const byKey = key === "size"
-      ? compareNullable(a.size, b.size)
-      : key === "mtime"
-      ? compareNullable(a.mtime?.getTime() ?? null, b.mtime?.getTime() ?? null)
-      : 0;
-    return direction * (byKey || compareNames(a.name, b.name));
-  };
 }
 
 // --- Content negotiation -------------------------------------------------------
 
 /** How well an Accept header takes one media type: its q-value and how specific the matching range was. */
-interface Acceptance {
-  quality: number;
-  /** 2 for "type/subtype", 1 for "type/*", 0 for "*\/*", -1 when nothing matched. */
-  specificity: number;
-}
-
-const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
-
-/** Parses Accept into lowercase media ranges with their q-values; elements with a malformed q are dropped. */
-function parseAccept(header: string): { range: string; quality: number }[] {
-  const ranges: { range: string; quality: number }[] = [];
-  for (const element of header.split(",")) {
-    const [range, ...params] = element.split(";").map((part) => part.trim());
-    if (!range.includes("/")) continue;
-    let quality = 1;
-    let valid = true;
-    for (const param of params) {
-      const [name, value = ""] = param.split("=").map((part) => part.trim());
-      if (name.toLowerCase() !== "q") continue;
-      valid = QVALUE.test(value);
-      quality = Number(value);
-    }
-    if (valid) ranges.push({ range: range.toLowerCase(), quality });
-  }
-  return ranges;
-}
-
-/** The q-value of the most specific range matching `mediaType` (RFC 9110 §12.5.1). */
-function acceptance(ranges: { range: string; quality: number }[], mediaType: string): Acceptance {
-  const [type] = mediaType.split("/");
-  let best: Acceptance = { quality: 0, specificity: -1 };
-  for (const { range, quality } of ranges) {
-    const specificity = range === mediaType
-      ? 2
-      : range === `${type}/*`
-      ? 1
-      : range === "*/*"
-      ? 0
-      : -1;
-    if (specificity > best.specificity) best = { quality, specificity };
-  }
-  return best;
-}
 
 /**
  * JSON when asked for by `?format=json`, or when Accept rates application/json
@@ -243,16 +212,26 @@ function acceptance(ranges: { range: string; quality: number }[], mediaType: str
 function wantsJson(request: Request, format: string | null): boolean {
   if (format === "json") return true;
   if (format === "html") return false;
-  const header = request.headers.get("accept");
-  if (header === undefined) return false;
-  const ranges = parseAccept(header);
-  const json = acceptance(ranges, "application/json");
-  const html = acceptance(ranges, "text/html");
-  if (json.quality !== html.quality) return json.quality > html.quality;
-  return json.quality > 0 && json.specificity > html.specificity;
+  return prefersJson(request.headers.get("accept"));
 }
 
 // --- Rendering -----------------------------------------------------------------
+
+/** Everything one HTML page shows. */
+interface Page {
+  segments: readonly string[];
+  entries: readonly ListingEntry[];
+  sortKey: SortKey;
+  sortOrder: SortOrder;
+  /** Offer upload, new-folder, rename and delete controls. */
+  writable: boolean;
+  /** The server accepts names starting with "." (the page skips them in uploads otherwise). */
+  dotfiles: boolean;
+  /** This response's CSP nonce. */
+  nonce: string;
+  /** When the page was rendered (ms), for relative times. */
+  now: number;
+}
 
 /** The decoded path shown to people and in JSON: "/" or "/a/b/". */
 function displayPath(segments: readonly string[]): string {
@@ -266,44 +245,22 @@ function renderJson(segments: readonly string[], entries: readonly ListingEntry[
       name: entry.name,
       type: entry.isDirectory ? "directory" : "file",
       size: entry.size,
-      mtime: entry.mtime?.toISOString() ?? null,
+      mtime: entry.mtime === null ? null : new Date(entry.mtime).toISOString(),
       etag: entry.etag,
     })),
   });
 }
 
-const HTML_ESCAPES: Record<string, string> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
-
-/** Escapes text for HTML content and quoted attribute values alike. */
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char]);
-}
-
-const SIZE_UNITS = ["KiB", "MiB", "GiB"];
-
-/** "512 B", "1.5 KiB", "3.0 GiB"; a value that would round to 1024.0 moves up a unit. */
-export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  let value = bytes / 1024;
-  let unit = 0;
-  while (unit < SIZE_UNITS.length - 1 && Math.round(value * 10) >= 1024 * 10) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${SIZE_UNITS[unit]}`;
-}
-
-/** The mtime cell: minutes shown, the exact instant in `datetime` and the tooltip. */
-function renderTime(mtime: Date | null): string {
+/**
+ * The mtime cell: the relative time ("3 hours ago") as text, the exact
+ * instant in `datetime` and, in UTC, in the tooltip. The script swaps the
+ * tooltip for the reader's local time and keeps the text current.
+ */
+function renderTime(mtime: number | null, now: number): string {
   if (mtime === null) return "—";
-  const iso = mtime.toISOString();
-  return `<time datetime="${iso}" title="${iso}">${iso.slice(0, 16).replace("T", " ")}</time>`;
+  const iso = new Date(mtime).toISOString();
+  const exact = `${iso.slice(0, 19).replace("T", " ")} UTC`;
+  return `<time datetime="${iso}" title="${exact}">${formatRelativeTime(mtime, now)}</time>`;
 }
 
 /**
@@ -332,65 +289,141 @@ function renderColumnHeader(key: SortKey, current: SortKey, order: SortOrder): s
   const nextOrder = active && order === "asc" ? "desc" : "asc";
   const ariaSort = active ? ` aria-sort="${order === "asc" ? "ascending" : "descending"}"` : "";
   const arrow = active ? (order === "asc" ? " ▲" : " ▼") : "";
-  return `<th${ariaSort}><a href="?sort=${key}&amp;order=${nextOrder}">${
-    SORT_LABELS[key]
-  }${arrow}</a></th>`;
+  const className = key === "size" ? ' class="num"' : key === "mtime" ? ' class="time"' : "";
+  return `<th${className}${ariaSort}><a href="?sort=${key}&amp;order=${nextOrder}" ` +
+    `data-sort="${key}">${SORT_LABELS[key]}<span class="arrow" aria-hidden="true">${arrow}</span>` +
+    `</a></th>`;
 }
 
-function renderRow(entry: ListingEntry): string {
+/** An icon-only button; its accessible name says what it does to which entry. */
+function renderIconButton(icon: ControlIcon, action: string, label: string): string {
+  return `<button type="button" data-action="${action}" aria-label="${escapeHtml(label)}" ` +
+    `title="${escapeHtml(label)}">${iconSvg(icon)}</button>`;
+}
+
+function renderRow(entry: ListingEntry, page: Page): string {
   // "./" first, so a name can never be read as a scheme or a network path.
   const href = `./${encodeUrlPath([entry.name], entry.isDirectory).slice(1)}`;
-  const label = escapeHtml(entry.name) + (entry.isDirectory ? "/" : "");
+  const name = escapeHtml(entry.name);
+  const label = name + (entry.isDirectory ? "/" : "");
   const size = entry.size === null ? "—" : formatSize(entry.size);
   const sizeTitle = entry.size === null ? "" : ` title="${entry.size} bytes"`;
-  return `<tr><td><a href="${escapeHtml(href)}">${label}</a></td>` +
-    `<td class="num"${sizeTitle}>${size}</td><td>${renderTime(entry.mtime)}</td></tr>`;
+  const data = ` data-name="${name}" data-type="${entry.isDirectory ? "directory" : "file"}"` +
+    (entry.size === null ? "" : ` data-size="${entry.size}"`) +
+    (entry.mtime === null ? "" : ` data-mtime="${entry.mtime}"`);
+  const actions = page.writable
+    ? `<td class="actions needs-js">` +
+      renderIconButton("rename", "rename", `Rename ${entry.name}`) +
+      renderIconButton("delete", "delete", `Delete ${entry.name}`) + `</td>`
+    : "";
+  return `<tr${data}><td class="name">${iconSvg(fileKind(entry.name, entry.isDirectory))}` +
+    `<a href="${escapeHtml(href)}">${label}</a></td>` +
+    `<td class="num"${sizeTitle}>${size}</td>` +
+    `<td class="time">${renderTime(entry.mtime, page.now)}</td>${actions}</tr>`;
 }
 
-const STYLE = `
-:root { color-scheme: light dark; --fg: #1b1b1b; --bg: #fff; --muted: #666; --link: #0550ae; --line: #ddd; }
-@media (prefers-color-scheme: dark) {
-  :root { --fg: #e6e6e6; --bg: #161616; --muted: #999; --link: #6cb6ff; --line: #333; }
+function renderSummary(entries: readonly ListingEntry[]): string {
+  const folders = entries.filter((entry) => entry.isDirectory).length;
+  const files = entries.length - folders;
+  const bytes = entries.reduce((total, entry) => total + (entry.size ?? 0), 0);
+  const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+  return `${count(folders, "folder")}, ${count(files, "file")}` +
+    (files > 0 ? `, ${formatSize(bytes)} in total` : "");
 }
-body { font: 15px/1.5 system-ui, sans-serif; color: var(--fg); background: var(--bg); margin: 1.5rem; }
-h1 { font-size: 1.25rem; font-weight: 600; word-break: break-all; }
-a { color: var(--link); text-decoration: none; }
-a:hover { text-decoration: underline; }
-table { border-collapse: collapse; width: 100%; max-width: 60rem; }
-th, td { text-align: left; padding: .25rem .75rem .25rem 0; border-bottom: 1px solid var(--line); }
-th a { color: var(--fg); }
-td:first-child { word-break: break-all; }
-.num { text-align: right; white-space: nowrap; }
-td:last-child { color: var(--muted); white-space: nowrap; }
-`;
 
-function renderHtml(
-  segments: readonly string[],
-  entries: readonly ListingEntry[],
-  sortKey: SortKey,
-  sortOrder: SortOrder,
-): string {
+/** Upload, new-folder controls and the hidden file inputs they open. */
+function renderWriteToolbar(): string {
+  return `<button type="button" id="upload-files" class="primary needs-js">${iconSvg("upload")}` +
+    `Upload files</button>
+<button type="button" id="upload-folder" class="needs-js">${
+      iconSvg("upload-folder")
+    }Upload folder</button>
+<button type="button" id="new-folder" class="needs-js">${iconSvg("new-folder")}New folder</button>
+<input type="file" id="file-input" multiple hidden>
+<input type="file" id="folder-input" multiple webkitdirectory hidden>`;
+}
+
+/** The uploads panel, the drop overlay and the dialog, filled in by the script. */
+function renderWriteWidgets(path: string): string {
+  return `<section id="uploads" class="uploads" aria-labelledby="uploads-title" hidden>
+<div class="uploads-head"><h2 id="uploads-title">Uploads</h2>
+<span id="uploads-summary" class="uploads-summary" role="status"></span>
+<button type="button" id="uploads-clear">Clear finished</button></div>
+<ul id="upload-list"></ul>
+</section>
+<div id="drop-overlay" class="drop-overlay" hidden><p>Drop files or folders to upload to ${path}</p></div>
+<dialog id="dialog" aria-labelledby="dialog-title">
+<form method="dialog">
+<h2 id="dialog-title"></h2>
+<p id="dialog-message"></p>
+<label id="dialog-field">Name<input type="text" id="dialog-input" autocomplete="off" spellcheck="false"></label>
+<div class="dialog-buttons"><button type="button" id="dialog-cancel">Cancel</button>` +
+    `<button type="submit" id="dialog-ok" value="ok" class="primary">OK</button></div>
+</form>
+</dialog>`;
+}
+
+function renderHtml(page: Page): string {
+  const { segments, entries, writable, nonce } = page;
+  const path = escapeHtml(displayPath(segments));
+  const columns = writable ? 4 : 3;
   const parentRow = segments.length === 0
     ? ""
-    : `<tr><td><a href="../">../</a></td><td class="num">—</td><td></td></tr>\n`;
-  const headers = SORT_KEYS.map((key) => renderColumnHeader(key, sortKey, sortOrder)).join("");
+    : `<tr class="parent"><td class="name">${iconSvg("parent")}` +
+      `<a href="../">Parent folder</a></td><td class="num"></td><td class="time"></td>` +
+      (writable ? `<td class="actions needs-js"></td>` : "") + `</tr>\n`;
+  const emptyRow = entries.length === 0
+    ? `<tr><td class="empty" colspan="${columns}">This folder is empty.</td></tr>\n`
+    : "";
+  const headers = SORT_KEYS.map((key) => renderColumnHeader(key, page.sortKey, page.sortOrder))
+    .join("") +
+    (writable
+      ? `<th class="actions needs-js"><span class="visually-hidden">Actions</span></th>`
+      : "");
+  // Without JavaScript, a plain form posts the files (multipart/form-data) to this directory.
+  const noScriptUpload = writable
+    ? `<noscript><form class="noscript-upload" method="post" enctype="multipart/form-data" ` +
+      `action="./"><label>Upload files <input type="file" name="file" multiple required></label> ` +
+      `<button type="submit" class="primary">Upload</button> <span class="hint">Existing files ` +
+      `are not replaced.</span></form></noscript>\n`
+    : "";
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <link rel="icon" href="data:,">
-<title>Index of ${escapeHtml(displayPath(segments))}</title>
-<style>${STYLE}</style>
+<title>Index of ${path}</title>
+<style nonce="${nonce}">${PAGE_STYLE}</style>
+<script nonce="${nonce}">${EARLY_SCRIPT}</script>
 </head>
-<body>
-<h1>Index of ${renderBreadcrumb(segments)}</h1>
-<table>
+<body data-writable="${writable}" data-dotfiles="${page.dotfiles}">
+${ICON_SPRITE}
+<div class="page">
+<header>
+<h1><span class="index-of">Index of </span>${renderBreadcrumb(segments)}</h1>
+<div class="toolbar">
+<div class="filter needs-js"><input type="search" id="filter" placeholder="Filter names  ( / )" ` +
+    `aria-label="Filter by name" aria-keyshortcuts="/" autocomplete="off" spellcheck="false">` +
+    `<span id="filter-count" class="filter-count" aria-live="polite"></span></div>
+${writable ? renderWriteToolbar() : ""}
+</div>
+${noScriptUpload}<p id="notice" class="notice" role="status" aria-live="polite"></p>
+${writable ? renderWriteWidgets(path) : ""}
+</header>
+<main>
+<table id="listing">
 <thead><tr>${headers}</tr></thead>
 <tbody>
-${parentRow}${entries.map(renderRow).join("\n")}
+${parentRow}${emptyRow}${entries.map((entry) => renderRow(entry, page)).join("\n")}
 </tbody>
 </table>
+<p id="no-match" class="no-match" hidden>No names match the filter.</p>
+<p id="summary" class="summary">${renderSummary(entries)}</p>
+</main>
+</div>
+<script nonce="${nonce}">${PAGE_SCRIPT}</script>
 </body>
 </html>
 `;

@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { ExchangeRecord } from "./connection.ts";
+import type { ConnectionContext, ExchangeRecord } from "./connection.ts";
 import { hashPassword, parseCredential, withAuth } from "./auth.ts";
 import { withCors } from "./cors.ts";
 import { isPublicBind, withGuard } from "./guard.ts";
@@ -21,7 +21,8 @@ import { FileCache } from "./file_cache.ts";
 import { KeyedLock } from "./keyed_lock.ts";
 import { DEFAULT_LIMITS } from "./options.ts";
 import type { Limits } from "./options.ts";
-import { runServer } from "./server.ts";
+import { ResumableUploads } from "./resumable.ts";
+import { acceptInto, ConnectionPool } from "./server.ts";
 import { removeStaleTemps } from "./temp_files.ts";
 import type { RunningServer } from "./server.ts";
 
@@ -65,6 +66,8 @@ export interface ServeOptions {
   tls?: { cert: string; key: string };
   /** Follow symlinks whose target is outside ROOT, for reads only (unsafe); default false. */
   followSymlinks?: boolean;
+  /** How long an unfinished resumable upload is kept, in ms; default one day. */
+  uploadExpiryMs?: number;
   /** Keep small files in memory (checked against `stat` on every request); default true. */
   cache?: boolean;
   /** Protocol limits and timeouts; unset ones take {@linkcode DEFAULT_LIMITS}. */
@@ -90,6 +93,11 @@ const CACHE_LIMITS = { maxFileBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024
 
 /** Thrown by {@linkcode serve} for a configuration that would expose writes to everyone. */
 export class InsecureConfigurationError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message what is exposed and how to fix it; shown to the user as is
+   */
   constructor(message: string) {
     super(message);
     this.name = "InsecureConfigurationError";
@@ -100,11 +108,39 @@ function hostForUrl(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
-/**
- * Starts a file server for `options.root` and resolves once it is listening.
- * Throws if ROOT is not a directory or the address cannot be bound.
- */
-export async function serve(options: ServeOptions): Promise<FileServer> {
+/** Options of {@linkcode createConnectionHandler}: those of {@linkcode serve} that are not about a listener. */
+export type ConnectionHandlerOptions = Omit<
+  ServeOptions,
+  "hostname" | "port" | "tls" | "publicWrites"
+>;
+
+/** Serves HTTP/1.1 on connections the caller accepted itself (TCP, TLS, a Unix socket). */
+export interface ConnectionHandler {
+  /** ROOT's real path. */
+  readonly root: string;
+  /** Serves `conn` until it ends; resolves once it is closed; never rejects. */
+  serveConnection(conn: Deno.Conn): Promise<void>;
+  /** Lets requests in flight finish (up to `limits.shutdownGraceMs`), then closes every connection. */
+  shutdown(): Promise<void>;
+  /** Settles with the temp files of crashed uploads removed at start-up. */
+  readonly staleTempsRemoved: Promise<string[]>;
+}
+
+/** The parts of a server that do not depend on how connections arrive. */
+interface Core {
+  rootReal: string;
+  limits: Limits;
+  /** The connection context, given whether the connection came to a loopback address. */
+  context(loopback: boolean): ConnectionContext;
+  onError: (error: unknown) => void;
+  /** Stops background work (the resumable-upload sweeper). */
+  close(): Promise<void>;
+}
+
+/** Resumable uploads not completed within a day are removed. */
+const DEFAULT_UPLOAD_EXPIRY_MS = 24 * 60 * 60 * 1000;
+
+async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
   const rootReal = await Deno.realPath(options.root);
   if (!(await Deno.stat(rootReal)).isDirectory) {
     throw new Error(`${options.root} is not a directory`);
@@ -112,17 +148,19 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const readOnly = options.readOnly ?? false;
   const credentials = (options.auth ?? []).map(parseCredential);
-  const hostname = options.hostname ?? "127.0.0.1";
-  if (isPublicBind(hostname) && !readOnly && credentials.length === 0 && !options.publicWrites) {
-    throw new InsecureConfigurationError(
-      `refusing to accept anonymous uploads on ${hostname}, which is reachable from other ` +
-        "machines: add --auth USER:PASSWORD, or --read-only, or --public-writes to accept the risk",
-    );
-  }
+  const fsync = options.fsync ?? true;
+  const locks = new KeyedLock();
+  const resumable = readOnly ? null : new ResumableUploads({
+    rootReal,
+    fsync,
+    locks,
+    maxBodyBytes: limits.maxBodyBytes,
+    expiryMs: options.uploadExpiryMs ?? DEFAULT_UPLOAD_EXPIRY_MS,
+  });
   const routes = createHandler({
     rootReal,
     readOnly,
-    fsync: options.fsync ?? true,
+    fsync,
     dotfiles: options.dotfiles ?? false,
     listing: options.listing ?? true,
     cacheControl: options.cacheControl ?? "no-cache",
@@ -130,38 +168,116 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
     spa: options.spa ?? false,
     followSymlinks: options.followSymlinks ?? false,
     cache: options.cache === false ? null : new FileCache(CACHE_LIMITS),
-    locks: new KeyedLock(),
+    locks,
     maxBodyBytes: limits.maxBodyBytes,
+    resumable,
   });
-  const onError = options.onError ??
-    ((error: unknown) => console.error("filedrop: internal error:", error));
-  const port = options.port ?? 8080;
-  const listener = options.tls === undefined
-    ? Deno.listen({ hostname, port })
-    : Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key });
-  const bound = listener.addr as Deno.NetAddr;
   const cors = options.cors ?? false;
   let handler = credentials.length === 0
     ? routes
     : withAuth(routes, { credentials, protectReads: options.authReads ?? false });
-  if (cors) handler = withCors(handler, allowedMethods(readOnly));
-  // Outermost, so rebinding and cross-site requests cost no password hashing.
-  handler = withGuard(handler, { loopbackOnly: !isPublicBind(bound.hostname), cors });
-  const running = runServer(listener, {
+  // PATCH appends to resumable uploads.
+  if (cors) handler = withCors(handler, allowedMethods(readOnly) + (readOnly ? "" : ", PATCH"));
+  const onError = options.onError ??
+    ((error: unknown) => console.error("filedrop: internal error:", error));
+  const contexts = [false, true].map((loopbackOnly): ConnectionContext => ({
     limits,
-    handler,
+    // Outermost, so rebinding and cross-site requests cost no password hashing.
+    handler: withGuard(handler, { loopbackOnly, cors }),
     onExchange: options.onExchange,
     onError: (error) => onError(error),
-  });
+  }));
+  const close = async () => {
+    resumable?.close();
+    await resumable?.restored;
+  };
+  return { rootReal, limits, context: (loopback) => contexts[loopback ? 1 : 0], onError, close };
+}
+
+/** Whether a connection arrived on a loopback address (a Unix socket counts as local). */
+function isLoopbackConnection(conn: Deno.Conn): boolean {
+  const local = conn.localAddr;
+  return !("hostname" in local) || !isPublicBind(local.hostname);
+}
+
+/**
+ * Builds the server's handler layer without a listener: the caller accepts
+ * connections (from `Deno.listenTls`, a Unix socket, systemd...) and hands
+ * each to `serveConnection`. Locks, the file cache and timeouts are shared by
+ * all of them. The DNS-rebinding guard applies to connections that arrived
+ * on a loopback address.
+ *
+ * @example
+ * ```ts
+ * const files = await createConnectionHandler({ root: "./public", readOnly: true });
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 8080 });
+ * for await (const conn of listener) files.serveConnection(conn);
+ * ```
+ */
+export async function createConnectionHandler(
+  options: ConnectionHandlerOptions,
+): Promise<ConnectionHandler> {
+  const core = await buildCore(options);
+  const pool = new ConnectionPool(
+    (conn) => core.context(isLoopbackConnection(conn)),
+    core.limits,
+  );
+  const staleTempsRemoved = removeStaleTemps(core.rootReal);
+  return {
+    root: core.rootReal,
+    serveConnection: (conn) => pool.serve(conn),
+    shutdown: async () => {
+      await pool.shutdown();
+      await core.close();
+      await staleTempsRemoved;
+    },
+    staleTempsRemoved,
+  };
+}
+
+/**
+ * Starts a file server for `options.root` and resolves once it is listening.
+ * Throws if ROOT is not a directory, the address cannot be bound, or the
+ * server would accept anonymous writes from other machines
+ * ({@linkcode InsecureConfigurationError}).
+ *
+ * @example
+ * ```ts
+ * const server = await serve({ root: "./public", port: 0 });
+ * console.log(server.url);
+ * await server.shutdown();
+ * ```
+ */
+export async function serve(options: ServeOptions): Promise<FileServer> {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const anonymousWrites = !options.readOnly && (options.auth ?? []).length === 0;
+  if (isPublicBind(hostname) && anonymousWrites && !options.publicWrites) {
+    throw new InsecureConfigurationError(
+      `refusing to accept anonymous uploads on ${hostname}, which is reachable from other ` +
+        "machines: add --auth USER:PASSWORD, or --read-only, or --public-writes to accept the risk",
+    );
+  }
+  const core = await buildCore(options);
+  const port = options.port ?? 8080;
+  const listener = options.tls === undefined
+    ? Deno.listen({ hostname, port })
+    : Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key });
+  const context = core.context(!isPublicBind((listener.addr as Deno.NetAddr).hostname));
+  const pool = new ConnectionPool(() => context, core.limits);
+  const running = acceptInto(listener, pool, core.onError);
   const scheme = options.tls === undefined ? "http" : "https";
   const url = `${scheme}://${hostForUrl(running.addr.hostname)}:${running.addr.port}/`;
-  const staleTempsRemoved = removeStaleTemps(rootReal);
+  const staleTempsRemoved = removeStaleTemps(core.rootReal);
   const shutdown = async () => {
     await running.shutdown();
+    await core.close();
     await staleTempsRemoved;
   };
-  return { ...running, shutdown, url, root: rootReal, staleTempsRemoved };
+  return { ...running, shutdown, url, root: core.rootReal, staleTempsRemoved };
 }
 
 export { DEFAULT_LIMITS, hashPassword };
 export type { ExchangeRecord, Limits, RunningServer };
+export type { Request as ParsedRequest, RequestBody } from "./http/message.ts";
+export type { TargetForm } from "./http/head_parser.ts";
+export type { HeaderList } from "./http/serialize.ts";

@@ -61,22 +61,46 @@ export function chooseCoding(
   return best;
 }
 
-/** The q-value Accept gives `mediaType` through its most specific matching range, and that specificity. */
-function acceptance(accept: string, mediaType: string): { quality: number; specificity: number } {
-  let best = { quality: 0, specificity: -1 };
-  for (const element of accept.split(",")) {
-    const [range, ...params] = element.split(";").map((part) => part.trim().toLowerCase());
+interface Acceptance {
+  quality: number;
+  /** 2 for "type/subtype", 1 for "type/*", 0 for "*\/*", -1 when nothing matched. */
+  specificity: number;
+}
+
+const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
+
+/** Parses Accept into lowercase media ranges with their q-values; elements with a malformed q are dropped. */
+function parseAccept(header: string): { range: string; quality: number }[] {
+  const ranges: { range: string; quality: number }[] = [];
+  for (const element of header.split(",")) {
+    const [range, ...params] = element.split(";").map((part) => part.trim());
+    if (!range.includes("/")) continue;
+    let quality = 1;
+    let valid = true;
+    for (const param of params) {
+      const [name, value = ""] = param.split("=").map((part) => part.trim());
+      if (name.toLowerCase() !== "q") continue;
+      valid = QVALUE.test(value);
+      quality = Number(value);
+    }
+    if (valid) ranges.push({ range: range.toLowerCase(), quality });
+  }
+  return ranges;
+}
+
+/** The q-value of the most specific range matching `mediaType` (RFC 9110 §12.5.1). */
+function acceptance(ranges: { range: string; quality: number }[], mediaType: string): Acceptance {
+  const [type] = mediaType.split("/");
+  let best: Acceptance = { quality: 0, specificity: -1 };
+  for (const { range, quality } of ranges) {
     const specificity = range === mediaType
       ? 2
-      : range === `${mediaType.split("/")[0]}/*`
+      : range === `${type}/*`
       ? 1
       : range === "*/*"
       ? 0
       : -1;
-    if (specificity <= best.specificity) continue;
-    const q = params.find((param) => param.startsWith("q="));
-    const quality = q === undefined ? 1 : Number(q.slice(2));
-    if (!Number.isNaN(quality)) best = { quality, specificity };
+    if (specificity > best.specificity) best = { quality, specificity };
   }
   return best;
 }
@@ -84,12 +108,13 @@ function acceptance(accept: string, mediaType: string): { quality: number; speci
 /**
  * Whether an Accept header prefers JSON to HTML: application/json rated
  * above text/html, or equally but named more specifically
- * (`application/json, *\/*`, as API clients send). Absent Accept: HTML.
+ * (`application/json, *\/*`, as HTTP libraries send). Absent Accept: HTML.
  */
 export function prefersJson(accept: string | undefined): boolean {
   if (accept === undefined) return false;
-  const json = acceptance(accept, "application/json");
-  const html = acceptance(accept, "text/html");
+  const ranges = parseAccept(accept);
+  const json = acceptance(ranges, "application/json");
+  const html = acceptance(ranges, "text/html");
   if (json.quality !== html.quality) return json.quality > html.quality;
   return json.quality > 0 && json.specificity > html.specificity;
 }

@@ -14,6 +14,12 @@ import { TEMP_PREFIX } from "./path.ts";
  */
 const SESSION_PREFIX = `${TEMP_PREFIX}${crypto.randomUUID().slice(0, 8)}-`;
 
+/**
+ * Prefix of the partial data of resumable uploads: temp files too (never
+ * listed or served), but kept across restarts until they expire.
+ */
+export const UPLOAD_TEMP_PREFIX = `${TEMP_PREFIX}upload-`;
+
 /** A new, empty temp file, open for writing. */
 export interface TempFile {
   /** Its path. */
@@ -43,7 +49,7 @@ export async function openTempFile(directory: string, mode = 0o600): Promise<Tem
 
 /**
  * Walks `rootReal` (never following symlinks) and removes every file named
- * like a temp file of another server process. Returns the paths removed.
+ * like a temp file of another server process, except resumable uploads. Returns the paths removed.
  * Unreadable directories are skipped.
  */
 export async function removeStaleTemps(rootReal: string): Promise<string[]> {
@@ -62,7 +68,9 @@ export async function removeStaleTemps(rootReal: string): Promise<string[]> {
       if (entry.isDirectory) pending.push(fullPath);
       else if (
         entry.isFile && entry.name.startsWith(TEMP_PREFIX) &&
-        !entry.name.startsWith(SESSION_PREFIX)
+        !entry.name.startsWith(SESSION_PREFIX) &&
+        // Resumable uploads outlive a restart; ResumableUploads removes its own expired ones.
+        !entry.name.startsWith(UPLOAD_TEMP_PREFIX)
       ) {
         try {
           await Deno.remove(fullPath);

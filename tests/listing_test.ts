@@ -4,6 +4,7 @@ import type { Request, Response } from "../lib/http/message.ts";
 import { formatSize, type ListingOptions, listingResponse } from "../lib/listing.ts";
 import { decodeUrlPath, encodeUrlPath, TEMP_PREFIX } from "../lib/path.ts";
 import { fileETag } from "../lib/serve_content.ts";
+import { formatRelativeTime } from "../lib/ui/portable.ts";
 
 // --- Helpers -------------------------------------------------------------------
 
@@ -21,6 +22,7 @@ function makeRequest(query = "", accept?: string): Request {
     minorVersion: 1,
     headers,
     body: { length: 0, read: () => Promise.resolve(null) },
+    informational: () => Promise.resolve(),
   };
 }
 
@@ -85,6 +87,37 @@ const HTML_ENTITIES: Record<string, string> = {
 
 function unescapeHtml(text: string): string {
   return text.replace(/&(?:amp|lt|gt|quot|#39);/g, (entity) => HTML_ENTITIES[entity]);
+}
+
+/** The part of the page that shows entries (no embedded style, script or icon sprite). */
+function mainPart(html: string): string {
+  return html.slice(html.indexOf("<main>"), html.indexOf("</main>"));
+}
+
+/** The page with its nonced `<style>` and `<script>` elements cut out. */
+function withoutEmbeds(html: string): string {
+  return html.replace(/<(style|script) nonce="[^"]+">[\s\S]*?<\/\1>/g, "");
+}
+
+/** Every element the page may contain; anything else came from a name. */
+const PAGE_TAGS = new Set(
+  ("html head meta link title style script body svg symbol path circle use div header h1 h2 " +
+    "span a input button p main table thead tbody tr th td time noscript section ul " +
+    "dialog form label").split(" "),
+);
+
+/** Fails unless every tag outside the embeds is one the page itself uses, without event handlers. */
+function assertOnlyPageMarkup(html: string): void {
+  const markup = withoutEmbeds(html);
+  for (const [tag, name] of markup.matchAll(/<\/?([a-z0-9!]+)[^>]*>/gi)) {
+    if (name === "!doctype") continue;
+    assert.ok(PAGE_TAGS.has(name.toLowerCase()), `unexpected tag ${tag}`);
+  }
+  // Quoted values hold escaped names ("&lt;img onerror=...&gt;"): only attribute names count.
+  const tags = markup.match(/<[^>]*>/g) ?? [];
+  for (const tag of tags) {
+    assert.doesNotMatch(tag.replace(/"[^"]*"/g, '""'), /\son\w+=/i, `event handler in ${tag}`);
+  }
 }
 
 function hrefs(html: string): string[] {
@@ -161,8 +194,7 @@ Deno.test({
       for (const name of [...SHOWN_HOSTILE_FILES, ...SHOWN_HOSTILE_DIRS]) {
         if (/[<>"'&]/.test(name)) assert.ok(!html.includes(name), `raw ${name} in HTML`);
       }
-      assert.doesNotMatch(html, /<(img|svg|script|b>)/i);
-      assert.doesNotMatch(html, /<[^>]*\son\w+=/i, "no tag carries an event handler");
+      assertOnlyPageMarkup(html);
 
       const expected = [...SHOWN_HOSTILE_DIRS.map((name) => `${name}/`), ...SHOWN_HOSTILE_FILES];
       assert.deepEqual(linkedEntries(html, segments).sort(), expected.sort());
@@ -173,6 +205,10 @@ Deno.test({
         linkTexts.map(unescapeHtml).sort(),
         expected.sort(),
       );
+
+      // The script reads names back from data-name; the same escaping holds there.
+      const dataNames = [...html.matchAll(/ data-name="([^"]*)"/g)].map((m) => unescapeHtml(m[1]));
+      assert.deepEqual(dataNames.sort(), [...SHOWN_HOSTILE_FILES, ...SHOWN_HOSTILE_DIRS].sort());
 
       const json = await listJson(dir, segments);
       assert.deepEqual(
@@ -228,7 +264,7 @@ const COLUMN_LINK_CASES: [query: string, expected: Record<string, string>, activ
   ["", { name: "desc", size: "asc", mtime: "asc" }, "Name ▲"],
   ["sort=name&order=desc", { name: "asc", size: "asc", mtime: "asc" }, "Name ▼"],
   ["sort=size&order=asc", { name: "asc", size: "desc", mtime: "asc" }, "Size ▲"],
-  ["sort=mtime&order=desc", { name: "asc", size: "asc", mtime: "asc" }, "Modified (UTC) ▼"],
+  ["sort=mtime&order=desc", { name: "asc", size: "asc", mtime: "asc" }, "Modified ▼"],
 ];
 
 Deno.test("listingResponse column headers link to their sort, toggling the active one", () =>
@@ -242,10 +278,8 @@ Deno.test("listingResponse column headers link to their sort, toggling the activ
         }),
       );
       assert.deepEqual(sortLinks, expected, query);
-      assert.match(
-        html,
-        new RegExp(`<th aria-sort="[a-z]+"><a [^>]*>${active.replace(/[()]/g, "\\$&")}</a>`),
-      );
+      const activeHeader = html.match(/<th[^>]* aria-sort="[a-z]+">(.*?)<\/th>/)?.[1] ?? "";
+      assert.equal(activeHeader.replace(/<[^>]*>/g, ""), active, query);
       assert.equal(html.match(/aria-sort=/g)?.length, 1, "only the active column has aria-sort");
     }
   }));
@@ -303,7 +337,7 @@ Deno.test("listingResponse hides temp files always and dotfiles unless enabled",
     assert.deepEqual(await names({ dotfiles: true }), [".dotdir", ".hidden", "visible"]);
 
     const html = bodyText(await list(dir, [], { dotfiles: false }));
-    assert.ok(!html.includes(".hidden") && !html.includes(TEMP_PREFIX));
+    assert.ok(!mainPart(html).includes(".hidden") && !html.includes(TEMP_PREFIX));
     const htmlWithDots = bodyText(await list(dir, [], { dotfiles: true }));
     assert.deepEqual(linkedEntries(htmlWithDots, []), [".dotdir/", ".hidden", "visible"]);
     assert.ok(!htmlWithDots.includes(TEMP_PREFIX));
@@ -358,11 +392,7 @@ Deno.test("listingResponse negotiates HTML or JSON from Accept and ?format", () 
         assert.deepEqual(JSON.parse(text).entries.map((e: JsonEntry) => e.name), ["f"], label);
       } else {
         assert.equal(header(response, "content-type"), "text/html; charset=utf-8", label);
-        assert.equal(
-          header(response, "content-security-policy"),
-          "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-          label,
-        );
+        assert.match(header(response, "content-security-policy") ?? "", CSP_PATTERN, label);
         assert.ok(text.startsWith("<!doctype html>"), label);
       }
     }
@@ -370,7 +400,34 @@ Deno.test("listingResponse negotiates HTML or JSON from Accept and ?format", () 
 
 // --- HTML page -----------------------------------------------------------------
 
-Deno.test("listingResponse HTML has the document basics and no scripts or external resources", () =>
+/** The listing's CSP: only its own nonced script and style, same-origin requests and forms, no framing. */
+const CSP_PATTERN = new RegExp(
+  "^default-src 'none'; script-src 'nonce-([A-Za-z0-9+/]{22}==)'; style-src 'nonce-\\1'; " +
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; " +
+    "frame-ancestors 'none'$",
+);
+
+Deno.test("listingResponse HTML runs only its own nonced script and style, a fresh nonce each time", () =>
+  withTempDir(async (dir) => {
+    const nonces = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const response = await list(dir, []);
+      const nonce = header(response, "content-security-policy")?.match(CSP_PATTERN)?.[1];
+      assert.ok(nonce !== undefined, "CSP with a nonce");
+      nonces.add(nonce);
+      const html = bodyText(response);
+      const embeds = [...html.matchAll(/<(script|style)([^>]*)>/g)];
+      assert.deepEqual(embeds.map((m) => m[1]), ["style", "script", "script"]);
+      for (const [, , attributes] of embeds) assert.equal(attributes, ` nonce="${nonce}"`);
+      // Nothing embedded closes its element early.
+      assert.equal(html.match(/<\/style>/g)?.length, 1);
+      assert.equal(html.match(/<\/script>/g)?.length, 2);
+      assert.equal(header(response, "referrer-policy"), "same-origin");
+    }
+    assert.equal(nonces.size, 3, "every response has its own nonce");
+  }));
+
+Deno.test("listingResponse HTML has the document basics and no external resources", () =>
   withTempDir(async (dir) => {
     await writeFileOfSize(path.join(dir, "big"), 1536);
     await Deno.utime(path.join(dir, "big"), 0, new Date("2021-03-04T05:06:07.890Z"));
@@ -382,22 +439,86 @@ Deno.test("listingResponse HTML has the document basics and no scripts or extern
     assert.match(html, /<meta name="viewport" content="[^"]+">/);
     assert.match(html, /<title>Index of \/<\/title>/);
     assert.match(html, /prefers-color-scheme: dark/);
-    assert.doesNotMatch(html, /<script/i);
     assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//i);
+    assert.doesNotMatch(html, /\bsrc=/i, "no external scripts or images");
     for (const href of hrefs(html)) {
-      assert.match(href, /^(\.\/|\.\.\/|\?|data:)/, `relative href ${href}`);
+      assert.match(href, /^(\.\/|\.\.\/|\?|data:|#i-)/, `relative href ${href}`);
     }
     assert.ok(!hrefs(html).includes("../"), "no parent link at ROOT");
+    assertOnlyPageMarkup(html);
 
+    const now = Date.now();
+    const mtime = Date.parse("2021-03-04T05:06:07.890Z");
     assert.match(
       html,
-      /<a href="\.\/big">big<\/a><\/td><td class="num" title="1536 bytes">1\.5 KiB</,
+      /<tr data-name="big" data-type="file" data-size="1536" data-mtime="1614834367890">/,
     );
     assert.match(
       html,
-      /<time datetime="2021-03-04T05:06:07.890Z" title="2021-03-04T05:06:07.890Z">2021-03-04 05:06<\/time>/,
+      /<use href="#i-file"\/><\/svg><a href="\.\/big">big<\/a><\/td><td class="num" title="1536 bytes">1\.5 KiB</,
     );
-    assert.match(html, /<a href="\.\/sub\/">sub\/<\/a><\/td><td class="num">—</);
+    assert.ok(
+      html.includes(
+        '<time datetime="2021-03-04T05:06:07.890Z" title="2021-03-04 05:06:07 UTC">' +
+          `${formatRelativeTime(mtime, now)}</time>`,
+      ),
+      "relative time, exact time in the tooltip",
+    );
+    assert.match(
+      html,
+      /<use href="#i-folder"\/><\/svg><a href="\.\/sub\/">sub\/<\/a><\/td><td class="num">—</,
+    );
+    assert.match(html, /<p id="summary" class="summary">1 folder, 1 file, 1\.5 KiB in total<\/p>/);
+  }));
+
+Deno.test("listingResponse HTML says when a folder is empty", () =>
+  withTempDir(async (dir) => {
+    const html = bodyText(await list(dir, []));
+    assert.match(html, /<td class="empty" colspan="3">This folder is empty\.<\/td>/);
+    assert.match(html, /<p id="summary" class="summary">0 folders, 0 files<\/p>/);
+  }));
+
+const WRITE_CONTROLS = [
+  'id="upload-files"',
+  'id="upload-folder"',
+  'id="new-folder"',
+  'id="file-input"',
+  'id="folder-input"',
+  'id="uploads"',
+  'id="drop-overlay"',
+  "<dialog",
+  '<button type="button" data-action="rename"',
+  '<button type="button" data-action="delete"',
+  '<form class="noscript-upload" method="post" enctype="multipart/form-data" action="./">',
+];
+
+Deno.test("listingResponse HTML offers write controls only when writable", () =>
+  withTempDir(async (dir) => {
+    await Deno.writeTextFile(path.join(dir, `it's <b>.txt`), "x");
+    for (const writable of [undefined, false, true]) {
+      const html = bodyText(await list(dir, [], { dotfiles: false, writable }));
+      const label = `writable: ${writable}`;
+      assert.ok(html.includes(`<body data-writable="${writable === true}"`), label);
+      for (const control of WRITE_CONTROLS) {
+        assert.equal(html.includes(control), writable === true, `${label}: ${control}`);
+      }
+      assertOnlyPageMarkup(html);
+    }
+    const html = bodyText(await list(dir, [], { dotfiles: false, writable: true }));
+    const labels = [...html.matchAll(/<button [^>]*aria-label="([^"]*)"/g)].map((m) => m[1]);
+    assert.deepEqual(labels, [
+      "Rename it&#39;s &lt;b&gt;.txt",
+      "Delete it&#39;s &lt;b&gt;.txt",
+    ]);
+    // Buttons that need the script are hidden until it runs.
+    for (
+      const button of html.matchAll(
+        /<button [^>]*id="(upload-files|upload-folder|new-folder)"[^>]*>/g,
+      )
+    ) {
+      assert.match(button[0], /class="[^"]*needs-js/, button[1]);
+    }
+    assert.match(html, /<td class="actions needs-js">/);
   }));
 
 Deno.test("listingResponse links every ancestor in the breadcrumb of a nested path", () =>
@@ -430,7 +551,8 @@ const SIZE_CASES: [bytes: number, expected: string][] = [
   [1024 * 1024 - 1, "1.0 MiB"],
   [10 * 1024 * 1024, "10.0 MiB"],
   [1.25 * 1024 ** 3, "1.3 GiB"],
-  [2 * 1024 ** 4, "2048.0 GiB"],
+  [2 * 1024 ** 4, "2.0 TiB"],
+  [5000 * 1024 ** 4, "5000.0 TiB"],
 ];
 
 Deno.test("formatSize uses binary units with one decimal", () => {

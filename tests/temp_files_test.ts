@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { openTempFile, removeStaleTemps } from "../lib/temp_files.ts";
+import { openTempFile, removeStaleTemps, UPLOAD_TEMP_PREFIX } from "../lib/temp_files.ts";
 import { TEMP_PREFIX } from "../lib/path.ts";
 
 Deno.test("removeStaleTemps removes other processes' temp files everywhere, and nothing else", async () => {
@@ -10,6 +10,7 @@ Deno.test("removeStaleTemps removes other processes' temp files everywhere, and 
     const stale = [`${root}/${TEMP_PREFIX}1`, `${root}/a/b/${TEMP_PREFIX}2`];
     for (const file of stale) await Deno.writeTextFile(file, "partial");
     await Deno.writeTextFile(`${root}/a/keep.txt`, "user data");
+    await Deno.writeTextFile(`${root}/a/${UPLOAD_TEMP_PREFIX}abc`, "resumable, kept");
     await Deno.writeTextFile(`${root}/a/x${TEMP_PREFIX}`, "user data");
     await Deno.writeTextFile(`${outside}/${TEMP_PREFIX}3`, "not ours");
     await Deno.symlink(outside, `${root}/link`);
@@ -22,6 +23,7 @@ Deno.test("removeStaleTemps removes other processes' temp files everywhere, and 
     assert.deepEqual(removed.sort(), stale.sort());
     for (const file of stale) await assert.rejects(Deno.stat(file), Deno.errors.NotFound);
     await Deno.stat(`${root}/a/keep.txt`);
+    await Deno.stat(`${root}/a/${UPLOAD_TEMP_PREFIX}abc`);
     await Deno.stat(`${root}/a/x${TEMP_PREFIX}`);
     await Deno.stat(ours);
     await Deno.stat(`${outside}/${TEMP_PREFIX}3`);

@@ -6,6 +6,7 @@
 
 const REASONS: Record<number, string> = {
   100: "Continue",
+  104: "Upload Resumption Supported",
   200: "OK",
   201: "Created",
   204: "No Content",
@@ -19,6 +20,7 @@ const REASONS: Record<number, string> = {
   405: "Method Not Allowed",
   408: "Request Timeout",
   409: "Conflict",
+  410: "Gone",
   411: "Length Required",
   412: "Precondition Failed",
   413: "Content Too Large",

@@ -19,7 +19,13 @@ export type FileKind =
   | "pdf";
 
 /** Icons of the page's own controls. */
-export type ControlIcon = "parent" | "upload" | "upload-folder" | "new-folder" | "rename" | "delete";
+export type ControlIcon =
+  | "parent"
+  | "upload"
+  | "upload-folder"
+  | "new-folder"
+  | "rename"
+  | "delete";
 
 /** A page of a file: the outline every file kind starts from. */
 const SHEET = '<path d="M6 3h8l5 5v12a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1z"/>' +
@@ -40,11 +46,13 @@ const SYMBOLS: Record<FileKind | ControlIcon, string> = {
   text: `${SHEET}<path d="M8 12h8M8 15h8M8 18h5"/>`,
   pdf: `${SHEET}<path d="M8 12.5h8M8 15.5h8M8 18.5h4"/>`,
   parent: '<path d="M9 14l-4-4 4-4"/><path d="M5 10h9a5 5 0 0 1 5 5v4"/>',
-  upload: '<path d="M12 15V4M7.5 8.5 12 4l4.5 4.5"/><path d="M4 15v3a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-3"/>',
+  upload:
+    '<path d="M12 15V4M7.5 8.5 12 4l4.5 4.5"/><path d="M4 15v3a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-3"/>',
   "upload-folder": `${FOLDER_OUTLINE}<path d="M12 17v-6M9.5 13.5 12 11l2.5 2.5"/>`,
   "new-folder": `${FOLDER_OUTLINE}<path d="M12 11v6M9 14h6"/>`,
   rename: '<path d="M4 20h4L19 9a2.1 2.1 0 0 0-3-3L5 17z"/><path d="M14.5 7.5l3 3"/>',
-  delete: '<path d="M4 7h16M10 11v6M14 11v6"/><path d="M6 7l1 12a2 2 0 0 0 2 2h6a2 2 0 0 0 2-2l1-12"/>' +
+  delete:
+    '<path d="M4 7h16M10 11v6M14 11v6"/><path d="M6 7l1 12a2 2 0 0 0 2 2h6a2 2 0 0 0 2-2l1-12"/>' +
     '<path d="M9 7V4h6v3"/>',
 };
 

@@ -153,26 +153,51 @@ function decorate() {
 var refreshing = null;
 var refreshAgain = false;
 
+/**
+ * Only the part of the fresh page between <main> and </main> is parsed: the
+ * rest holds the new page's nonced style and script, which this page's CSP
+ * (with its own nonce) would report as violations. That part holds no raw
+ * names: the server escapes them all, so "</main>" cannot occur inside it.
+ */
 async function loadRows() {
   var response = await fetch(location.pathname, { headers: { Accept: "text/html" }, cache: "no-store" });
   if (!response.ok) return;
-  var fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  var html = await response.text();
+  var start = html.indexOf("<main>");
+  var end = html.indexOf("</main>");
+  if (start < 0 || end < start) return;
+  var fresh = new DOMParser().parseFromString(html.slice(start, end + 7), "text/html");
   var freshBody = fresh.querySelector("#listing tbody");
   if (!freshBody) return;
-  var focused = doc.activeElement && tbody.contains(doc.activeElement)
-    ? doc.activeElement.closest("tr") : null;
-  var focusedName = focused ? focused.dataset.name : null;
+  var focused = rowControlOf(doc.activeElement);
   tbody.replaceChildren.apply(tbody, Array.from(freshBody.children, function (row) {
     return doc.importNode(row, true);
   }));
   var freshSummary = fresh.getElementById("summary");
   if (freshSummary) summary.textContent = freshSummary.textContent;
   decorate();
-  if (focusedName !== null) {
-    var again = entryRows().find(function (row) { return row.dataset.name === focusedName; });
-    var target = again ? again.querySelector("a") : null;
-    if (target) target.focus();
-  }
+  if (focused) refocus(focused);
+}
+
+/**
+ * Which row control an element is ({name, action}; action "" for the link),
+ * so focus can find its way back after the rows were rebuilt. Null outside
+ * the rows.
+ */
+function rowControlOf(element) {
+  var row = element && tbody.contains(element) ? element.closest("tr[data-name]") : null;
+  if (!row) return null;
+  var button = element.closest("button[data-action]");
+  return { name: row.dataset.name, action: button ? button.dataset.action : "" };
+}
+
+/** Focuses the same control in the current rows (its link if the control is gone). */
+function refocus(control) {
+  var row = entryRows().find(function (candidate) { return candidate.dataset.name === control.name; });
+  if (!row) return;
+  var target = (control.action && row.querySelector('button[data-action="' + control.action + '"]')) ||
+    row.querySelector("a");
+  if (target) target.focus();
 }
 
 /** Reloads the rows; calls made while one runs are folded into one more run. */
@@ -244,11 +269,28 @@ function setUpWrites() {
   var dialogCancel = doc.getElementById("dialog-cancel");
   dialogCancel.addEventListener("click", function () { dialog.close("cancel"); });
 
+  /*
+   * The answer is taken when the dialog loses its "open" attribute (a
+   * microtask after close), not from the "close" event, a task later: by
+   * then another dialog may already be open and would take this answer.
+   */
+  var pendingAnswer = null;
+  var opener = null;
+  new MutationObserver(function () {
+    if (dialog.open || !pendingAnswer) return;
+    var resolve = pendingAnswer;
+    pendingAnswer = null;
+    resolve(dialog.returnValue === "ok" ? dialogInput.value : null);
+    /* The rows may have been rebuilt meanwhile, taking the control that opened the dialog. */
+    if (opener && (doc.activeElement === body || !doc.activeElement)) refocus(opener);
+  }).observe(dialog, { attributes: true, attributeFilter: ["open"] });
+
   /**
    * Shows the dialog; resolves to the typed text (or "" without a field) on
    * OK, null on Cancel or Escape.
    */
   function ask(options) {
+    opener = rowControlOf(doc.activeElement);
     var withField = typeof options.value === "string";
     dialogTitle.textContent = options.title;
     dialogMessage.textContent = options.message || "";
@@ -268,11 +310,7 @@ function setUpWrites() {
     } else {
       dialogOk.focus();
     }
-    return new Promise(function (resolve) {
-      dialog.addEventListener("close", function () {
-        resolve(dialog.returnValue === "ok" ? dialogInput.value : null);
-      }, { once: true });
-    });
+    return new Promise(function (resolve) { pendingAnswer = resolve; });
   }
 
   /* ---- Delete, rename, new folder ---- */

@@ -138,7 +138,7 @@ dialog label { display: block; font-weight: 500; }
 dialog input { display: block; width: 100%; margin-top: .3rem; }
 .dialog-buttons { display: flex; justify-content: flex-end; gap: .5rem; margin-top: 1.25rem; }
 .hint { color: var(--muted); font-size: .9rem; }
-.hint code { font-size: .85rem; }
+.noscript-upload { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; margin: 0 0 .75rem; }
 
 @media (max-width: 40rem) {
   body { font-size: 16px; }

@@ -44,7 +44,7 @@ export function formatRelativeTime(thenMs: number, nowMs: number): string {
   const days = Math.floor(hours / 24);
   if (days < 30) return ago(days, "day");
   if (days < 365) return ago(Math.max(1, Math.floor(days / 30.44)), "month");
-  return ago(Math.floor(days / 365.25), "year");
+  return ago(Math.max(1, Math.floor(days / 365.25)), "year");
 }
 
 /** What sorting looks at in a listed entry. */

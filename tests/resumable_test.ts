@@ -1,0 +1,824 @@
+/**
+ * Tests of resumable uploads (lib/resumable.ts): header parsing as tables,
+ * and the protocol end to end through a real server (runServer) over real
+ * temp directories, with raw sockets for interrupted clients and curl for
+ * the documented command-line flow.
+ */
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import type { Handler } from "../lib/connection.ts";
+import { HttpError } from "../lib/http/errors.ts";
+import { KeyedLock } from "../lib/keyed_lock.ts";
+import { DEFAULT_LIMITS } from "../lib/options.ts";
+import { decodeUrlPath, toFsPath } from "../lib/path.ts";
+import {
+  INTEROP_VERSION,
+  parseStructuredBoolean,
+  parseStructuredInteger,
+  ResumableUploads,
+  UPLOAD_PATH_PREFIX,
+} from "../lib/resumable.ts";
+import { UPLOAD_TEMP_PREFIX } from "../lib/temp_files.ts";
+import type { ResumableOptions } from "../lib/resumable.ts";
+import { runServer } from "../lib/server.ts";
+import { putFile } from "../lib/upload.ts";
+import { exchange, parseResponses, readUntil, run, writeAll } from "./_helpers.ts";
+import type { RawResponse } from "./_helpers.ts";
+
+const CURL = "/usr/bin/curl";
+const MiB = 1024 * 1024;
+const INTEROP = `Upload-Draft-Interop-Version: ${INTEROP_VERSION}`;
+const PARTIAL = "Content-Type: application/partial-upload";
+const LOCATION = /^\/\.well-known\/filedrop-uploads\/[A-Za-z0-9_-]{22}$/;
+
+// --- Helpers -------------------------------------------------------------------
+
+function randomBytes(length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let at = 0; at < length; at += 65536) {
+    crypto.getRandomValues(bytes.subarray(at, Math.min(length, at + 65536)));
+  }
+  return bytes;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("base64");
+}
+
+/** Routes like the lead's handler will: upload resources, creations, then plain PUT. */
+function route(uploads: ResumableUploads, rootReal: string, locks: KeyedLock): Handler {
+  return async (request) => {
+    if (request.path.startsWith(UPLOAD_PATH_PREFIX)) {
+      return await uploads.handleResource(request, request.path.slice(UPLOAD_PATH_PREFIX.length));
+    }
+    const url = decodeUrlPath(request.path);
+    const fsPath = toFsPath(rootReal, url.segments);
+    if (uploads.isCreation(request)) {
+      return await uploads.handleCreation(request, url.segments, fsPath);
+    }
+    if (request.method === "PUT") {
+      return await putFile({ rootReal, fsync: false, locks }, request, url.segments, fsPath);
+    }
+    throw new HttpError(405, "Method not allowed");
+  };
+}
+
+interface Harness {
+  port: number;
+  root: string;
+  uploads: ResumableUploads;
+}
+
+/**
+ * Runs `fn` against a real server routing to a fresh ResumableUploads over
+ * `root` (a new temp dir unless given; removed only when created here).
+ * Fails when the server reported an unexpected error.
+ */
+async function withUploads(
+  { root: givenRoot, ...options }: Partial<ResumableOptions> & { root?: string },
+  fn: (harness: Harness) => Promise<void>,
+): Promise<void> {
+  const root = givenRoot ?? await Deno.makeTempDir({ prefix: "filedrop-resumable-" });
+  const rootReal = await Deno.realPath(root);
+  const locks = new KeyedLock();
+  const uploads = new ResumableUploads({
+    rootReal,
+    fsync: true,
+    locks,
+    maxBodyBytes: Infinity,
+    ...options,
+  });
+  const errors: unknown[] = [];
+  const server = runServer(Deno.listen({ hostname: "127.0.0.1", port: 0 }), {
+    limits: { ...DEFAULT_LIMITS, bodyTimeoutMs: 2_000 },
+    handler: route(uploads, rootReal, locks),
+    onError: (error) => errors.push(error),
+  });
+  try {
+    await fn({ port: server.addr.port, root: rootReal, uploads });
+  } finally {
+    await server.shutdown();
+    uploads.close();
+    await uploads.restored;
+    if (givenRoot === undefined) await Deno.remove(root, { recursive: true });
+  }
+  assert.deepEqual(errors, []);
+}
+
+/** Sends one request on a fresh connection; returns every response, interim ones included. */
+async function send(
+  port: number,
+  requestLine: string,
+  headers: string[] = [],
+  body: Uint8Array | string = "",
+): Promise<RawResponse[]> {
+  const head = [requestLine, "Host: localhost", "Connection: close", ...headers].join("\r\n");
+  const { text } = await exchange(port, [`${head}\r\n\r\n`, body]);
+  const { responses, rest } = parseResponses(text, [requestLine.startsWith("HEAD ")]);
+  assert.equal(rest, "", `unparsed bytes after ${requestLine}: ${JSON.stringify(text)}`);
+  assert.ok(responses.length > 0, `no response to ${requestLine}`);
+  return responses;
+}
+
+/** The final response of an exchange, checking there was no interim one. */
+async function sendOne(
+  port: number,
+  requestLine: string,
+  headers: string[] = [],
+  body: Uint8Array | string = "",
+): Promise<RawResponse> {
+  const responses = await send(port, requestLine, headers, body);
+  assert.deepEqual(responses.map((r) => r.status).filter((s) => s < 200), []);
+  return responses[responses.length - 1];
+}
+
+function head(port: number, location: string): Promise<RawResponse> {
+  return sendOne(port, `HEAD ${location} HTTP/1.1`);
+}
+
+function patch(
+  port: number,
+  location: string,
+  offset: number,
+  complete: boolean,
+  body: Uint8Array | string,
+  headers: string[] = [],
+): Promise<RawResponse> {
+  return sendOne(port, `PATCH ${location} HTTP/1.1`, [
+    PARTIAL,
+    `Upload-Offset: ${offset}`,
+    `Upload-Complete: ${complete ? "?1" : "?0"}`,
+    `Content-Length: ${body.length}`,
+    ...headers,
+  ], body);
+}
+
+/** Creates an incomplete upload of `target` holding `body`; returns its location. */
+async function createPartial(
+  port: number,
+  target: string,
+  body: Uint8Array | string,
+  headers: string[] = [],
+): Promise<string> {
+  const response = await sendOne(port, `PUT ${target} HTTP/1.1`, [
+    "Upload-Complete: ?0",
+    `Content-Length: ${body.length}`,
+    ...headers,
+  ], body);
+  assert.equal(response.status, 201, response.body);
+  assert.equal(response.headers.get("upload-complete"), "?0");
+  assert.equal(response.headers.get("upload-offset"), String(body.length));
+  const location = response.headers.get("location")!;
+  assert.match(location, LOCATION);
+  return location;
+}
+
+/** Names of upload files (partial data, sidecars) in `dir`. */
+async function uploadFiles(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.startsWith(UPLOAD_TEMP_PREFIX)) names.push(entry.name);
+  }
+  return names.sort();
+}
+
+async function exists(filePath: string): Promise<boolean> {
+  return await Deno.stat(filePath).then(() => true, () => false);
+}
+
+/** Polls `condition` every 20 ms until it holds; fails after `timeoutMs`. */
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition never held");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function problemOf(response: RawResponse): Record<string, unknown> {
+  assert.equal(response.headers.get("content-type"), "application/problem+json");
+  return JSON.parse(response.body);
+}
+
+// --- Header parsing --------------------------------------------------------------
+
+Deno.test("parseStructuredBoolean: ?0 and ?1 with parameters; anything else is ignored", () => {
+  const cases: [string | undefined, boolean | null][] = [
+    ["?1", true],
+    ["?0", false],
+    [" ?1 ", true],
+    ["?1;a=1", true],
+    ["?0;a;b=?1", false],
+    [undefined, null],
+    ["", null],
+    ["1", null],
+    ["true", null],
+    ["?2", null],
+    ["?1, ?1", null],
+    ["?10", null],
+    ["\t?1", null],
+  ];
+  for (const [value, expected] of cases) {
+    assert.equal(parseStructuredBoolean(value), expected, JSON.stringify(value));
+  }
+});
+
+Deno.test("parseStructuredInteger: non-negative, at most 15 digits", () => {
+  const cases: [string | undefined, number | null][] = [
+    ["0", 0],
+    ["42", 42],
+    [" 7 ", 7],
+    ["007", 7],
+    ["999999999999999", 999999999999999],
+    ["5;x=1", 5],
+    [undefined, null],
+    ["", null],
+    ["-1", null],
+    ["1000000000000000", null],
+    ["1.5", null],
+    ["1, 2", null],
+    ["0x10", null],
+  ];
+  for (const [value, expected] of cases) {
+    assert.equal(parseStructuredInteger(value), expected, JSON.stringify(value));
+  }
+});
+
+// --- Creation ----------------------------------------------------------------------
+
+Deno.test("creation with the whole body: 104 with Location first, then the file in place", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    const data = randomBytes(3 * MiB + 17);
+    const responses = await send(port, "PUT /new/dir/a.bin HTTP/1.1", [
+      "Upload-Complete: ?1",
+      INTEROP,
+      `Content-Length: ${data.length}`,
+    ], data);
+    assert.deepEqual(responses.map((r) => r.status), [104, 201]);
+    const [interim, created] = responses;
+    const location = interim.headers.get("location")!;
+    assert.match(location, LOCATION);
+    assert.equal(interim.headers.get("upload-draft-interop-version"), String(INTEROP_VERSION));
+    assert.match(interim.headers.get("upload-limit")!, /^max-age=\d+$/);
+
+    assert.equal(created.headers.get("upload-complete"), "?1");
+    assert.equal(created.headers.get("location"), "/new/dir/a.bin");
+    assert.ok(created.headers.has("etag"));
+    assert.equal(created.headers.get("repr-digest"), `sha-256=:${sha256(data)}:`);
+    const stored = await Deno.readFile(path.join(root, "new/dir/a.bin"));
+    assert.equal(sha256(stored), sha256(data));
+    assert.deepEqual(await uploadFiles(path.join(root, "new/dir")), []);
+
+    const state = await head(port, location);
+    assert.equal(state.status, 204);
+    assert.equal(state.headers.get("upload-complete"), "?1");
+    assert.equal(state.headers.get("upload-offset"), String(data.length));
+    assert.equal(state.headers.get("upload-length"), String(data.length));
+    assert.equal(state.headers.get("cache-control"), "no-store");
+  });
+});
+
+Deno.test("a long transfer reports its progress in 104s without Location", async () => {
+  await withUploads({ fsync: false }, async ({ port, root }) => {
+    const data = randomBytes(17 * MiB);
+    const responses = await send(port, "PUT /long.bin HTTP/1.1", [
+      "Upload-Complete: ?1",
+      INTEROP,
+      `Content-Length: ${data.length}`,
+    ], data);
+    assert.deepEqual(responses.map((r) => r.status), [104, 104, 201]);
+    const progress = responses[1];
+    assert.equal(progress.headers.get("location"), undefined);
+    assert.equal(progress.headers.get("upload-draft-interop-version"), String(INTEROP_VERSION));
+    const offset = Number(progress.headers.get("upload-offset"));
+    assert.ok(offset >= 16 * MiB && offset < data.length, String(offset));
+    assert.equal(sha256(await Deno.readFile(path.join(root, "long.bin"))), sha256(data));
+  });
+});
+
+Deno.test("creation replacing a file answers 204 with the new ETag", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    await Deno.writeTextFile(path.join(root, "a.txt"), "old");
+    const responses = await send(port, "POST /a.txt HTTP/1.1", [
+      "Upload-Complete: ?1",
+      INTEROP,
+      "Content-Length: 3",
+    ], "new");
+    assert.deepEqual(responses.map((r) => r.status), [104, 204]);
+    assert.equal(responses[1].headers.get("upload-complete"), "?1");
+    assert.equal(await Deno.readTextFile(path.join(root, "a.txt")), "new");
+  });
+});
+
+Deno.test("an interrupted creation keeps the bytes received; PATCH resumes byte-exact", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    const data = randomBytes(2 * MiB + 5);
+    const half = MiB + 3;
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    let location: string;
+    try {
+      await writeAll(
+        conn,
+        new TextEncoder().encode(
+          `PUT /big.bin HTTP/1.1\r\nHost: localhost\r\nUpload-Complete: ?1\r\n${INTEROP}\r\n` +
+            `Content-Length: ${data.length}\r\n\r\n`,
+        ),
+      );
+      await writeAll(conn, data.subarray(0, half));
+      const { text } = await readUntil(conn, { responses: 1 });
+      const [interim] = parseResponses(text).responses;
+      assert.equal(interim.status, 104);
+      location = interim.headers.get("location")!;
+    } finally {
+      conn.close();
+    }
+
+    // The server acknowledges the bytes once it has seen the client go.
+    await waitFor(async () =>
+      (await head(port, location)).headers.get("upload-offset") === String(half)
+    );
+    const state = await head(port, location);
+    assert.equal(state.headers.get("upload-complete"), "?0");
+    assert.equal(state.headers.get("upload-length"), String(data.length));
+    assert.equal(await exists(path.join(root, "big.bin")), false, "not visible while partial");
+    assert.equal((await uploadFiles(root)).length, 2, "partial data and sidecar");
+
+    const wrong = await patch(port, location, half - 1, true, data.subarray(half - 1));
+    assert.equal(wrong.status, 409);
+    assert.equal(wrong.headers.get("upload-offset"), String(half));
+    const problem = problemOf(wrong);
+    assert.equal(
+      problem.type,
+      "https://iana.org/assignments/http-problem-types#mismatching-upload-offset",
+    );
+    assert.equal(problem["expected-offset"], half);
+    assert.equal(problem["provided-offset"], half - 1);
+
+    const done = await patch(port, location, half, true, data.subarray(half));
+    assert.equal(done.status, 201, done.body);
+    assert.equal(done.headers.get("upload-complete"), "?1");
+    assert.equal(done.headers.get("location"), "/big.bin");
+    assert.equal(done.headers.get("repr-digest"), `sha-256=:${sha256(data)}:`);
+    assert.equal(sha256(await Deno.readFile(path.join(root, "big.bin"))), sha256(data));
+    assert.deepEqual(await uploadFiles(root), []);
+  });
+});
+
+Deno.test("an upload in parts: nothing at the target until the last part", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    // No interop version: no 104, but the final 201 carries the Location.
+    const location = await createPartial(port, "/parts.txt", "one,");
+    const second = await patch(port, location, 4, false, "two,");
+    assert.equal(second.status, 204);
+    assert.equal(second.headers.get("upload-complete"), "?0");
+    assert.equal(second.headers.get("upload-offset"), "8");
+    assert.equal(await exists(path.join(root, "parts.txt")), false);
+
+    const last = await patch(port, location, 8, false, "three");
+    assert.equal(last.status, 204);
+    const empty = await patch(port, location, 13, true, "");
+    assert.equal(empty.status, 201);
+    assert.equal(await Deno.readTextFile(path.join(root, "parts.txt")), "one,two,three");
+
+    const again = await patch(port, location, 13, true, "more");
+    assert.equal(again.status, 400);
+    assert.match(String(problemOf(again).type), /#inconsistent-upload-length$/);
+    const finished = await patch(port, location, 13, true, "");
+    assert.equal(finished.status, 410);
+    assert.match(String(problemOf(finished).type), /#completed-upload$/);
+  });
+});
+
+Deno.test("a chunked creation and a chunked append", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    const responses = await send(port, "PUT /c.txt HTTP/1.1", [
+      "Upload-Complete: ?0",
+      INTEROP,
+      "Transfer-Encoding: chunked",
+    ], "3\r\nabc\r\n0\r\n\r\n");
+    assert.deepEqual(responses.map((r) => r.status), [104, 201]);
+    const location = responses[1].headers.get("location")!;
+    assert.equal(location, responses[0].headers.get("location"), "the same Location in both");
+    const done = await sendOne(port, `PATCH ${location} HTTP/1.1`, [
+      PARTIAL,
+      "Upload-Offset: 3",
+      "Upload-Complete: ?1",
+      "Transfer-Encoding: chunked",
+    ], "2\r\nde\r\n0\r\n\r\n");
+    assert.equal(done.status, 201);
+    assert.equal(await Deno.readTextFile(path.join(root, "c.txt")), "abcde");
+  });
+});
+
+// --- Cancellation, lookup, expiry --------------------------------------------------
+
+Deno.test("DELETE cancels: 204, then 404, and no partial data left", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    const location = await createPartial(port, "/gone.txt", "some bytes");
+    assert.equal((await uploadFiles(root)).length, 2);
+    const deleted = await sendOne(port, `DELETE ${location} HTTP/1.1`);
+    assert.equal(deleted.status, 204);
+    assert.equal((await head(port, location)).status, 404);
+    assert.equal((await patch(port, location, 10, true, "")).status, 404);
+    assert.deepEqual(await uploadFiles(root), []);
+    assert.equal(await exists(path.join(root, "gone.txt")), false);
+  });
+});
+
+Deno.test("an upload resource answers OPTIONS, and 405 to other methods", async () => {
+  await withUploads({}, async ({ port }) => {
+    const location = await createPartial(port, "/opt.txt", "a");
+    const options = await sendOne(port, `OPTIONS ${location} HTTP/1.1`);
+    assert.equal(options.status, 204);
+    assert.equal(options.headers.get("allow"), "HEAD, PATCH, DELETE, OPTIONS");
+    const get = await sendOne(port, `GET ${location} HTTP/1.1`);
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get("allow"), "HEAD, PATCH, DELETE, OPTIONS");
+  });
+});
+
+Deno.test("the lifetime must be positive and finite", () => {
+  for (const expiryMs of [0, -1, Infinity, NaN]) {
+    assert.throws(
+      () =>
+        new ResumableUploads({
+          rootReal: "/nonexistent",
+          fsync: false,
+          locks: new KeyedLock(),
+          maxBodyBytes: Infinity,
+          expiryMs,
+        }),
+      RangeError,
+    );
+  }
+});
+
+Deno.test("unknown and malformed upload tokens are 404 for every method", async () => {
+  await withUploads({}, async ({ port }) => {
+    for (const token of ["AAAAAAAAAAAAAAAAAAAAAA", "short", "AAAAAAAAAAAAAAAAAAAAAAA", "%2e%2e"]) {
+      const target = UPLOAD_PATH_PREFIX + token;
+      assert.equal((await head(port, target)).status, 404, token);
+      assert.equal((await patch(port, target, 0, true, "x")).status, 404, token);
+      assert.equal((await sendOne(port, `DELETE ${target} HTTP/1.1`)).status, 404, token);
+    }
+  });
+});
+
+Deno.test("an expired upload is refused at once and its files are swept by the timer", async () => {
+  await withUploads({ expiryMs: 1000, sweepIntervalMs: 50 }, async ({ port, root }) => {
+    const location = await createPartial(port, "/old.txt", "data");
+    assert.equal((await head(port, location)).status, 204);
+    assert.equal((await uploadFiles(root)).length, 2);
+    await waitFor(async () => (await uploadFiles(root)).length === 0, 5000);
+    assert.equal((await head(port, location)).status, 404);
+  });
+});
+
+Deno.test("sweep() removes only expired uploads; lookups refuse them before the sweep", async () => {
+  await withUploads(
+    { expiryMs: 1000, sweepIntervalMs: 60_000 },
+    async ({ port, root, uploads }) => {
+      const created = Date.now();
+      const location = await createPartial(port, "/soon.txt", "data");
+      assert.equal(await uploads.sweep(created), 0);
+      await new Promise((resolve) => setTimeout(resolve, created + 1100 - Date.now()));
+      assert.equal((await head(port, location)).status, 404);
+      assert.equal((await uploadFiles(root)).length, 2, "still on disk before the sweep");
+      assert.equal(await uploads.sweep(), 1);
+      assert.deepEqual(await uploadFiles(root), []);
+    },
+  );
+});
+
+// --- Protocol details -------------------------------------------------------------------
+
+Deno.test("an HTTP/1.0 client gets no 104", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    // Upload-Complete: ?0 still creates an upload; its Location comes in the 201.
+    const partial = await send(port, "PUT /ten.txt HTTP/1.0", [
+      "Upload-Complete: ?0",
+      INTEROP,
+      "Content-Length: 2",
+    ], "ab");
+    assert.deepEqual(partial.map((r) => r.status), [201]);
+    assert.match(partial[0].headers.get("location")!, LOCATION);
+
+    // A complete body it could never resume is a plain PUT.
+    const whole = await send(port, "PUT /whole.txt HTTP/1.0", [
+      "Upload-Complete: ?1",
+      INTEROP,
+      "Content-Length: 5",
+    ], "whole");
+    assert.deepEqual(whole.map((r) => r.status), [201]);
+    assert.equal(whole[0].headers.get("upload-complete"), undefined);
+    assert.equal(await Deno.readTextFile(path.join(root, "whole.txt")), "whole");
+  });
+});
+
+Deno.test("without a matching interop version a complete upload is a plain PUT", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    for (const version of [undefined, "6", "7", "x"]) {
+      const headers = ["Upload-Complete: ?1", "Content-Length: 2"];
+      if (version !== undefined) headers.push(`Upload-Draft-Interop-Version: ${version}`);
+      const responses = await send(port, "PUT /plain.txt HTTP/1.1", headers, "ok");
+      assert.deepEqual(responses.map((r) => r.status).filter((s) => s < 200), [], version);
+    }
+    assert.equal(await Deno.readTextFile(path.join(root, "plain.txt")), "ok");
+  });
+});
+
+Deno.test("an HTTP/1.0 client that is cut off loses the partial upload it cannot resume", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    await exchange(port, [
+      "PUT /cut.txt HTTP/1.0\r\nUpload-Complete: ?0\r\nContent-Length: 100\r\n\r\n",
+      "only ten..",
+    ], { closeWrite: true });
+    await waitFor(async () => (await uploadFiles(root)).length === 0);
+    assert.equal(await exists(path.join(root, "cut.txt")), false);
+  });
+});
+
+Deno.test("a second PATCH while one is transferring gets 409", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    const location = await createPartial(port, "/busy.txt", "");
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await writeAll(
+        conn,
+        new TextEncoder().encode(
+          `PATCH ${location} HTTP/1.1\r\nHost: localhost\r\n${PARTIAL}\r\nUpload-Offset: 0\r\n` +
+            "Upload-Complete: ?0\r\nContent-Length: 20\r\n\r\nfirst half",
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const second = await patch(port, location, 0, false, "intruder");
+      assert.equal(second.status, 409);
+      assert.equal(second.headers.get("retry-after"), "1");
+      assert.equal(second.headers.get("upload-offset"), "0");
+
+      await writeAll(conn, new TextEncoder().encode("other half"));
+      const { text } = await readUntil(conn, { responses: 1 });
+      const [first] = parseResponses(text).responses;
+      assert.equal(first.status, 204);
+      assert.equal(first.headers.get("upload-offset"), "20");
+    } finally {
+      conn.close();
+    }
+    const done = await patch(port, location, 20, true, "");
+    assert.equal(done.status, 201);
+    assert.equal(await Deno.readTextFile(path.join(root, "busy.txt")), "first halfother half");
+  });
+});
+
+Deno.test("PATCH needs application/partial-upload, Upload-Offset and Upload-Complete", async () => {
+  await withUploads({}, async ({ port }) => {
+    const location = await createPartial(port, "/strict.txt", "a");
+    const untyped = await sendOne(port, `PATCH ${location} HTTP/1.1`, [
+      "Content-Type: application/octet-stream",
+      "Upload-Offset: 1",
+      "Upload-Complete: ?1",
+      "Content-Length: 1",
+    ], "b");
+    assert.equal(untyped.status, 415);
+    assert.equal(untyped.headers.get("accept-patch"), "application/partial-upload");
+    const noOffset = await sendOne(port, `PATCH ${location} HTTP/1.1`, [
+      PARTIAL,
+      "Upload-Complete: ?1",
+      "Content-Length: 1",
+    ], "b");
+    assert.equal(noOffset.status, 400);
+    const noComplete = await sendOne(port, `PATCH ${location} HTTP/1.1`, [
+      PARTIAL,
+      "Upload-Offset: 1",
+      "Content-Length: 1",
+    ], "b");
+    assert.equal(noComplete.status, 400);
+    assert.equal((await head(port, location)).headers.get("upload-offset"), "1");
+  });
+});
+
+Deno.test("Upload-Length: recorded, reported, and enforced", async () => {
+  await withUploads({}, async ({ port }) => {
+    const location = await createPartial(port, "/len.txt", "1234", ["Upload-Length: 10"]);
+    assert.equal((await head(port, location)).headers.get("upload-length"), "10");
+
+    // Completing with 3 more bytes would make 7, not 10: refused, the upload stays.
+    const short = await patch(port, location, 4, true, "567");
+    assert.equal(short.status, 400);
+    assert.match(String(problemOf(short).type), /#inconsistent-upload-length$/);
+    assert.equal((await head(port, location)).headers.get("upload-offset"), "4");
+
+    // A chunked append past the length ends the upload.
+    const over = await sendOne(port, `PATCH ${location} HTTP/1.1`, [
+      PARTIAL,
+      "Upload-Offset: 4",
+      "Upload-Complete: ?0",
+      "Transfer-Encoding: chunked",
+    ], "8\r\n56789012\r\n0\r\n\r\n");
+    assert.equal(over.status, 400);
+    assert.equal((await head(port, location)).status, 404);
+  });
+});
+
+Deno.test("max-size: a longer upload is refused with Upload-Limit", async () => {
+  await withUploads({ maxBodyBytes: 100 }, async ({ port, root }) => {
+    const refused = await send(port, "PUT /huge.bin HTTP/1.1", [
+      "Upload-Complete: ?0",
+      INTEROP,
+      "Upload-Length: 101",
+      "Content-Length: 0",
+    ]);
+    assert.deepEqual(refused.map((r) => r.status), [413]);
+    assert.match(refused[0].headers.get("upload-limit")!, /^max-size=100, max-age=\d+$/);
+
+    const location = await createPartial(port, "/huge.bin", "x".repeat(60));
+    const over = await patch(port, location, 60, false, "y".repeat(41));
+    assert.equal(over.status, 413);
+    assert.match(over.headers.get("upload-limit")!, /max-size=100/);
+    assert.equal((await head(port, location)).status, 404);
+    assert.deepEqual(await uploadFiles(root), []);
+  });
+});
+
+// --- Completion ------------------------------------------------------------------------
+
+Deno.test("the creation's preconditions are checked again at completion", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    const refusedAtOnce = await send(port, "PUT /cond.txt HTTP/1.1", [
+      "Upload-Complete: ?1",
+      INTEROP,
+      'If-Match: "nope"',
+      "Content-Length: 1",
+    ], "x");
+    assert.deepEqual(refusedAtOnce.map((r) => r.status), [412]);
+
+    const location = await createPartial(port, "/cond.txt", "mine", ["If-None-Match: *"]);
+    await Deno.writeTextFile(path.join(root, "cond.txt"), "someone else's");
+    const done = await patch(port, location, 4, true, "!");
+    assert.equal(done.status, 412);
+    assert.equal(done.headers.get("upload-complete"), "?1");
+    assert.equal(await Deno.readTextFile(path.join(root, "cond.txt")), "someone else's");
+    assert.deepEqual(await uploadFiles(root), []);
+    assert.equal((await head(port, location)).headers.get("upload-complete"), "?1");
+  });
+});
+
+Deno.test("Repr-Digest of the creation request covers the whole upload", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    const data = new TextEncoder().encode("hello, resumable world");
+    const digest = `Repr-Digest: sha-256=:${sha256(data)}:`;
+    const good = await createPartial(port, "/good.txt", data.subarray(0, 7), [digest]);
+    const done = await patch(port, good, 7, true, data.subarray(7));
+    assert.equal(done.status, 201);
+    assert.equal(await Deno.readTextFile(path.join(root, "good.txt")), "hello, resumable world");
+
+    const bad = await createPartial(port, "/bad.txt", "hello, ", [digest]);
+    const refused = await patch(port, bad, 7, true, "other world");
+    assert.equal(refused.status, 400);
+    assert.equal(refused.headers.get("upload-complete"), "?1");
+    assert.equal(await exists(path.join(root, "bad.txt")), false);
+    assert.deepEqual(await uploadFiles(root), []);
+  });
+});
+
+Deno.test("a Content-Digest mismatch appends nothing", async () => {
+  await withUploads({}, async ({ port }) => {
+    const location = await createPartial(port, "/cd.txt", "abc");
+    const wrong = `Content-Digest: sha-256=:${sha256(new TextEncoder().encode("nope"))}:`;
+    const refused = await patch(port, location, 3, false, "def", [wrong]);
+    assert.equal(refused.status, 400);
+    assert.equal((await head(port, location)).headers.get("upload-offset"), "3");
+    const right = `Content-Digest: sha-256=:${sha256(new TextEncoder().encode("def"))}:`;
+    assert.equal((await patch(port, location, 3, false, "def", [right])).status, 204);
+  });
+});
+
+// --- Restart ---------------------------------------------------------------------------
+
+Deno.test("uploads survive a restart; unacknowledged bytes and debris are removed", async () => {
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "filedrop-resumable-" }));
+  try {
+    const data = randomBytes(5000);
+    let location = "";
+    await withUploads({ root }, async ({ port }) => {
+      location = await createPartial(port, "/sub/keep.bin", data.subarray(0, 3000));
+    });
+    const directory = path.join(root, "sub");
+    const [dataName, sidecarName] = await uploadFiles(directory);
+    assert.equal(sidecarName, `${dataName}.json`);
+    // Bytes written after the last checkpoint were never acknowledged.
+    await Deno.writeFile(path.join(directory, dataName), new Uint8Array(7), { append: true });
+    // A crash between creating the data and its sidecar, and a stale staging file.
+    const orphan = path.join(directory, UPLOAD_TEMP_PREFIX + "0".repeat(64));
+    await Deno.writeTextFile(orphan, "orphan");
+    await Deno.writeTextFile(`${orphan}.json.new`, "{");
+    // An upload that expired while the server was down.
+    const expired = path.join(root, UPLOAD_TEMP_PREFIX + "1".repeat(64));
+    await Deno.writeTextFile(expired, "old");
+    const sidecar = JSON.parse(await Deno.readTextFile(path.join(directory, sidecarName)));
+    await Deno.writeTextFile(
+      `${expired}.json`,
+      JSON.stringify({ ...sidecar, segments: ["x.txt"], offset: 3, expiresAt: Date.now() - 1 }),
+    );
+
+    await withUploads({ root }, async ({ port, uploads }) => {
+      assert.equal(await uploads.restored, 1);
+      assert.deepEqual(await uploadFiles(directory), [dataName, sidecarName]);
+      assert.deepEqual(await uploadFiles(root), []);
+      assert.equal((await Deno.stat(path.join(directory, dataName))).size, 3000);
+      const state = await head(port, location);
+      assert.equal(state.status, 204);
+      assert.equal(state.headers.get("upload-offset"), "3000");
+      const done = await patch(port, location, 3000, true, data.subarray(3000));
+      assert.equal(done.status, 201);
+      assert.equal(done.headers.get("repr-digest"), `sha-256=:${sha256(data)}:`);
+      assert.equal(sha256(await Deno.readFile(path.join(directory, "keep.bin"))), sha256(data));
+      assert.deepEqual(await uploadFiles(directory), []);
+    });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+// --- curl ------------------------------------------------------------------------------
+
+Deno.test("curl: the documented command-line flow", async () => {
+  await withUploads({}, async ({ port, root }) => {
+    const base = `http://127.0.0.1:${port}`;
+    const work = await Deno.makeTempDir({ prefix: "filedrop-curl-" });
+    try {
+      const data = randomBytes(2 * MiB);
+      const file = path.join(work, "file.bin");
+      await Deno.writeFile(file, data);
+
+      // One request, resumable if cut off: curl shows the 104 and its Location.
+      const whole = await run(CURL, [
+        "-sS",
+        "-v",
+        "-T",
+        file,
+        "-H",
+        "Upload-Complete: ?1",
+        "-H",
+        INTEROP,
+        `${base}/whole.bin`,
+      ]);
+      assert.equal(whole.code, 0, whole.stderr);
+      assert.match(whole.stderr, /< HTTP\/1\.1 104/);
+      assert.match(whole.stderr, /< Location: \/\.well-known\/filedrop-uploads\//);
+      assert.match(whole.stderr, /< HTTP\/1\.1 201 Created/);
+      assert.equal(sha256(await Deno.readFile(path.join(root, "whole.bin"))), sha256(data));
+
+      // In parts: create with the first part, ask the offset, send the rest.
+      const first = path.join(work, "first");
+      await Deno.writeFile(first, data.subarray(0, MiB));
+      const created = await run(CURL, [
+        "-sS",
+        "-i",
+        "-T",
+        first,
+        "-H",
+        "Upload-Complete: ?0",
+        `${base}/parts.bin`,
+      ]);
+      assert.equal(created.code, 0, created.stderr);
+      const location = /^Location: (\S+)\r$/m.exec(created.stdout)![1];
+      const offset = await run(CURL, ["-sS", "-I", `${base}${location}`]);
+      assert.match(offset.stdout, new RegExp(`^Upload-Offset: ${MiB}\r$`, "m"));
+      // As `tail -c +$((OFFSET + 1)) file | curl -T - ...` streams it.
+      const resumed = await run(CURL, [
+        "-sS",
+        "-i",
+        "-X",
+        "PATCH",
+        "-T",
+        "-",
+        "-H",
+        "Content-Type: application/partial-upload",
+        "-H",
+        `Upload-Offset: ${MiB}`,
+        "-H",
+        "Upload-Complete: ?1",
+        `${base}${location}`,
+      ], { stdin: data.subarray(MiB) });
+      assert.match(resumed.stdout, /^HTTP\/1\.1 201 Created\r$/m);
+      assert.equal(sha256(await Deno.readFile(path.join(root, "parts.bin"))), sha256(data));
+
+      const cancelled = await run(CURL, [
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-X",
+        "DELETE",
+        `${base}${location}`,
+      ]);
+      assert.equal(cancelled.stdout, "204");
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  });
+});
