@@ -119,8 +119,8 @@ function isForeign(request: Request, authority: string | undefined): boolean {
  * Wraps a handler with browser-facing defences, checked before the handler
  * runs (so no body is read):
  *
- * - DNS rebinding: when `loopbackOnly`, a request whose Host (or absolute-form
- *   authority) is not a loopback name or address (see
+ * - DNS rebinding: when `loopbackOnly`, a request whose authority (the
+ *   absolute-form target's, which overrides Host, else Host) is not a loopback name or address (see
  *   {@linkcode isLoopbackAuthority}) gets 403. A request without Host
  *   (HTTP/1.0) passes: browsers always send one.
  * - CSRF: unless `cors`, a write (any method but GET, HEAD and OPTIONS) whose
@@ -130,24 +130,16 @@ function isForeign(request: Request, authority: string | undefined): boolean {
  */
 export function withGuard(handler: Handler, options: GuardOptions): Handler {
   return async (request: Request): Promise<Response> => {
-    const host = request.headers.get("host");
-    const fromTarget = targetAuthority(request);
-    if (
-      options.loopbackOnly &&
-      ((host !== undefined && !isLoopbackAuthority(host)) ||
-        (fromTarget !== null && !isLoopbackAuthority(fromTarget)))
-    ) {
+    // RFC 9112 §3.2.2: an absolute-form target's authority overrides Host.
+    const authority = targetAuthority(request) ?? request.headers.get("host");
+    if (options.loopbackOnly && authority !== undefined && !isLoopbackAuthority(authority)) {
       throw new HttpError(
         403,
         "Host not allowed: this server only answers to localhost names (DNS rebinding protection)",
       );
     }
-    // RFC 9112 §3.2.2: an absolute-form target's authority overrides Host.
-    if (!options.cors && isWrite(request.method) && isForeign(request, fromTarget ?? host)) {
-      throw new HttpError(
-        403,
-        "Cross-origin write refused",
-      );
+    if (!options.cors && isWrite(request.method) && isForeign(request, authority)) {
+      throw new HttpError(403, "Cross-origin write refused");
     }
     return await handler(request);
   };

@@ -217,7 +217,7 @@ Deno.test("withGuard: DNS rebinding protection on a loopback server", async () =
     { options: LOOPBACK, spec: { headers: { host: "192.168.1.5:8080" } }, status: 403 },
     { options: LOOPBACK, spec: { method: "OPTIONS", headers: { host: "evil.com" } }, status: 403 },
     { options: LOOPBACK_CORS, spec: { headers: { host: "evil.com" } }, status: 403 },
-    // Absolute-form: the target's authority is checked as well as Host.
+    // Absolute-form: the target's authority is what counts; Host is ignored (RFC 9112 §3.2.2).
     {
       options: LOOPBACK,
       spec: {
@@ -226,6 +226,15 @@ Deno.test("withGuard: DNS rebinding protection on a loopback server", async () =
         headers: { host: "localhost" },
       },
       status: 403,
+    },
+    {
+      options: LOOPBACK,
+      spec: {
+        target: "http://localhost:8080/file.txt",
+        targetForm: "absolute",
+        headers: { host: "evil.com" },
+      },
+      status: 200,
     },
     {
       options: LOOPBACK,
