@@ -222,8 +222,12 @@ export class Connection {
     try {
       response = await this.#context.handler(request);
     } catch (error) {
-      if (error instanceof ClientGoneError || isDisconnect(error)) return false;
-      if (error instanceof HttpError) response = errorResponse(error);
+      if (this.#phase === "closed" || this.#phase === "closing") return false;
+      if (isDisconnect(error) && !(error instanceof ClientGoneError)) return false;
+      if (error instanceof ClientGoneError) {
+        // The body ended early: a client that only half-closed still learns why (if it listens).
+        response = errorResponse(new HttpError(400, "Request body ended before its announced end"));
+      } else if (error instanceof HttpError) response = errorResponse(error);
       else {
         this.#context.onError(error, request);
         response = errorResponse(new HttpError(500, "Internal server error"));
@@ -258,7 +262,13 @@ export class Connection {
         }
         const head = this.#parser.parse(this.#receive);
         if (head !== null) return head;
-        if (!await this.#fill()) return null;
+        if (!await this.#fill()) {
+          // Part of a head, then the end: say so to a client that only half-closed.
+          if (this.#receive.length > 0 && this.#phase === "head") {
+            throw new HttpError(400, "Request head ended before its blank line");
+          }
+          return null;
+        }
       }
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;

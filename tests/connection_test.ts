@@ -371,11 +371,25 @@ Deno.test("a client that half-closes after its requests still gets every respons
   });
 });
 
-Deno.test("a client that half-closes inside a head gets no response and is closed", async () => {
-  await serverTest({}, async ({ port }) => {
-    const result = await exchange(port, "GET / HTTP/1.1\r\nHost: localhost\r\n", { closeWrite: true });
-    assert.ok(result.closed);
-    assert.equal(result.text, "");
+Deno.test("a client that half-closes inside a head or a body gets 400 and is closed", async () => {
+  await serverTest({}, async ({ port, root }) => {
+    const head = await exchange(port, "GET / HTTP/1.1\r\nHost: localhost\r\n", {
+      closeWrite: true,
+    });
+    assert.ok(head.closed);
+    assert.match(head.text, /^HTTP\/1\.1 400 /);
+    assert.match(head.text, /Connection: close/);
+    const body = await exchange(
+      port,
+      "PUT /short.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nab",
+      { closeWrite: true },
+    );
+    assert.ok(body.closed);
+    assert.match(body.text, /^HTTP\/1\.1 400 /);
+    await assert.rejects(Deno.stat(`${root}/short.txt`), Deno.errors.NotFound);
+    const nothing = await exchange(port, "", { closeWrite: true });
+    assert.ok(nothing.closed);
+    assert.equal(nothing.text, "", "no bytes, no answer");
   });
 });
 
@@ -412,7 +426,8 @@ const FRAMING_ERRORS: { name: string; request: string }[] = [
   },
   {
     name: "repeated Content-Length fields",
-    request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+    request:
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
   },
   {
     name: "hex Content-Length",
@@ -425,20 +440,28 @@ const FRAMING_ERRORS: { name: string; request: string }[] = [
   { name: "bare LF ending a header line", request: "GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n" },
   { name: "bare LF ending the head", request: "GET / HTTP/1.1\r\nHost: localhost\r\n\n" },
   { name: "bare LF ending the request line", request: "GET / HTTP/1.1\nHost: localhost\r\n\r\n" },
-  { name: "bare CR in a header value", request: "GET / HTTP/1.1\r\nHost: localhost\r\nX: a\rb\r\n\r\n" },
+  {
+    name: "bare CR in a header value",
+    request: "GET / HTTP/1.1\r\nHost: localhost\r\nX: a\rb\r\n\r\n",
+  },
   { name: "obs-fold", request: "GET / HTTP/1.1\r\nHost: localhost\r\nX-A: b\r\n  folded\r\n\r\n" },
-  { name: "space before the colon", request: "GET / HTTP/1.1\r\nHost: localhost\r\nX-A : b\r\n\r\n" },
+  {
+    name: "space before the colon",
+    request: "GET / HTTP/1.1\r\nHost: localhost\r\nX-A : b\r\n\r\n",
+  },
   {
     name: "space before colon of Transfer-Encoding",
     request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
   },
   {
     name: "chunked not last",
-    request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+    request:
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
   },
   {
     name: "chunked twice",
-    request: "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+    request:
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
   },
   {
     name: "Transfer-Encoding in HTTP/1.0",
@@ -480,7 +503,10 @@ const FRAMING_ERRORS: { name: string; request: string }[] = [
       "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nbad trailer\r\n\r\n",
   },
   { name: "missing Host in HTTP/1.1", request: "GET / HTTP/1.1\r\n\r\n" },
-  { name: "two Host fields", request: "GET / HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\n\r\n" },
+  {
+    name: "two Host fields",
+    request: "GET / HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\n\r\n",
+  },
   { name: "request line with two spaces", request: "GET  / HTTP/1.1\r\nHost: localhost\r\n\r\n" },
   { name: "lowercase version", request: "GET / http/1.1\r\nHost: localhost\r\n\r\n" },
   { name: "NUL in the target", request: "GET /\0 HTTP/1.1\r\nHost: localhost\r\n\r\n" },
@@ -506,7 +532,8 @@ Deno.test("an unsupported transfer coding → 501 and close, nothing smuggled", 
   await serverTest({}, async ({ connect }) => {
     const client = await connect();
     await client.write(
-      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + SMUGGLED,
+      "PUT /x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" +
+        SMUGGLED,
     );
     const response = await client.response();
     assert.equal(response.status, 501);
@@ -786,11 +813,18 @@ const HEAD_LIMITS: { name: string; request: string; status: number; close: boole
   },
   {
     name: "70 KiB head",
-    request: `GET / HTTP/1.1\r\nHost: localhost\r\n${`X-Big: ${"b".repeat(7000)}\r\n`.repeat(10)}\r\n`,
+    request: `GET / HTTP/1.1\r\nHost: localhost\r\n${
+      `X-Big: ${"b".repeat(7000)}\r\n`.repeat(10)
+    }\r\n`,
     status: 431,
     close: true,
   },
-  { name: "HTTP/2.0", request: "GET / HTTP/2.0\r\nHost: localhost\r\n\r\n", status: 505, close: true },
+  {
+    name: "HTTP/2.0",
+    request: "GET / HTTP/2.0\r\nHost: localhost\r\n\r\n",
+    status: 505,
+    close: true,
+  },
   {
     name: "unknown method",
     request: "FOO / HTTP/1.1\r\nHost: localhost\r\n\r\n",
@@ -911,7 +945,9 @@ Deno.test("a stalled PUT body closes the connection and leaves no temp file", as
     await Deno.writeTextFile(path.join(root, "f.txt"), "old");
     const client = await connect();
     const started = Date.now();
-    await client.write("PUT /f.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
+    await client.write(
+      "PUT /f.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789",
+    );
     await client.assertClosed(2000);
     assert.ok(Date.now() - started < 1500, `took ${Date.now() - started} ms`);
     // The temp file is removed as the handler unwinds: give it a moment.
@@ -939,7 +975,9 @@ Deno.test("a client that disconnects mid-body leaves no temp file and the old fi
   await serverTest({}, async ({ root, connect }) => {
     await Deno.writeTextFile(path.join(root, "f.txt"), "old");
     const client = await connect();
-    await client.write("PUT /f.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789");
+    await client.write(
+      "PUT /f.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789",
+    );
     await sleep(50);
     client.close();
     for (let i = 0; i < 40 && (await tempFilesIn(root)).length > 0; i++) await sleep(25);
@@ -956,7 +994,9 @@ Deno.test("other clients are answered while a slow one is stalled", async () => 
       const slowHead = await connect();
       await slowHead.write("GET / HTTP/1.1\r\nHost: localhost\r\n");
       const slowBody = await connect();
-      await slowBody.write("PUT /s.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nab");
+      await slowBody.write(
+        "PUT /s.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nab",
+      );
       const started = Date.now();
       for (let i = 0; i < 5; i++) {
         const client = await connect();
@@ -997,7 +1037,9 @@ Deno.test("a 1 MiB chunked PUT of binary data is stored byte-exact", async () =>
     const data = new Uint8Array(1024 * 1024);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7919 + (i >> 11)) & 0xff;
     const client = await connect();
-    await client.write("PUT /bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n");
+    await client.write(
+      "PUT /bin HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
     const sizes = [1, 1000, 65536, 200000, 13, 400000];
     let offset = 0;
     for (let i = 0; offset < data.length; i++) {
@@ -1029,7 +1071,9 @@ Deno.test("a 20 MiB GET arrives byte-exact; HEAD sends the same length and no bo
     }
     await Deno.writeFile(path.join(root, "big.bin"), data);
     const client = await connect();
-    await client.write(get("/big.bin") + "HEAD /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n" + get("/"));
+    await client.write(
+      get("/big.bin") + "HEAD /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n" + get("/"),
+    );
     const response = await client.response({ timeoutMs: 10_000 });
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("content-length"), String(data.length));
@@ -1057,7 +1101,9 @@ Deno.test("10 concurrent clients × 50 keep-alive requests are all answered corr
       for (let n = 0; n < 50; n++) {
         const file = (id + n) % 10;
         const isHead = n % 7 === 3;
-        await client.write(`${isHead ? "HEAD" : "GET"} /f${file}.txt HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+        await client.write(
+          `${isHead ? "HEAD" : "GET"} /f${file}.txt HTTP/1.1\r\nHost: localhost\r\n\r\n`,
+        );
         const response = await client.response({ head: isHead });
         assert.equal(response.status, 200);
         const expected = `file ${file} `.repeat(file * 100 + 1);
