@@ -38,5 +38,7 @@ export function writeErrorToHttp(error: unknown): HttpError | null {
     return new HttpError(409, "A path component is not a directory");
   }
   if (code === "ENOTEMPTY") return new HttpError(409, "Directory is not empty");
+  // A directory removed by someone else between our checks and the write.
+  if (error instanceof Deno.errors.NotFound) return new HttpError(409, "The directory vanished");
   return null;
 }
