@@ -1,5 +1,6 @@
 /**
- * Maps file-system errors to HTTP statuses, in one place.
+ * File-system errors in one place: which mean "nothing there", and which
+ * HTTP status each write error becomes.
  *
  * @module
  */
@@ -41,4 +42,39 @@ export function writeErrorToHttp(error: unknown): HttpError | null {
   // A directory removed by someone else between our checks and the write.
   if (error instanceof Deno.errors.NotFound) return new HttpError(409, "The directory vanished");
   return null;
+}
+
+/** Errors meaning "there is nothing usable at this path" (missing, or a file where a directory was expected). */
+export function isMissing(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory;
+}
+
+/** `Deno.stat` (symlinks followed), or null when nothing is there. */
+export async function statOrNull(fsPath: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(fsPath);
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
+  }
+}
+
+/** `Deno.statSync`, or null when nothing is there: for short critical sections under a lock. */
+export function statOrNullSync(fsPath: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(fsPath);
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
+  }
+}
+
+/** `Deno.lstat` (the link itself), or null when nothing is there. */
+export async function lstatOrNull(fsPath: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.lstat(fsPath);
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
+  }
 }

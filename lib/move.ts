@@ -7,7 +7,7 @@
 
 import * as path from "node:path";
 import { syncDirectory } from "./durability.ts";
-import { writeErrorToHttp } from "./fs_errors.ts";
+import { lstatOrNull, writeErrorToHttp } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
@@ -55,17 +55,6 @@ function destinationSegments(request: Request, dotfiles: boolean): string[] {
   const url = decodeUrlPath(rawPath.split("?")[0]);
   if (!dotfiles && isHiddenPath(url.segments)) throw new HttpError(403, "Invalid Destination");
   return url.segments;
-}
-
-async function lstatOrNull(fsPath: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.lstat(fsPath);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return null;
-    }
-    throw error;
-  }
 }
 
 /**

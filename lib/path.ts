@@ -13,6 +13,7 @@
  */
 
 import * as path from "node:path";
+import { isMissing } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 
 /** Prefix of the temp files uploads write before renaming into place. Never served, listed or writable by URL. */
@@ -250,11 +251,6 @@ export function isInside(root: string, candidate: string): boolean {
   // Compare against "root + separator" so "/srv/public-x" never matches "/srv/public".
   const prefix = normalRoot.endsWith(path.sep) ? normalRoot : normalRoot + path.sep;
   return normalCandidate.startsWith(prefix);
-}
-
-/** Errors meaning "there is nothing usable at this path". */
-function isMissing(error: unknown): boolean {
-  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory;
 }
 
 /**

@@ -28,14 +28,14 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { UploadDigests } from "./digest.ts";
 import { makeParents, syncDirectory } from "./durability.ts";
-import { writeErrorToHttp } from "./fs_errors.ts";
+import { statOrNull, writeErrorToHttp } from "./fs_errors.ts";
+import { checkWriteTarget } from "./upload.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { HeaderList } from "./http/serialize.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
 import { checkWriteInside, encodeUrlPath, toFsPath } from "./path.ts";
-import { UPLOAD_TEMP_PREFIX } from "./temp_files.ts";
-import { checkPreconditions } from "./preconditions.ts";
+import { directoriesUnder, UPLOAD_TEMP_PREFIX } from "./temp_files.ts";
 import type { ConditionalHeaders } from "./preconditions.ts";
 import { conditionalHeaders, fileValidators } from "./serve_content.ts";
 
@@ -219,33 +219,6 @@ async function removeIfPresent(filePath: string): Promise<void> {
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-}
-
-/** The file a GET of the target serves now (symlinks followed, as PUT does), or null. */
-async function currentFile(fsPath: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.stat(fsPath);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      return null;
-    }
-    throw error;
-  }
-}
-
-/** The checks PUT makes of its target: 409 for a directory, 412 for failed preconditions. */
-function checkTarget(
-  method: string,
-  conditions: ConditionalHeaders,
-  current: Deno.FileInfo | null,
-): void {
-  if (current?.isDirectory) throw new HttpError(409, "The target is a directory");
-  const outcome = checkPreconditions(
-    method,
-    conditions,
-    current === null ? null : fileValidators(current),
-  );
-  if (outcome !== "proceed") throw new HttpError(412, "Precondition failed");
 }
 
 function reprDigestsFor(field: string | null): UploadDigests {
@@ -489,7 +462,7 @@ export class ResumableUploads {
     contentDigestsOf(request);
     await checkWriteInside(this.#rootReal, fsPath);
     const conditions = conditionalHeaders(request);
-    checkTarget(request.method, conditions, await currentFile(fsPath));
+    checkWriteTarget(request.method, conditions, await statOrNull(fsPath));
 
     const token = newToken();
     const key = keyOf(token);
@@ -751,8 +724,8 @@ export class ResumableUploads {
         () =>
           this.#locks.run(upload.fsPath, async () => {
             if (upload.state !== "active") return null;
-            const current = await currentFile(upload.fsPath);
-            checkTarget(upload.method, upload.conditions, current);
+            const current = await statOrNull(upload.fsPath);
+            checkWriteTarget(upload.method, upload.conditions, current);
             await Deno.chmod(
               upload.dataPath,
               current === null ? 0o644 : (current.mode ?? 0o644) & 0o777,
@@ -821,19 +794,11 @@ export class ResumableUploads {
    */
   async #restore(): Promise<number> {
     let restored = 0;
-    const pending = [this.#rootReal];
-    while (pending.length > 0 && !this.#closed) {
-      const directory = pending.pop()!;
-      let entries: Deno.DirEntry[];
-      try {
-        entries = await Array.fromAsync(Deno.readDir(directory));
-      } catch {
-        continue;
-      }
+    for await (const { directory, entries } of directoriesUnder(this.#rootReal)) {
+      if (this.#closed) break;
       const names = new Set<string>();
       for (const entry of entries) {
-        if (entry.isDirectory) pending.push(path.join(directory, entry.name));
-        else if (entry.isFile && entry.name.startsWith(UPLOAD_TEMP_PREFIX)) names.add(entry.name);
+        if (entry.isFile && entry.name.startsWith(UPLOAD_TEMP_PREFIX)) names.add(entry.name);
       }
       for (const name of names) {
         try {

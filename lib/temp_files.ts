@@ -48,13 +48,14 @@ export async function openTempFile(directory: string, mode = 0o600): Promise<Tem
 }
 
 /**
- * Walks `rootReal` (never following symlinks) and removes every file named
- * like a temp file of another server process, except resumable uploads. Returns the paths removed.
- * Unreadable directories are skipped.
+ * Every directory under `root` (itself included) with its entries, never
+ * following symlinks; unreadable directories are skipped. Both start-up
+ * walks (stale temps, resumable uploads) use it.
  */
-export async function removeStaleTemps(rootReal: string): Promise<string[]> {
-  const removed: string[] = [];
-  const pending = [rootReal];
+export async function* directoriesUnder(
+  root: string,
+): AsyncGenerator<{ directory: string; entries: Deno.DirEntry[] }> {
+  const pending = [root];
   while (pending.length > 0) {
     const directory = pending.pop()!;
     let entries: Deno.DirEntry[];
@@ -64,14 +65,27 @@ export async function removeStaleTemps(rootReal: string): Promise<string[]> {
       continue;
     }
     for (const entry of entries) {
-      const fullPath = path.join(directory, entry.name);
-      if (entry.isDirectory) pending.push(fullPath);
-      else if (
+      if (entry.isDirectory) pending.push(path.join(directory, entry.name));
+    }
+    yield { directory, entries };
+  }
+}
+
+/**
+ * Removes every file under `rootReal` named like a temp file of another
+ * server process, except resumable uploads. Returns the paths removed.
+ */
+export async function removeStaleTemps(rootReal: string): Promise<string[]> {
+  const removed: string[] = [];
+  for await (const { directory, entries } of directoriesUnder(rootReal)) {
+    for (const entry of entries) {
+      if (
         entry.isFile && entry.name.startsWith(TEMP_PREFIX) &&
         !entry.name.startsWith(SESSION_PREFIX) &&
         // Resumable uploads outlive a restart; ResumableUploads removes its own expired ones.
         !entry.name.startsWith(UPLOAD_TEMP_PREFIX)
       ) {
+        const fullPath = path.join(directory, entry.name);
         try {
           await Deno.remove(fullPath);
           removed.push(fullPath);

@@ -7,7 +7,7 @@
  */
 
 import * as path from "node:path";
-import { writeErrorToHttp } from "./fs_errors.ts";
+import { statOrNull, statOrNullSync, writeErrorToHttp } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
@@ -16,6 +16,7 @@ import { makeParents, syncDirectory } from "./durability.ts";
 import { checkWriteInside, encodeUrlPath } from "./path.ts";
 import { openTempFile } from "./temp_files.ts";
 import { checkPreconditions } from "./preconditions.ts";
+import type { ConditionalHeaders } from "./preconditions.ts";
 import { conditionalHeaders, fileValidators } from "./serve_content.ts";
 
 /** What an upload needs to know about the server. */
@@ -29,42 +30,20 @@ export interface UploadContext {
 }
 
 /**
- * The file a GET of this URL serves now, or null. A symlink is followed (the
- * caller has checked it stays inside ROOT), so preconditions see the ETag a
- * GET gave and the new file takes the target's mode, not the link's 0777.
- * The rename then replaces the link itself with a regular file.
+ * The checks a write makes of its target, given the file a GET of it serves
+ * now (symlinks followed, so preconditions see the ETag a GET gave): 409 for
+ * a directory, 412 for failed preconditions.
  */
-async function currentFile(fsPath: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.stat(fsPath);
-  } catch (error) {
-    if (isMissing(error)) return null;
-    throw error;
-  }
-}
-
-/** {@linkcode currentFile}, synchronously, for use under the rename lock. */
-function currentFileSync(fsPath: string): Deno.FileInfo | null {
-  try {
-    return Deno.statSync(fsPath);
-  } catch (error) {
-    if (isMissing(error)) return null;
-    throw error;
-  }
-}
-
-function isMissing(error: unknown): boolean {
-  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory;
-}
-
-function checkWritePreconditions(request: Request, current: Deno.FileInfo | null): void {
+export function checkWriteTarget(
+  method: string,
+  conditions: ConditionalHeaders,
+  current: Deno.FileInfo | null,
+): void {
   if (current?.isDirectory) throw new HttpError(409, "The target is a directory");
-  const outcome = checkPreconditions(
-    request.method,
-    conditionalHeaders(request),
-    current === null ? null : fileValidators(current),
-  );
-  if (outcome !== "proceed") throw new HttpError(412, "Precondition failed");
+  const validators = current === null ? null : fileValidators(current);
+  if (checkPreconditions(method, conditions, validators) !== "proceed") {
+    throw new HttpError(412, "Precondition failed");
+  }
 }
 
 async function writeBody(
@@ -100,8 +79,9 @@ export async function putFile(
   }
   const digests = UploadDigests.fromHeaders(request.headers);
   await checkWriteInside(context.rootReal, fsPath);
-  const before = await currentFile(fsPath);
-  checkWritePreconditions(request, before);
+  const conditions = conditionalHeaders(request);
+  const before = await statOrNull(fsPath);
+  checkWriteTarget(request.method, conditions, before);
 
   const directory = path.dirname(fsPath);
   let tempPath: string | null = null;
@@ -123,8 +103,8 @@ export async function putFile(
     // Synchronous metadata calls inside the lock hold it for microseconds, not
     // for two trips through the async op machinery.
     const created = await context.locks.run(fsPath, () => {
-      const current = currentFileSync(fsPath);
-      checkWritePreconditions(request, current);
+      const current = statOrNullSync(fsPath);
+      checkWriteTarget(request.method, conditions, current);
       Deno.renameSync(tempFile, fsPath);
       return Promise.resolve(current === null);
     });
