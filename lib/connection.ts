@@ -257,11 +257,12 @@ export class Connection {
     if (this.#draining) return null;
     try {
       for (;;) {
+        const head = this.#parser.parse(this.#receive);
+        if (head !== null) return head;
+        // Bytes of a head are waiting (not just the empty lines parse() skips): its timeout runs.
         if (this.#phase === "idle" && this.#receive.length > 0) {
           this.#enter("head", this.#limits.headerTimeoutMs);
         }
-        const head = this.#parser.parse(this.#receive);
-        if (head !== null) return head;
         if (!await this.#fill()) {
           // Part of a head, then the end: say so to a client that only half-closed.
           if (this.#receive.length > 0 && this.#phase === "head") {

@@ -8,6 +8,7 @@
 
 import * as path from "node:path";
 import { isCompressible, MIN_COMPRESS_BYTES } from "./compression.ts";
+import { isMissing } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import { listingResponse } from "./listing.ts";
@@ -59,7 +60,14 @@ async function openInside(config: ReadConfig, fsPath: string): Promise<OpenFile 
     if (error instanceof HttpError) return null;
     throw error;
   }
-  const file = await Deno.open(real);
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(real);
+  } catch (error) {
+    // Removed or renamed between the check and the open (a racing DELETE or MOVE).
+    if (isMissing(error)) return null;
+    throw error;
+  }
   try {
     return { file, info: await file.stat(), real };
   } catch (error) {
@@ -101,11 +109,13 @@ async function requestedDigest(
 
 async function* chunksOf(source: ContentSource, size: number): AsyncIterable<Uint8Array> {
   if (source instanceof Uint8Array) return yield source;
+  // An empty buffer would read 0 bytes forever: an empty file has no chunks.
+  if (size === 0) return;
   await source.seek(0, Deno.SeekMode.Start);
   const buffer = new Uint8Array(Math.min(size, 256 * 1024));
   for (;;) {
     const n = await source.read(buffer);
-    if (n === null) return;
+    if (n === null || n === 0) return;
     yield buffer.subarray(0, n);
   }
 }

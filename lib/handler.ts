@@ -6,6 +6,7 @@
  */
 
 import type { Handler } from "./connection.ts";
+import { isMissing } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
@@ -59,7 +60,7 @@ export function createHandler(config: HandlerConfig): Handler {
   const allow = allowedMethods(config.readOnly);
   const notAllowed = () => new HttpError(405, "Method not allowed", { Allow: allow });
 
-  const handler = async (request: Request): Promise<Response> => {
+  const route = async (request: Request): Promise<Response> => {
     const method = request.method;
     if (!KNOWN_METHODS.has(method)) throw new HttpError(501, "Method not implemented");
     if (request.targetForm === "authority") throw notAllowed();
@@ -108,5 +109,13 @@ export function createHandler(config: HandlerConfig): Handler {
         throw notAllowed();
     }
   };
-  return handler;
+  return async (request: Request): Promise<Response> => {
+    try {
+      return await route(request);
+    } catch (error) {
+      // A path removed by a racing DELETE or MOVE between a check and its use.
+      if (isMissing(error)) throw new HttpError(404, "Not found");
+      throw error;
+    }
+  };
 }

@@ -389,7 +389,11 @@ Deno.test("--log json writes one JSON access line per request on stdout", async 
       assert.equal(record.method, "GET");
       assert.equal(record.status, 200);
       assert.equal(record.target, "/a.txt?token=REDACTED");
-      assert.equal(record.user_agent, "\u00c3\u00a9vil\tagent", "UTF-8 bytes logged as latin1, exact");
+      assert.equal(
+        record.user_agent,
+        "\u00c3\u00a9vil\tagent",
+        "UTF-8 bytes logged as latin1, exact",
+      );
       assert.doesNotMatch(line, /[^ -~]/, "the line is printable ASCII");
     } finally {
       child.kill("SIGTERM");

@@ -1116,3 +1116,13 @@ Deno.test("10 concurrent clients × 50 keep-alive requests are all answered corr
     await Promise.all(Array.from({ length: 10 }, (_, id) => clientRun(id)));
   });
 });
+
+Deno.test("empty lines after a request are skipped, never answered (no extra 408)", async () => {
+  await serverTest({ limits: { headerTimeoutMs: 200 } }, async ({ port }) => {
+    const result = await exchange(port, "OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n\r\n", {
+      timeoutMs: 800,
+    });
+    const statuses = [...result.text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1]);
+    assert.deepEqual(statuses, ["204"]);
+  });
+});

@@ -175,3 +175,15 @@ Deno.test("Want-Repr-Digest gets the sha-256 of the whole file, on 200 and 206",
     assert.equal(none.response.headers.get("repr-digest"), null);
   });
 });
+
+Deno.test("Want-Repr-Digest on an empty file answers (the digest of nothing)", async () => {
+  await withServer({ cache: false }, async (server, root) => {
+    await Deno.writeFile(`${root}/empty.txt`, new Uint8Array());
+    const response = await get(`${server.url}empty.txt`, { "Want-Repr-Digest": "sha-256=1" });
+    assert.equal(response.response.status, 200);
+    assert.equal(
+      response.response.headers.get("repr-digest"),
+      "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:",
+    );
+  });
+});

@@ -273,7 +273,8 @@ Deno.test("maxBodyBytes: a larger Content-Length is 413 before any byte is store
 Deno.test("maxBodyBytes: a chunked body is cut off with 413 while streaming", async () => {
   await withServer({ limits: { maxBodyBytes: 1024 } }, async (server, root) => {
     const chunk = (data: string) => `${data.length.toString(16)}\r\n${data}\r\n`;
-    const head = "PUT /stream.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const head =
+      "PUT /stream.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n";
     const { text } = await exchange(
       server.addr.port,
       [head, chunk("a".repeat(700)), chunk("b".repeat(700)), "0\r\n\r\n"],

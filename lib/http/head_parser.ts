@@ -244,8 +244,17 @@ export class HeadParser {
     let lines = this.#lines;
     for (; i < end; i++) {
       if (data[i] !== LF) continue;
-      if (i === base || data[i - 1] !== CR) throw new HttpError(400, "Bare LF in request head");
-      const lineLength = i - 1 - lineStart;
+      const bareLf = i === base || data[i - 1] !== CR;
+      const lineLength = bareLf ? i - lineStart : i - 1 - lineStart;
+      // Size limits before the bare-LF check: received in one piece or in many,
+      // the same bytes get the same status.
+      if (lines === 0 && lineLength > limits.maxRequestLineBytes) {
+        throw new HttpError(414, "Request line too long");
+      }
+      if (i + 1 - base > limits.maxHeadBytes) {
+        throw new HttpError(431, "Request header fields too large");
+      }
+      if (bareLf) throw new HttpError(400, "Bare LF in request head");
       if (lineLength === 0 && lines === 0) {
         // An empty line before the request line: skip it (RFC 9112 §2.2).
         rb.consume(i + 1 - base);
@@ -256,18 +265,12 @@ export class HeadParser {
         continue;
       }
       if (lineLength === 0) {
-        if (i + 1 - base > limits.maxHeadBytes) {
-          throw new HttpError(431, "Request header fields too large");
-        }
         const head = parseHead(data, base, i + 1, lines - 1);
         rb.consume(i + 1 - base);
         this.#scanned = this.#lineStart = this.#lines = 0;
         return head;
       }
       lines++;
-      if (lines === 1 && lineLength > limits.maxRequestLineBytes) {
-        throw new HttpError(414, "Request line too long");
-      }
       if (lines - 1 > limits.maxHeaderCount) throw new HttpError(431, "Too many header fields");
       lineStart = i + 1;
     }
