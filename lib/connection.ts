@@ -58,7 +58,7 @@ export type Phase = "idle" | "head" | "body" | "handler" | "write" | "closing" |
 const INITIAL_RECEIVE_BYTES = 8 * 1024;
 /** Free space asked for while reading a head, and while reading a body (big reads: fewer ops). */
 const HEAD_READ_BYTES = 4 * 1024;
-const BODY_READ_BYTES = 64 * 1024;
+const BODY_READ_BYTES = 256 * 1024;
 const LINGER_MS = 2_000;
 /**
  * Lingering is bounded by LINGER_MS; this cap only stops a fast client from

@@ -8,7 +8,7 @@
 
 import * as path from "node:path";
 import { isCompressible, MIN_COMPRESS_BYTES } from "./compression.ts";
-import { isMissing } from "./fs_errors.ts";
+import { isMissing, statSyncQuiet } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import { listingResponse } from "./listing.ts";
@@ -76,13 +76,23 @@ async function openInside(config: ReadConfig, fsPath: string): Promise<OpenFile 
   }
 }
 
-function existsSync(fsPath: string): boolean {
-  try {
-    Deno.statSync(fsPath);
-    return true;
-  } catch {
-    return false;
+/** How long the answer to "is there a 404.html?" is reused: a new page shows within a second. */
+const NOT_FOUND_PAGE_TTL_MS = 1000;
+let notFoundPageCheck = { path: "", exists: false, checkedAt: -Infinity };
+
+/** Whether ROOT has a 404.html, asked of the file system at most once a second. */
+function hasNotFoundPage(pagePath: string): boolean {
+  const now = Date.now();
+  if (
+    notFoundPageCheck.path !== pagePath || now - notFoundPageCheck.checkedAt > NOT_FOUND_PAGE_TTL_MS
+  ) {
+    notFoundPageCheck = {
+      path: pagePath,
+      exists: !(statSyncQuiet(pagePath) instanceof Error),
+      checkedAt: now,
+    };
   }
+  return notFoundPageCheck.exists;
 }
 
 /** Reads a whole small file; the result is shorter than `size` if the file shrank. */
@@ -207,8 +217,8 @@ async function notFound(config: ReadConfig, request: Request): Promise<Response>
     index?.file.close();
   }
   const pagePath = path.join(config.rootReal, "404.html");
-  // Most trees have no 404.html: a sync stat says so far cheaper than the async open below.
-  if (!existsSync(pagePath)) throw new HttpError(404, "Not found");
+  // Most trees have no 404.html: the cached check says so without an open per request.
+  if (!hasNotFoundPage(pagePath)) throw new HttpError(404, "Not found");
   const page = await openInside(config, pagePath);
   if (page === null) throw new HttpError(404, "Not found");
   try {
@@ -232,12 +242,8 @@ async function notFound(config: ReadConfig, request: Request): Promise<Response>
  * machinery cost 30% of the CPU under a small-file load (measured).
  */
 function cachedFile(cache: FileCache, fsPath: string): CachedFile | "missing" | null {
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.statSync(fsPath);
-  } catch (error) {
-    return error instanceof Deno.errors.NotFound ? "missing" : null;
-  }
+  const info = statSyncQuiet(fsPath);
+  if (info instanceof Error) return info instanceof Deno.errors.NotFound ? "missing" : null;
   return cache.get(fsPath, info) ?? null;
 }
 

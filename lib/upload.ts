@@ -100,13 +100,14 @@ export async function putFile(
       info = await file.stat();
     }
     const tempFile = tempPath;
-    // Synchronous metadata calls inside the lock hold it for microseconds, not
-    // for two trips through the async op machinery.
-    const created = await context.locks.run(fsPath, () => {
+    // The stat is synchronous (microseconds under the lock); the rename is not:
+    // replacing a file frees the old one's blocks, which took a third of the
+    // event loop's time for 1 MiB files when done synchronously (measured).
+    const created = await context.locks.run(fsPath, async () => {
       const current = statOrNullSync(fsPath);
       checkWriteTarget(request.method, conditions, current);
-      Deno.renameSync(tempFile, fsPath);
-      return Promise.resolve(current === null);
+      await Deno.rename(tempFile, fsPath);
+      return current === null;
     });
     tempPath = null;
     if (context.fsync) {
