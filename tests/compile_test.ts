@@ -53,10 +53,16 @@ Deno.test("parseCompileTask refuses tasks it could not extend safely", () => {
   for (const task of cases) assert.throws(() => parseCompileTask(task), Error, task);
 });
 
-Deno.test("the compile task bakes in net, read, write and env and builds dist/filedrop", () => {
+Deno.test("the compile task bakes in net, read, write, env and a small young generation", () => {
   assert.deepEqual(
     [...COMPILE.flags].sort(),
-    ["--allow-env", "--allow-net", "--allow-read", "--allow-write"],
+    [
+      "--allow-env",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--v8-flags=--max-semi-space-size=4",
+    ],
   );
   assert.equal(COMPILE.output, "dist/filedrop");
   assert.equal(COMPILE.entry, "main.ts");
