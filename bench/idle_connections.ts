@@ -62,7 +62,9 @@ try {
   const after = rssKiB(server.pid);
   console.log(
     `${count} idle keep-alive connections: RSS ${(before / 1024).toFixed(1)} MiB -> ` +
-      `${(after / 1024).toFixed(1)} MiB, ${((after - before) / count).toFixed(1)} KiB per connection`,
+      `${(after / 1024).toFixed(1)} MiB, ${
+        ((after - before) / count).toFixed(1)
+      } KiB per connection`,
   );
   await reader.cancel();
 } finally {
