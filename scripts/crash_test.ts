@@ -15,6 +15,7 @@
  * @module
  */
 
+import { firstLine } from "../tests/_helpers.ts";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,7 +25,6 @@ import { TEMP_PREFIX } from "../lib/path.ts";
 
 const PROJECT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const MAIN = path.join(PROJECT, "main.ts");
-const STARTUP_TIMEOUT_MS = 15_000;
 /** How long a restarted server may take to remove the temp files of a crash. */
 const CLEANUP_TIMEOUT_MS = 5_000;
 /** Uploads per round that send half their body and wait, so every kill leaves temp files. */
@@ -91,31 +91,6 @@ export interface ServerProcess {
   kill(): Promise<void>;
   /** Sends SIGTERM and resolves with its exit code. */
   stop(): Promise<number>;
-}
-
-/** Reads up to the first newline of `reader`, failing on end of stream or timeout. */
-async function firstLine(
-  reader: ReadableStreamDefaultReader<string>,
-  stderr: () => string,
-): Promise<string> {
-  let text = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no stdout line in time; stderr: ${stderr()}`)),
-      STARTUP_TIMEOUT_MS,
-    );
-  });
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await Promise.race([reader.read(), timeout]);
-      if (done) throw new Error(`stdout ended before a line; stderr: ${stderr()}`);
-      text += value;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return text.slice(0, text.indexOf("\n"));
 }
 
 /**

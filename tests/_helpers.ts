@@ -215,3 +215,31 @@ export async function run(
     stderr: text.decode(output.stderr),
   };
 }
+
+/** How long a spawned server may take to print its first line. */
+const STARTUP_TIMEOUT_MS = 15_000;
+
+/** Reads up to the first newline of a spawned process's stdout, failing on end of stream or timeout. */
+export async function firstLine(
+  reader: ReadableStreamDefaultReader<string>,
+  stderr: () => string,
+): Promise<string> {
+  let text = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no stdout line in time; stderr: ${stderr()}`)),
+      STARTUP_TIMEOUT_MS,
+    );
+  });
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await Promise.race([reader.read(), timeout]);
+      if (done) throw new Error(`stdout ended before a line; stderr: ${stderr()}`);
+      text += value;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return text.slice(0, text.indexOf("\n"));
+}

@@ -7,13 +7,12 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseCommandLine, parseSize, UsageError } from "../lib/cli.ts";
-import { run } from "./_helpers.ts";
+import { firstLine, run } from "./_helpers.ts";
 
 const CURL = "/usr/bin/curl";
 const PROJECT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const MAIN = path.join(PROJECT, "main.ts");
 const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
-const STARTUP_TIMEOUT_MS = 15_000;
 
 /** Runs main.ts to completion (for commands that exit on their own). */
 function runMain(
@@ -86,31 +85,6 @@ async function withCli(
     else await stdoutDone;
     await stderrDone;
   }
-}
-
-/** Reads up to the first newline, failing on end of stream or timeout. */
-async function firstLine(
-  reader: ReadableStreamDefaultReader<string>,
-  stderr: () => string,
-): Promise<string> {
-  let text = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no stdout line in time; stderr: ${stderr()}`)),
-      STARTUP_TIMEOUT_MS,
-    );
-  });
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await Promise.race([reader.read(), timeout]);
-      if (done) throw new Error(`stdout ended before a line; stderr: ${stderr()}`);
-      text += value;
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return text.slice(0, text.indexOf("\n"));
 }
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
