@@ -19,9 +19,10 @@ async function send(
   port: number,
   requestLine: string,
   headers: string[] = [],
+  body = "",
 ): Promise<RawResponse> {
   const head = [requestLine, "Host: localhost", "Connection: close", ...headers].join("\r\n");
-  const { text } = await exchange(port, `${head}\r\n\r\n`, { responses: 1 });
+  const { text } = await exchange(port, `${head}\r\n\r\n${body}`, { responses: 1 });
   const { responses } = parseResponses(text, [requestLine.startsWith("HEAD ")]);
   assert.equal(responses.length, 1, `one response to ${requestLine}; got ${JSON.stringify(text)}`);
   return responses[0];
@@ -314,6 +315,21 @@ Deno.test("symlinks in ROOT that point outside are 404; ones inside are served",
     assert.equal(inside.body, "real");
     const listing = await get(server.addr.port, "/");
     assert.ok(!listing.body.includes("TOP-SECRET"));
+  });
+});
+
+Deno.test("--follow-symlinks reads through outside links, and never writes through them", async () => {
+  await withJail({ followSymlinks: true }, async (server, root, parent) => {
+    await Deno.symlink(path.join(parent, "secret.txt"), path.join(root, "link-out.txt"));
+    await Deno.symlink(parent, path.join(root, "dir-out"));
+    const read = await get(server.addr.port, "/link-out.txt");
+    assert.equal(read.status, 200);
+    assert.ok(read.body.includes("TOP-SECRET"));
+    const put = await send(server.addr.port, "PUT /dir-out/planted.txt HTTP/1.1", [
+      "Content-Length: 1",
+    ], "x");
+    assert.equal(put.status, 403);
+    await assert.rejects(Deno.stat(path.join(parent, "planted.txt")), Deno.errors.NotFound);
   });
 });
 
