@@ -52,7 +52,7 @@ function describe(server: FileServer, options: ServeOptions): string[] {
   const on = (flag: boolean | undefined) => (flag ? "on" : "off");
   const writes = options.readOnly
     ? "off (--read-only)"
-    : `on (PUT, DELETE, MOVE; fsync ${on(options.fsync)}${
+    : `on (PUT, POST forms, resumable, DELETE, MOVE; fsync ${on(options.fsync)}${
       options.limits?.maxBodyBytes === undefined ? "" : `; max ${options.limits.maxBodyBytes} bytes`
     })`;
   const lines = [
