@@ -24,6 +24,15 @@ import {
   withBrowserPage,
 } from "./_browser.ts";
 
+/** Polls `condition` every 20 ms until it holds; fails after `timeoutMs`. */
+async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const NO_CHROMIUM = !chromiumInstalled();
 if (NO_CHROMIUM) console.warn(`Skipping browser tests: no Chromium at ${CHROMIUM_PATH}`);
 
@@ -534,6 +543,13 @@ browserTest(
         mimeType: "text/plain",
         buffer: Buffer.from("kb"),
       });
+      let listingReloads = 0;
+      page.on("response", (response) => {
+        const request = response.request();
+        if (request.method() === "GET" && new URL(response.url()).pathname === "/") {
+          listingReloads++;
+        }
+      });
       await page.locator('.upload[data-state="done"]').waitFor();
       assert.equal(await Deno.readTextFile(path.join(root, "typed.txt")), "kb");
 
@@ -546,6 +562,10 @@ browserTest(
       await page.keyboard.type("by keyboard");
       await page.keyboard.press("Enter");
       await row(page, "by keyboard").waitFor();
+      // The upload's own refresh runs 250 ms after it ends: let both listing reloads (that one
+      // and the new folder's) land before focusing a row control, or one rebuilds the rows
+      // under the open dialog.
+      await waitUntil(() => listingReloads >= 2);
 
       // A row's link, then its rename and delete buttons; dialogs answer to Escape, Tab and Enter.
       await row(page, "a.txt").locator("a").focus();
