@@ -1,5 +1,5 @@
 /**
- * Serializes response heads and chunked-coding frames to bytes.
+ * Serializes response heads, and the last chunk of the chunked coding.
  *
  * @module
  */
@@ -34,17 +34,6 @@ export function serializeHead(status: number, headers: HeaderList): string {
 }
 
 const encoder = new TextEncoder();
-
-/** Frames `data` as one chunk of the chunked transfer coding (RFC 9112 §7.1). */
-export function encodeChunk(data: Uint8Array): Uint8Array {
-  const size = encoder.encode(`${data.length.toString(16)}\r\n`);
-  const frame = new Uint8Array(size.length + data.length + 2);
-  frame.set(size);
-  frame.set(data, size.length);
-  frame[frame.length - 2] = 0x0d;
-  frame[frame.length - 1] = 0x0a;
-  return frame;
-}
 
 /** The last chunk with no trailers. */
 export const LAST_CHUNK: Uint8Array = encoder.encode("0\r\n\r\n");
