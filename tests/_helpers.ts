@@ -117,6 +117,26 @@ export async function readUntil(
   return { text, closed };
 }
 
+/**
+ * Sends one request (request line, extra header lines, body) with
+ * `Host: localhost` and `Connection: close` on a fresh connection, and
+ * returns its one response (HEAD answers are read without a body).
+ */
+export async function sendOne(
+  port: number,
+  requestLine: string,
+  headers: string[] = [],
+  body = "",
+): Promise<RawResponse> {
+  const head = [requestLine, "Host: localhost", "Connection: close", ...headers].join("\r\n");
+  const { text } = await exchange(port, `${head}\r\n\r\n${body}`, { responses: 1 });
+  const { responses } = parseResponses(text, [requestLine.startsWith("HEAD ")]);
+  if (responses.length !== 1) {
+    throw new Error(`one response to ${requestLine} expected; got ${JSON.stringify(text)}`);
+  }
+  return responses[0];
+}
+
 /** A response read from raw bytes. Header names are lowercase. */
 export interface RawResponse {
   status: number;

@@ -9,24 +9,10 @@ import * as path from "node:path";
 import { serve } from "../lib/mod.ts";
 import type { FileServer, ServeOptions } from "../lib/mod.ts";
 import { fileETag } from "../lib/serve_content.ts";
-import { exchange, parseResponses, run, withServer } from "./_helpers.ts";
+import { exchange, parseResponses, run, sendOne as send, withServer } from "./_helpers.ts";
 import type { RawResponse } from "./_helpers.ts";
 
 const CURL = "/usr/bin/curl";
-
-/** Sends one raw request (a full request line and head, `\r\n` separated) and parses the answer. */
-async function send(
-  port: number,
-  requestLine: string,
-  headers: string[] = [],
-  body = "",
-): Promise<RawResponse> {
-  const head = [requestLine, "Host: localhost", "Connection: close", ...headers].join("\r\n");
-  const { text } = await exchange(port, `${head}\r\n\r\n${body}`, { responses: 1 });
-  const { responses } = parseResponses(text, [requestLine.startsWith("HEAD ")]);
-  assert.equal(responses.length, 1, `one response to ${requestLine}; got ${JSON.stringify(text)}`);
-  return responses[0];
-}
 
 /** GET of `target` (the raw request-target, sent as is). */
 function get(port: number, target: string, headers: string[] = []): Promise<RawResponse> {

@@ -16,27 +16,13 @@ import {
   parseResponses,
   readUntil,
   run,
+  sendOne as send,
   withServer,
   writeAll,
 } from "./_helpers.ts";
-import type { RawResponse } from "./_helpers.ts";
 
 const CURL = "/usr/bin/curl";
 const MiB = 1024 * 1024;
-
-/** Sends one request (request line, extra header lines, body) on a fresh connection. */
-async function send(
-  port: number,
-  requestLine: string,
-  headers: string[] = [],
-  body = "",
-): Promise<RawResponse> {
-  const head = [requestLine, "Host: localhost", "Connection: close", ...headers].join("\r\n");
-  const { text } = await exchange(port, `${head}\r\n\r\n${body}`, { responses: 1 });
-  const { responses } = parseResponses(text);
-  assert.equal(responses.length, 1, `one response to ${requestLine}; got ${JSON.stringify(text)}`);
-  return responses[0];
-}
 
 /** PUT of `body` with a Content-Length. */
 function put(port: number, target: string, body: string, headers: string[] = []) {
