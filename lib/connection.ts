@@ -208,6 +208,7 @@ export class Connection {
       minorVersion: head.minorVersion,
       headers: head.headers,
       body,
+      remoteAddr: this.#remoteAddr === "-" ? undefined : this.#remoteAddr,
       informational: async (status, headers) => {
         if (status < 100 || status > 199 || status === 101) {
           throw new Error(`not interim: ${status}`);

@@ -39,6 +39,12 @@ export interface Request {
   /** The body. */
   readonly body: RequestBody;
   /**
+   * The client's IP address, without the port (an IPv4 client of a
+   * dual-stack socket appears as `::ffff:a.b.c.d`); absent when unknown, as
+   * on a Unix socket.
+   */
+  readonly remoteAddr?: string;
+  /**
    * Sends an interim 1xx response (not 101) ahead of the final one, such as
    * `104 Upload Resumption Supported`; a no-op for HTTP/1.0 clients.
    */
