@@ -359,6 +359,10 @@ export function withAuth(handler: Handler, options: AuthOptions): Handler {
       // One message for a missing header, a bad one, an unknown user and a wrong password.
       throw new HttpError(401, "Authentication required", { "WWW-Authenticate": state.challenge });
     }
+    // For the access log: the accepted name (a header that verified always decodes), never the password.
+    if (needsAuth(request.method, options.protectReads)) {
+      request.user = decodeBasicCredentials(request.headers.get("authorization") ?? "")?.user;
+    }
     return await handler(request);
   };
 }

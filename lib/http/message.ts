@@ -39,6 +39,13 @@ export interface Request {
   /** The body. */
   readonly body: RequestBody;
   /**
+   * The user name whose Basic credentials the auth layer accepted for this
+   * request, set by `withAuth` before the handler runs; absent when auth did
+   * not run or there is none. Only the name: it is what the access log's user
+   * field shows.
+   */
+  user?: string;
+  /**
    * The client's IP address, without the port (an IPv4 client of a
    * dual-stack socket appears as `::ffff:a.b.c.d`); absent when unknown, as
    * on a Unix socket.
