@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import * as filedrop from "../lib/mod.ts";
 import { run } from "./_helpers.ts";
 
 const PROJECT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -65,20 +64,11 @@ Deno.test("a separate program serves a temp dir with serve(), GETs and PUTs, the
   });
 });
 
-const CONNECTION_TEST = "a separate program serves a connection it accepted itself";
-const hasConnectionApi = "createConnectionHandler" in filedrop;
-
-Deno.test({
-  name: hasConnectionApi
-    ? CONNECTION_TEST
-    : `${CONNECTION_TEST} (skipped: lib/mod.ts does not export createConnectionHandler yet)`,
-  ignore: !hasConnectionApi,
-  fn: async () => {
-    await runFixture("library_connection.ts", ({ code, stdout, stderr }) => {
-      assert.equal(code, 0, `exit code; stderr: ${stderr}`);
-      const printed = JSON.parse(stdout);
-      assert.equal(printed.statusLine, "HTTP/1.1 200 OK");
-      assert.equal(printed.body, "hello, library\n");
-    });
-  },
+Deno.test("a separate program serves a connection it accepted itself", async () => {
+  await runFixture("library_connection.ts", ({ code, stdout, stderr }) => {
+    assert.equal(code, 0, `exit code; stderr: ${stderr}`);
+    const printed = JSON.parse(stdout);
+    assert.equal(printed.statusLine, "HTTP/1.1 200 OK");
+    assert.equal(printed.body, "hello, library\n");
+  });
 });
