@@ -76,6 +76,12 @@ export interface ServeOptions {
   onExchange?: (record: ExchangeRecord) => void;
   /** Called with unexpected errors; default prints them to stderr. */
   onError?: (error: unknown) => void;
+  /**
+   * Called with summary lines for the operator (connections reset before they
+   * were served, accepting paused for want of file descriptors), at most one a
+   * minute of each kind; default prints them to stderr.
+   */
+  onNotice?: (message: string) => void;
 }
 
 /** A running file server. */
@@ -259,21 +265,40 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
   }
   const core = await buildCore(options);
   const port = options.port ?? 8080;
-  const listener = options.tls === undefined
-    ? Deno.listen({ hostname, port })
-    : Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key });
+  let listener: Deno.Listener;
+  try {
+    listener = options.tls === undefined
+      ? Deno.listen({ hostname, port })
+      : Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key });
+  } catch (error) {
+    // Nothing may outlive a failed bind (callers retry on another port).
+    await core.close();
+    throw error;
+  }
   const context = core.context(!isPublicBind((listener.addr as Deno.NetAddr).hostname));
   const pool = new ConnectionPool(() => context, core.limits);
-  const running = acceptInto(listener, pool, core.onError);
+  const running = acceptInto(listener, pool, {
+    onError: core.onError,
+    onNotice: options.onNotice ?? ((message) => console.error(`filedrop: ${message}`)),
+  });
   const scheme = options.tls === undefined ? "http" : "https";
   const url = `${scheme}://${hostForUrl(running.addr.hostname)}:${running.addr.port}/`;
   const staleTempsRemoved = removeStaleTemps(core.rootReal);
-  const shutdown = async () => {
-    await running.shutdown();
-    await core.close();
-    await staleTempsRemoved;
+  return {
+    addr: running.addr,
+    get openConnections() {
+      return running.openConnections;
+    },
+    finished: running.finished,
+    shutdown: async () => {
+      await running.shutdown();
+      await core.close();
+      await staleTempsRemoved;
+    },
+    url,
+    root: core.rootReal,
+    staleTempsRemoved,
   };
-  return { ...running, shutdown, url, root: core.rootReal, staleTempsRemoved };
 }
 
 export { DEFAULT_LIMITS, hashPassword };

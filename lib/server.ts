@@ -19,6 +19,8 @@ export interface RunningServer {
   shutdown(): Promise<void>;
   /** Settles once the server has fully stopped. */
   readonly finished: Promise<void>;
+  /** How many connections are being served now. */
+  readonly openConnections: number;
 }
 
 const SWEEP_INTERVAL_MS = 250;
@@ -71,18 +73,34 @@ export class ConnectionPool {
     }, SWEEP_INTERVAL_MS);
   }
 
-  /** Serves `conn` until it ends (or refuses it when full); resolves once it is closed. */
+  /** How many connections are open (being served) now. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Serves `conn` until it ends (or refuses it when full); resolves once it
+   * is closed and never rejects: every step from accept to close is inside
+   * one handler, so a socket that fails at any point (a reset between accept
+   * and the first call on it makes even `setNoDelay` throw on some systems)
+   * is closed and forgotten, never an unhandled rejection.
+   */
   async serve(conn: Deno.Conn): Promise<void> {
     if (this.#stopping || this.#connections.size >= this.#limits.maxConnections) {
       return await refuse(conn);
     }
-    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    const connection = new Connection(conn, this.#contextFor(conn));
-    this.#connections.add(connection);
+    let connection: Connection | null = null;
     try {
+      if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+      connection = new Connection(conn, this.#contextFor(conn));
+      this.#connections.add(connection);
       await connection.run();
+    } catch {
+      // Only set-up can throw (run() never does, and closes the socket itself):
+      // the socket died before it was served.
+      closeQuietly(conn);
     } finally {
-      this.#connections.delete(connection);
+      if (connection !== null) this.#connections.delete(connection);
     }
   }
 
@@ -107,10 +125,24 @@ async function refuse(conn: Deno.Conn): Promise<void> {
   } catch {
     // The client left already.
   } finally {
-    try {
-      conn.close();
-    } catch { /* closed */ }
+    closeQuietly(conn);
   }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already (by the connection itself, or by a failed write).
+  }
+}
+
+/** Where the accept loop reports what goes wrong with accepting. */
+export interface AcceptReporting {
+  /** An accept error of an unknown kind (the loop backs off and goes on). */
+  onError(error: unknown): void;
+  /** A summary line for the operator (at most one a minute of each kind). */
+  onNotice(message: string): void;
 }
 
 /**
@@ -119,31 +151,109 @@ async function refuse(conn: Deno.Conn): Promise<void> {
  */
 export function runServer(listener: Deno.Listener, context: ConnectionContext): RunningServer {
   const pool = new ConnectionPool(() => context, context.limits);
-  return acceptInto(listener, pool, (error) => context.onError(error, null));
+  return acceptInto(listener, pool, {
+    onError: (error) => context.onError(error, null),
+    onNotice: (message) => console.error(`filedrop: ${message}`),
+  });
+}
+
+/**
+ * Accept errors that belong to the one connection being accepted (it was
+ * reset or aborted before the kernel or Deno finished with it), not to the
+ * listener: the next accept works at once.
+ */
+const CONNECTION_FAILURE_CODES = new Set(["ECONNABORTED", "ENOTCONN", "ECONNRESET", "EPROTO"]);
+
+/** Accept errors that mean the process is out of a resource; they pass when some is freed. */
+const RESOURCE_EXHAUSTION_CODES = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
+
+/** Back-off after an accept error that is not one connection's, as Go's `net/http` does. */
+const FIRST_BACKOFF_MS = 5;
+const MAX_BACKOFF_MS = 1_000;
+/** Summary lines of one kind are at most this frequent. */
+const NOTICE_INTERVAL_MS = 60_000;
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function isConnectionFailure(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.ConnectionReset ||
+    CONNECTION_FAILURE_CODES.has(errorCode(error) ?? "");
+}
+
+/** Counts events of one kind and says so at most once per {@linkcode NOTICE_INTERVAL_MS}. */
+class Tally {
+  #count = 0;
+  #lastNotice = -Infinity;
+  readonly #describe: (count: number) => string;
+  readonly #notify: (message: string) => void;
+
+  constructor(describe: (count: number) => string, notify: (message: string) => void) {
+    this.#describe = describe;
+    this.#notify = notify;
+  }
+
+  /** Counts one event; the first after a quiet minute is reported with those before it. */
+  add(): void {
+    this.#count++;
+    const now = Date.now();
+    if (now - this.#lastNotice >= NOTICE_INTERVAL_MS) this.flush(now);
+  }
+
+  /** Reports what was counted since the last report, if anything. */
+  flush(now = Date.now()): void {
+    if (this.#count === 0) return;
+    this.#notify(this.#describe(this.#count));
+    this.#count = 0;
+    this.#lastNotice = now;
+  }
 }
 
 /**
  * Runs the accept loop on `listener`, handing connections to `pool`, until
- * {@linkcode RunningServer.shutdown}.
+ * {@linkcode RunningServer.shutdown}. A connection that fails before it is
+ * served (reset by a port scanner or a flaky network) costs one accept call
+ * and nothing else: no delay, no log line of its own. Running out of file
+ * descriptors or memory pauses accepting with a growing delay (5 ms doubling
+ * to 1 s), so the server comes back as soon as some are freed.
  */
 export function acceptInto(
   listener: Deno.Listener,
   pool: ConnectionPool,
-  onError: (error: unknown) => void,
+  reporting: AcceptReporting,
 ): RunningServer {
   let stopping = false;
+  const failedConnections = new Tally(
+    (count) => `${count} connection(s) reset or aborted before they could be served`,
+    reporting.onNotice,
+  );
+  const exhausted = new Tally(
+    (count) => `accepting paused ${count} time(s): out of file descriptors or memory`,
+    reporting.onNotice,
+  );
   const acceptLoop = (async () => {
+    let backoffMs = 0;
     for (;;) {
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
       } catch (error) {
         if (stopping || error instanceof Deno.errors.BadResource) return;
-        // EMFILE and friends: back off briefly instead of spinning.
-        onError(error);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (isConnectionFailure(error)) {
+          failedConnections.add();
+          continue;
+        }
+        if (RESOURCE_EXHAUSTION_CODES.has(errorCode(error) ?? "")) exhausted.add();
+        else reporting.onError(error);
+        backoffMs = Math.min(backoffMs === 0 ? FIRST_BACKOFF_MS : backoffMs * 2, MAX_BACKOFF_MS);
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
         continue;
       }
+      backoffMs = 0;
       pool.serve(conn);
     }
   })();
@@ -159,10 +269,19 @@ export function acceptInto(
       } catch { /* closed */ }
       await acceptLoop;
       await pool.shutdown();
+      failedConnections.flush();
+      exhausted.flush();
       finishedResolve();
     })();
     return shutdownPromise;
   };
 
-  return { addr: listener.addr as Deno.NetAddr, shutdown, finished };
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    get openConnections() {
+      return pool.size;
+    },
+    shutdown,
+    finished,
+  };
 }

@@ -8,8 +8,19 @@
 
 import assert from "node:assert/strict";
 import * as path from "node:path";
+import { DEFAULT_LIMITS, serve } from "../lib/mod.ts";
 import type { ExchangeRecord } from "../lib/mod.ts";
-import { bytes, exchange, parseResponses, readUntil, withServer, writeAll } from "./_helpers.ts";
+import { ConnectionPool } from "../lib/server.ts";
+import { UPLOAD_TEMP_PREFIX } from "../lib/temp_files.ts";
+import {
+  bytes,
+  exchange,
+  firstLine,
+  parseResponses,
+  readUntil,
+  withServer,
+  writeAll,
+} from "./_helpers.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -251,4 +262,223 @@ Deno.test("onExchange records each response once, rejections included", async ()
     assert.equal(sent.responses.length, 2);
     assert.equal(records[2].bytesSent, bad.text.length);
   });
+});
+
+const RESET_CLIENTS = path.join(import.meta.dirname!, "fixtures", "reset_clients.py");
+
+/** Runs the reset client (TCP RSTs from Python, which can set SO_LINGER {1, 0}); returns resets sent. */
+async function resetConnections(port: number, mode: "burst" | "storm", amount: number) {
+  const output = await new Deno.Command("python3", {
+    args: [RESET_CLIENTS, String(port), mode, String(amount)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, `reset client failed: ${stderr}`);
+  return Number(new TextDecoder().decode(output.stdout).trim());
+}
+
+/** Milliseconds until a fresh connection's GET is answered 200 (Infinity if not within `limitMs`). */
+async function timeToAnswer(port: number, limitMs: number): Promise<number> {
+  const started = performance.now();
+  const { text } = await exchange(port, GET, { responses: 1, timeoutMs: limitMs });
+  const elapsed = performance.now() - started;
+  return parseResponses(text).responses[0]?.status === 200 ? elapsed : Infinity;
+}
+
+/** Waits until the server counts no open connection; returns the count it settled at. */
+async function settledConnections(server: { openConnections: number }, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (server.openConnections > 0 && Date.now() < deadline) await sleep(20);
+  return server.openConnections;
+}
+
+Deno.test("300 reset connections in a burst cost nothing: the next GET is answered at once", async () => {
+  const notices: string[] = [];
+  await withServer({ onNotice: (line) => notices.push(line) }, async (server, root) => {
+    await Deno.writeTextFile(path.join(root, "index.html"), "hello\n");
+    const port = server.addr.port;
+    assert.equal(await resetConnections(port, "burst", 300), 300);
+    const elapsed = await timeToAnswer(port, 2000);
+    assert.ok(elapsed < 200, `first answer after the burst took ${elapsed.toFixed(0)} ms`);
+    assert.equal(await settledConnections(server, 2000), 0, "every reset connection is closed");
+  });
+  // At most one line a minute, however many resets: never a line per reset.
+  assert.ok(notices.length <= 2, `notices: ${notices.join(" | ")}`);
+});
+
+Deno.test("a download finishes intact during a 2 s storm of resets, and GETs stay prompt", async () => {
+  await withServer({ onNotice: () => {} }, async (server, root) => {
+    await Deno.writeTextFile(path.join(root, "index.html"), "hello\n");
+    const big = new Uint8Array(32 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
+    await Deno.writeFile(path.join(root, "big.bin"), big);
+    const port = server.addr.port;
+
+    const storm = resetConnections(port, "storm", 2);
+    const download = (async () => {
+      const conn = await connect(port);
+      try {
+        await writeAll(conn, bytes("GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+        const all = new Uint8Array(big.length + 4096);
+        let total = 0;
+        let bodyStart = -1;
+        // Read slowly at first, so that the download spans the storm.
+        for (let reads = 0; bodyStart < 0 || total - bodyStart < big.length; reads++) {
+          const n = await conn.read(all.subarray(total));
+          if (n === null) break;
+          total += n;
+          if (bodyStart < 0) {
+            const headEnd = new TextDecoder("latin1").decode(all.subarray(0, total))
+              .indexOf("\r\n\r\n");
+            if (headEnd >= 0) bodyStart = headEnd + 4;
+          }
+          if (reads < 20) await sleep(50);
+        }
+        assert.match(new TextDecoder("latin1").decode(all.subarray(0, 20)), /^HTTP\/1\.1 200 /);
+        return all.slice(bodyStart, total) as Uint8Array<ArrayBuffer>;
+      } finally {
+        closeQuietly(conn);
+      }
+    })();
+    const latencies: number[] = [];
+    const probing = (async () => {
+      for (let i = 0; i < 10; i++) {
+        await sleep(150);
+        latencies.push(await timeToAnswer(port, 2000));
+      }
+    })();
+    const [resets, body] = await Promise.all([storm, download, probing]);
+    assert.ok(resets > 100, `the storm sent ${resets} resets`);
+    const digest = async (data: Uint8Array<ArrayBuffer>) =>
+      new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+    assert.equal(body.length, big.length);
+    assert.deepEqual(await digest(body), await digest(big), "the download is intact");
+    assert.ok(
+      latencies.every((ms) => ms < 500),
+      `GETs during the storm answered in ${latencies.map((ms) => ms.toFixed(0)).join(", ")} ms`,
+    );
+    assert.equal(await settledConnections(server, 2000), 0, "every connection is closed");
+  });
+});
+
+Deno.test("a socket that fails during set-up is closed and never rejects serve()", async () => {
+  // setNoDelay on a socket reset since accept throws EINVAL on macOS; Linux cannot
+  // reproduce that, so a socket that throws there stands in for it.
+  let closes = 0;
+  const failing = {
+    localAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 2 },
+    setNoDelay() {
+      throw new Deno.errors.InvalidData("Invalid argument (os error 22)");
+    },
+    close() {
+      closes++;
+    },
+  } as unknown as Deno.TcpConn;
+  const pool = new ConnectionPool(() => {
+    throw new Error("never reached: set-up failed before");
+  }, DEFAULT_LIMITS);
+  await pool.serve(failing); // Resolves: a rejection here would end the process.
+  assert.equal(closes, 1);
+  assert.equal(pool.size, 0);
+  await pool.shutdown();
+});
+
+Deno.test({
+  name: "out of file descriptors, the server pauses accepting and serves again within a second",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "filedrop-emfile-" });
+    await Deno.writeTextFile(path.join(root, "index.html"), "hello\n");
+    // prlimit (util-linux) lowers RLIMIT_NOFILE for the server process alone.
+    const child = new Deno.Command("prlimit", {
+      args: [
+        "--nofile=160:160",
+        Deno.execPath(),
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        path.join(import.meta.dirname!, "..", "main.ts"),
+        "--port",
+        "0",
+        "--log",
+        "off",
+        root,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let stderr = "";
+    const stderrDone = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (text) => void (stderr += text) }),
+    );
+    const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const held: Deno.TcpConn[] = [];
+    try {
+      const url = new URL((await firstLine(stdout, () => stderr)).split(" at ")[1]);
+      const port = Number(url.port);
+      // Twice the descriptors the server has: accept must run out.
+      for (let i = 0; i < 320; i++) held.push(await connect(port));
+      const deadline = Date.now() + 5000;
+      while (!stderr.includes("out of file descriptors") && Date.now() < deadline) {
+        await sleep(50);
+      }
+      assert.match(stderr, /accepting paused .* out of file descriptors/);
+      assert.equal(await timeToAnswer(port, 300), Infinity, "no answer while out of descriptors");
+
+      held.splice(0).forEach(closeQuietly);
+      const closedAt = performance.now();
+      const deadlineAfterClose = Date.now() + 3000;
+      let answeredAt = Infinity;
+      while (Date.now() < deadlineAfterClose) {
+        if (await timeToAnswer(port, 300) < Infinity) {
+          answeredAt = performance.now();
+          break;
+        }
+      }
+      const recovery = answeredAt - closedAt;
+      console.log(`served again ${recovery.toFixed(0)} ms after the connections closed`);
+      assert.ok(
+        recovery < 1000,
+        `served again ${recovery.toFixed(0)} ms after the connections closed`,
+      );
+      assert.doesNotMatch(stderr, /internal error/);
+    } finally {
+      held.forEach(closeQuietly);
+      child.kill("SIGTERM");
+      await child.status;
+      await stdout.cancel();
+      await stderrDone;
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+Deno.test("serve() that cannot bind stops its start-up walk: nothing outlives the failure", async () => {
+  const occupied = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const root = await Deno.makeTempDir({ prefix: "filedrop-bind-" });
+  // Crash debris of a resumable upload (data without a sidecar) in 200 folders:
+  // a start-up walk that outlived the failed bind would remove it.
+  const debris = `${UPLOAD_TEMP_PREFIX}${"ab".repeat(32)}`;
+  for (let i = 0; i < 200; i++) {
+    await Deno.mkdir(path.join(root, `d${i}`));
+    await Deno.writeTextFile(path.join(root, `d${i}`, debris), "partial");
+  }
+  try {
+    await assert.rejects(
+      serve({ root, hostname: "127.0.0.1", port: (occupied.addr as Deno.NetAddr).port }),
+      Deno.errors.AddrInUse,
+    );
+    await sleep(300);
+    let left = 0;
+    for (let i = 0; i < 200; i++) {
+      left += await Deno.stat(path.join(root, `d${i}`, debris)).then(() => 1, () => 0);
+    }
+    assert.equal(left, 200, "the walk stopped when serve() failed");
+  } finally {
+    occupied.close();
+    await Deno.remove(root, { recursive: true });
+  }
 });
