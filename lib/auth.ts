@@ -7,9 +7,18 @@
  * against a decoy verifier that does the same work as a real one, so it takes
  * the same path, the same time and gets the same 401 as a wrong password.
  *
+ * Guessing: every password check that may fail is paid from the client
+ * address's allowance in an {@linkcode AuthThrottle} (lib/auth_throttle.ts
+ * explains the design); once it is spent, the client gets 429 with
+ * `Retry-After` and its password is not hashed. Credentials that already
+ * succeeded are recognised from a cache of their HMACs without hashing or
+ * throttling, so a user who has logged in is never delayed by someone else's
+ * guessing.
+ *
  * @module
  */
 
+import { AuthThrottle } from "./auth_throttle.ts";
 import type { Handler } from "./connection.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
@@ -39,7 +48,7 @@ export interface Credential {
   verifier: PasswordVerifier;
 }
 
-/** Options of {@linkcode withAuth} and {@linkcode isAuthorized}; treat as frozen once used. */
+/** Options of {@linkcode withAuth}; treat as frozen once used. */
 export interface AuthOptions {
   /** The users; at least one, each name once. */
   credentials: Credential[];
@@ -47,6 +56,12 @@ export interface AuthOptions {
   protectReads: boolean;
   /** The realm of the challenge; default "filedrop". */
   realm?: string;
+  /**
+   * Limits failed password checks per client address; default: an
+   * {@linkcode AuthThrottle} with its defaults (10 failures, then one per
+   * 30 s), one per options object. Tests pass one with a fake clock.
+   */
+  throttle?: AuthThrottle;
 }
 
 /** The prefix of the hash strings {@linkcode hashPassword} produces. */
@@ -237,8 +252,15 @@ interface AuthState {
   userDigests: Promise<Uint8Array[]>;
   /** What unknown user names are checked against. */
   decoy: PasswordVerifier;
-  /** HMAC digests (hex) of Authorization values that verified, oldest first. */
+  /**
+   * HMAC digests (hex) of Authorization values that verified, least recently
+   * used first. Only successes enter, so guessing cannot evict a user's entry.
+   */
   verified: Set<string>;
+  /** Checks in progress by Authorization digest: concurrent identical requests share one. */
+  pending: Map<string, Promise<boolean>>;
+  /** The allowance of password checks per client address. */
+  throttle: AuthThrottle;
   /** The `WWW-Authenticate` value of a 401. */
   challenge: string;
 }
@@ -267,6 +289,8 @@ function stateFor(options: AuthOptions): AuthState {
     ),
     decoy: costliest.verifier.decoy(),
     verified: new Set(),
+    pending: new Map(),
+    throttle: options.throttle ?? new AuthThrottle(),
     challenge: `Basic realm=${quoteString(realm)}, charset="UTF-8"`,
   };
   states.set(options, state);
@@ -299,25 +323,61 @@ function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
+/** The outcome of {@linkcode authenticate}. */
+type Verdict =
+  | { kind: "accepted" }
+  | { kind: "refused" }
+  | { kind: "throttled"; retryAfterMs: number };
+
+const ACCEPTED: Verdict = { kind: "accepted" };
+const REFUSED: Verdict = { kind: "refused" };
+
 /**
- * Whether the request carries valid credentials (for the listing page to
- * decide what to show). Never throws for a bad header: that is just `false`.
+ * Checks the request's credentials. "throttled" when they would need a
+ * password check that the client's allowance no longer covers. Never throws
+ * for a bad header: that is just "refused".
  */
-export async function isAuthorized(request: Request, options: AuthOptions): Promise<boolean> {
+async function authenticate(request: Request, state: AuthState): Promise<Verdict> {
   const header = request.headers.get("authorization");
-  if (header === undefined) return false;
-  const state = stateFor(options);
+  if (header === undefined) return REFUSED;
   const key = hex(await mac(encoder.encode(header)));
   if (state.verified.has(key)) {
     // Move to the newest end, so the cache evicts the least recently used.
     state.verified.delete(key);
     state.verified.add(key);
-    return true;
+    return ACCEPTED;
   }
   const pair = decodeBasicCredentials(header);
-  if (pair === null) return false;
+  if (pair === null) return REFUSED; // Costs no hashing, so it takes nothing from the allowance.
 
-  const given = await mac(encoder.encode(pair.user));
+  const shared = state.pending.get(key);
+  // The same value is being checked already: share its result, its cost and its allowance.
+  if (shared !== undefined) return await shared ? ACCEPTED : REFUSED;
+
+  const retryAfterMs = state.throttle.take(request.remoteAddr);
+  if (retryAfterMs > 0) return { kind: "throttled", retryAfterMs };
+  const check = checkPassword(pair.user, pair.password, state);
+  state.pending.set(key, check);
+  let matches: boolean;
+  try {
+    matches = await check;
+  } finally {
+    state.pending.delete(key);
+  }
+  if (!matches) return REFUSED;
+
+  // A right password uses none of the allowance: only failures do.
+  state.throttle.refund(request.remoteAddr);
+  state.verified.add(key);
+  if (state.verified.size > VERIFIED_CACHE_SIZE) {
+    state.verified.delete(state.verified.values().next().value!);
+  }
+  return ACCEPTED;
+}
+
+/** Whether `password` is right for `user`: one verification whether or not the user exists. */
+async function checkPassword(user: string, password: string, state: AuthState): Promise<boolean> {
+  const given = await mac(encoder.encode(user));
   const digests = await state.userDigests;
   let index = -1;
   for (let i = 0; i < digests.length; i++) {
@@ -326,14 +386,8 @@ export async function isAuthorized(request: Request, options: AuthOptions): Prom
     index = same ? i : index;
   }
   const verifier = index === -1 ? state.decoy : state.credentials[index].verifier;
-  const matches = await verifier.verify(pair.password);
-  if (!matches || index === -1) return false;
-
-  state.verified.add(key);
-  if (state.verified.size > VERIFIED_CACHE_SIZE) {
-    state.verified.delete(state.verified.values().next().value!);
-  }
-  return true;
+  const matches = await verifier.verify(password);
+  return matches && index !== -1;
 }
 
 /** Whether a request with this method needs credentials. */
@@ -349,13 +403,25 @@ export function needsAuth(method: string, protectReads: boolean): boolean {
  * OPTIONS; GET and HEAD too when `protectReads`; OPTIONS never) without valid
  * Basic credentials get 401 with `WWW-Authenticate: Basic realm="filedrop",
  * charset="UTF-8"` — before the handler runs, so no body is read and a client
- * waiting for `100 Continue` uploads nothing. Throws at once for bad options
+ * waiting for `100 Continue` uploads nothing. A client that has used up its
+ * allowance of failed checks ({@linkcode AuthOptions.throttle}) gets 429 with
+ * `Retry-After` (seconds) instead, without its password being hashed, unless
+ * its credentials already succeeded before. Throws at once for bad options
  * (no users, a user twice).
  */
 export function withAuth(handler: Handler, options: AuthOptions): Handler {
   const state = stateFor(options);
   return async (request: Request): Promise<Response> => {
-    if (needsAuth(request.method, options.protectReads) && !await isAuthorized(request, options)) {
+    const verdict = needsAuth(request.method, options.protectReads)
+      ? await authenticate(request, state)
+      : ACCEPTED;
+    if (verdict.kind === "throttled") {
+      const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+      throw new HttpError(429, "Too many failed logins; try again later", {
+        "Retry-After": String(seconds),
+      });
+    }
+    if (verdict.kind === "refused") {
       // One message for a missing header, a bad one, an unknown user and a wrong password.
       throw new HttpError(401, "Authentication required", { "WWW-Authenticate": state.challenge });
     }

@@ -7,19 +7,19 @@ import {
   HASH_ITERATIONS,
   HASH_PREFIX,
   hashPassword,
-  isAuthorized,
   needsAuth,
   parseCredential,
   type PasswordVerifier,
   VERIFIED_CACHE_SIZE,
   withAuth,
 } from "../lib/auth.ts";
+import { AuthThrottle } from "../lib/auth_throttle.ts";
 import { errorResponse } from "../lib/connection.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import type { Request, Response } from "../lib/http/message.ts";
 import { DEFAULT_LIMITS } from "../lib/options.ts";
 import { runServer } from "../lib/server.ts";
-import { exchange, parseResponses } from "./_helpers.ts";
+import { bytes, exchange, parseResponses, readUntil, sendOne, writeAll } from "./_helpers.ts";
 
 // --- Helpers -------------------------------------------------------------------
 
@@ -36,9 +36,11 @@ function basic(user: string, password: string): string {
 function makeRequest(
   method: string,
   headers: Record<string, string> = {},
+  remoteAddr?: string,
 ): { request: Request; bodyReads: () => number } {
   let reads = 0;
   const request: Request = {
+    remoteAddr,
     method,
     target: "/file.txt",
     targetForm: "origin",
@@ -116,6 +118,20 @@ class CountingVerifier implements PasswordVerifier {
     return new CountingVerifier(`decoy of ${this.#name}`, null, this.#log, this.cost);
   }
 }
+
+/**
+ * Whether `options` accept `authorization` on a PUT, through {@linkcode withAuth}
+ * as the server uses it (true: 200, false: 401).
+ */
+async function accepts(options: AuthOptions, authorization?: string): Promise<boolean> {
+  const wrapped = wrappers.get(options) ?? withAuth(recordingHandler().handler, options);
+  wrappers.set(options, wrapped);
+  const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
+  const status = (await respond(wrapped, makeRequest("PUT", headers).request)).status;
+  assert.ok(status === 200 || status === 401, `unexpected ${status}`);
+  return status === 200;
+}
+const wrappers = new WeakMap<AuthOptions, (request: Request) => Promise<Response>>();
 
 /** PBKDF2-HMAC-SHA-256 by node:crypto: an implementation independent of lib/auth.ts. */
 function referencePbkdf2(password: string, salt: Uint8Array, iterations: number): string {
@@ -392,7 +408,7 @@ Deno.test("withAuth: rejects unusable options at once", () => {
 
 // --- Timing: the same work for unknown users and wrong passwords --------------------
 
-Deno.test("isAuthorized: an unknown user costs one verification, like a wrong password", async () => {
+Deno.test("withAuth: an unknown user costs one verification, like a wrong password", async () => {
   const log: string[] = [];
   const credentials: Credential[] = [
     { user: "cheap", verifier: new CountingVerifier("cheap", "pw1", log, 1) },
@@ -401,7 +417,7 @@ Deno.test("isAuthorized: an unknown user costs one verification, like a wrong pa
   const options: AuthOptions = { credentials, protectReads: false };
   const attempt = async (authorization: string) => {
     log.length = 0;
-    const result = await isAuthorized(makeRequest("PUT", { authorization }).request, options);
+    const result = await accepts(options, authorization);
     return { result, calls: log.slice() };
   };
 
@@ -421,7 +437,7 @@ Deno.test("isAuthorized: an unknown user costs one verification, like a wrong pa
   assert.deepEqual(await attempt(basic("dear", "pw2")), { result: true, calls: ["dear"] });
 });
 
-Deno.test("isAuthorized: an unknown user is refused even when the decoy says yes", async () => {
+Deno.test("withAuth: an unknown user is refused even when the decoy says yes", async () => {
   const permissive: PasswordVerifier = {
     cost: 1,
     verify: () => Promise.resolve(true),
@@ -431,35 +447,33 @@ Deno.test("isAuthorized: an unknown user is refused even when the decoy says yes
     credentials: [{ user: "u", verifier: permissive }],
     protectReads: false,
   };
-  const request = makeRequest("PUT", { authorization: basic("nobody", "x") }).request;
-  assert.equal(await isAuthorized(request, options), false);
+  assert.equal(await accepts(options, basic("nobody", "x")), false);
 });
 
-Deno.test("isAuthorized: successful verifications are cached per Authorization value", async () => {
+Deno.test("withAuth: successful verifications are cached per Authorization value", async () => {
   const log: string[] = [];
   const options: AuthOptions = {
     credentials: [{ user: "u", verifier: new CountingVerifier("u", "pw", log) }],
     protectReads: false,
   };
-  const request = (authorization: string) => makeRequest("PUT", { authorization }).request;
 
-  assert.equal(await isAuthorized(request(basic("u", "pw")), options), true);
-  assert.equal(await isAuthorized(request(basic("u", "pw")), options), true);
-  assert.equal(await isAuthorized(request(basic("u", "pw")), options), true);
+  assert.equal(await accepts(options, basic("u", "pw")), true);
+  assert.equal(await accepts(options, basic("u", "pw")), true);
+  assert.equal(await accepts(options, basic("u", "pw")), true);
   assert.equal(log.length, 1, "verified once, then served from the cache");
 
   // Failures are never cached.
-  assert.equal(await isAuthorized(request(basic("u", "no")), options), false);
-  assert.equal(await isAuthorized(request(basic("u", "no")), options), false);
+  assert.equal(await accepts(options, basic("u", "no")), false);
+  assert.equal(await accepts(options, basic("u", "no")), false);
   assert.equal(log.length, 3);
 
   // Another options object has its own cache.
   const other: AuthOptions = { ...options };
-  assert.equal(await isAuthorized(request(basic("u", "pw")), other), true);
+  assert.equal(await accepts(other, basic("u", "pw")), true);
   assert.equal(log.length, 4);
 });
 
-Deno.test("isAuthorized: the cache is bounded and evicts the least recently used", async () => {
+Deno.test("withAuth: the cache is bounded and evicts the least recently used", async () => {
   const log: string[] = [];
   const users = VERIFIED_CACHE_SIZE + 1;
   const credentials: Credential[] = Array.from({ length: users }, (_, i) => ({
@@ -467,11 +481,7 @@ Deno.test("isAuthorized: the cache is bounded and evicts the least recently used
     verifier: new CountingVerifier(`user${i}`, `pw${i}`, log),
   }));
   const options: AuthOptions = { credentials, protectReads: false };
-  const check = (i: number) =>
-    isAuthorized(
-      makeRequest("PUT", { authorization: basic(`user${i}`, `pw${i}`) }).request,
-      options,
-    );
+  const check = (i: number) => accepts(options, basic(`user${i}`, `pw${i}`));
 
   for (let i = 0; i < VERIFIED_CACHE_SIZE; i++) assert.equal(await check(i), true);
   assert.equal(log.length, VERIFIED_CACHE_SIZE);
@@ -486,16 +496,12 @@ Deno.test("isAuthorized: the cache is bounded and evicts the least recently used
   assert.deepEqual(log, ["user1"], "the least recently used entry was evicted");
 });
 
-Deno.test("isAuthorized: real PBKDF2 hashes, unknown users checked against a decoy", async () => {
+Deno.test("withAuth: real PBKDF2 hashes, unknown users checked against a decoy", async () => {
   const options: AuthOptions = {
     credentials: [parseCredential(KNOWN_CREDENTIAL), parseCredential("bob:plain")],
     protectReads: true,
   };
-  const check = (authorization?: string) =>
-    isAuthorized(
-      makeRequest("GET", authorization === undefined ? {} : { authorization }).request,
-      options,
-    );
+  const check = (authorization?: string) => accepts(options, authorization);
   assert.equal(await check(basic("alice", "Password")), true);
   assert.equal(await check(basic("alice", "password")), false);
   assert.equal(await check(basic("bob", "plain")), true);
@@ -560,4 +566,350 @@ Deno.test("withAuth over a socket: 401 instead of 100 Continue, so nothing is up
   } finally {
     await server.shutdown();
   }
+});
+
+// --- Throttling of password guessing ---------------------------------------------------
+
+/** A clock for {@linkcode AuthThrottle} that only moves when told. */
+function fakeClock(): { now: () => number; advance: (ms: number) => void } {
+  let time = 1_000_000;
+  return { now: () => time, advance: (ms) => time += ms };
+}
+
+Deno.test("AuthThrottle: a burst, then one check per refill interval", () => {
+  const clock = fakeClock();
+  const throttle = new AuthThrottle({ burst: 3, refillMs: 1_000, now: clock.now });
+  assert.deepEqual([1, 2, 3].map(() => throttle.take("192.0.2.1")), [0, 0, 0]);
+  assert.equal(throttle.take("192.0.2.1"), 1_000, "empty: the next check in one interval");
+  assert.equal(throttle.take("192.0.2.1"), 1_000, "a refused take takes nothing");
+  clock.advance(999);
+  assert.equal(throttle.take("192.0.2.1"), 1);
+  clock.advance(1);
+  assert.equal(throttle.take("192.0.2.1"), 0, "one check came back");
+  assert.equal(throttle.take("192.0.2.1"), 1_000);
+  clock.advance(3_000);
+  assert.deepEqual([1, 2, 3].map(() => throttle.take("192.0.2.1")), [0, 0, 0], "full again");
+  assert.equal(throttle.take("192.0.2.1"), 1_000);
+});
+
+Deno.test("AuthThrottle: right passwords are refunded, so only failures count", () => {
+  const clock = fakeClock();
+  const throttle = new AuthThrottle({ burst: 2, refillMs: 60_000, now: clock.now });
+  for (let i = 0; i < 1_000; i++) {
+    assert.equal(throttle.take("192.0.2.1"), 0);
+    throttle.refund("192.0.2.1");
+  }
+  assert.equal(throttle.size, 0, "a full bucket is forgotten");
+  assert.equal(throttle.take("192.0.2.1"), 0); // One failure...
+  throttle.take("192.0.2.1"); // ...and a check that will succeed.
+  throttle.refund("192.0.2.1");
+  assert.equal(throttle.take("192.0.2.1"), 0, "the refunded check is available again");
+  assert.ok(throttle.take("192.0.2.1") > 0);
+  throttle.refund("198.51.100.1"); // Never seen: nothing to refund, nothing tracked.
+  assert.equal(throttle.size, 1);
+});
+
+Deno.test("AuthThrottle: one client's failures never throttle another; IPv6 by /64", () => {
+  const clock = fakeClock();
+  const throttle = new AuthThrottle({ burst: 2, refillMs: 60_000, now: clock.now });
+  const exhaust = (address: string | undefined) => {
+    throttle.take(address);
+    throttle.take(address);
+    assert.ok(throttle.take(address) > 0, `${address} is throttled`);
+  };
+  const fresh = (address: string | undefined) => throttle.take(address) === 0;
+
+  exhaust("127.0.0.1");
+  assert.ok(fresh("127.0.0.2"));
+  assert.ok(!fresh("::ffff:127.0.0.1"), "an IPv4 client through a dual-stack socket is itself");
+  assert.ok(fresh("::ffff:127.0.0.3"), "and not one /64 with every other IPv4 client");
+
+  exhaust("2001:db8:1:2::1");
+  assert.ok(!fresh("2001:DB8:1:2:ffff:ffff:ffff:ffff"), "the same /64");
+  assert.ok(!fresh("2001:0db8:0001:0002:0:0:0:7"), "the same /64, written in full");
+  assert.ok(fresh("2001:db8:1:3::1"), "the next /64");
+  assert.ok(fresh("::1"));
+
+  exhaust("fe80::1%eth0");
+  assert.ok(!fresh("fe80::2%eth1"), "zones do not split a /64");
+
+  exhaust(undefined);
+  assert.ok(!fresh(undefined), "unknown addresses (a Unix socket) share one allowance");
+  assert.ok(fresh("192.0.2.1"));
+  assert.ok(fresh("not an address"), "an unparsable address is its own bucket");
+});
+
+Deno.test("AuthThrottle: memory is bounded under 100,000 source addresses", () => {
+  const clock = fakeClock();
+  const throttle = new AuthThrottle({ burst: 1, refillMs: 60_000, now: clock.now });
+  // A throttled guesser keeps its entry fresh by coming back.
+  assert.equal(throttle.take("192.0.2.1"), 0);
+  for (let i = 0; i < 100_000; i++) {
+    const address = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    assert.equal(throttle.take(address), 0, address);
+    assert.ok(throttle.size <= 10_000);
+    if (i % 1_000 === 0) assert.ok(throttle.take("192.0.2.1") > 0, "still throttled");
+  }
+  assert.equal(throttle.size, 10_000, "the default bound");
+  assert.ok(throttle.take("192.0.2.1") > 0, "the recently used entry survived the spray");
+  assert.equal(throttle.take("10.0.0.0"), 0, "the least recently used were evicted");
+
+  const small = new AuthThrottle({ burst: 1, refillMs: 60_000, maxClients: 3, now: clock.now });
+  for (const address of ["a", "b", "c"]) small.take(address);
+  assert.ok(small.take("a") > 0); // "a" becomes the most recently used.
+  small.take("d"); // Evicts "b".
+  assert.ok(small.take("a") > 0);
+  assert.ok(small.take("c") > 0);
+  assert.equal(small.take("b"), 0, "evicted: forgiven");
+  assert.equal(small.size, 3);
+});
+
+Deno.test("AuthThrottle: rejects unusable options", () => {
+  assert.throws(() => new AuthThrottle({ burst: 0 }), RangeError);
+  assert.throws(() => new AuthThrottle({ burst: 1.5 }), RangeError);
+  assert.throws(() => new AuthThrottle({ refillMs: 0 }), RangeError);
+  assert.throws(() => new AuthThrottle({ refillMs: Infinity }), RangeError);
+  assert.throws(() => new AuthThrottle({ maxClients: 0 }), RangeError);
+});
+
+Deno.test("withAuth: a throttled client gets 429 without hashing; known users still pass", async () => {
+  const log: string[] = [];
+  const clock = fakeClock();
+  const options: AuthOptions = {
+    credentials: [
+      { user: "alice", verifier: new CountingVerifier("alice", "right", log) },
+      { user: "bob", verifier: new CountingVerifier("bob", "hers", log) },
+    ],
+    protectReads: false,
+    throttle: new AuthThrottle({ burst: 3, refillMs: 10_500, now: clock.now }),
+  };
+  const inner = recordingHandler();
+  const wrapped = withAuth(inner.handler, options);
+  const put = async (authorization: string | undefined, address: string) => {
+    const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
+    return await respond(wrapped, makeRequest("PUT", headers, address).request);
+  };
+  const guesser = "203.0.113.9";
+
+  assert.equal((await put(basic("alice", "right"), guesser)).status, 200, "alice logs in");
+  assert.equal((await put(basic("alice", "guess0"), guesser)).status, 401);
+  log.length = 0;
+  for (let i = 1; i <= 2; i++) {
+    assert.equal((await put(basic("alice", `guess${i}`), guesser)).status, 401);
+  }
+  assert.deepEqual(log, ["alice", "alice"]);
+  for (const authorization of [basic("alice", "guess3"), basic("nobody", "x")]) {
+    const response = await put(authorization, guesser);
+    assert.equal(response.status, 429);
+    assert.equal(header(response, "retry-after"), "11", "seconds, rounded up");
+    assert.equal(header(response, "www-authenticate"), undefined);
+  }
+  assert.deepEqual(log, ["alice", "alice"], "throttled attempts are not hashed");
+
+  // Checks that cost no hashing are answered as before.
+  assert.equal((await put(undefined, guesser)).status, 401);
+  assert.equal((await put("Basic %%%", guesser)).status, 401);
+  // A credential that succeeded before passes, from the same address, unhashed.
+  assert.equal((await put(basic("alice", "right"), guesser)).status, 200);
+  // One that never did cannot be told from a guess without hashing: it waits too.
+  assert.equal((await put(basic("bob", "hers"), guesser)).status, 429);
+  // Other addresses are unaffected.
+  assert.equal((await put(basic("bob", "hers"), "198.51.100.7")).status, 200);
+  assert.equal((await put(basic("bob", "wrong"), "198.51.100.7")).status, 401);
+  assert.deepEqual(log, ["alice", "alice", "bob", "bob"]);
+
+  clock.advance(10_500);
+  assert.equal((await put(basic("alice", "guess4"), guesser)).status, 401, "refilled");
+  assert.equal((await put(basic("alice", "guess5"), guesser)).status, 429);
+  assert.equal(inner.calls.length, 3);
+});
+
+Deno.test("withAuth: concurrent requests with one new credential share one check", async () => {
+  const log: string[] = [];
+  const counting = new CountingVerifier("u", "pw", log);
+  // As slow as a real hash, so the requests overlap the check in progress.
+  const slow: PasswordVerifier = {
+    cost: 1,
+    verify: async (password) => {
+      const result = await counting.verify(password);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return result;
+    },
+    decoy: () => counting.decoy(),
+  };
+  const options: AuthOptions = {
+    credentials: [{ user: "u", verifier: slow }],
+    protectReads: false,
+    throttle: new AuthThrottle({ burst: 1, refillMs: 60_000 }),
+  };
+  const wrapped = withAuth(recordingHandler().handler, options);
+  const put = (password: string) =>
+    respond(wrapped, makeRequest("PUT", { authorization: basic("u", password) }, "::1").request);
+
+  // A browser sending many uploads at once right after its login.
+  const statuses = await Promise.all(Array.from({ length: 20 }, () => put("pw")));
+  assert.deepEqual(new Set(statuses.map((r) => r.status)), new Set([200]));
+  assert.deepEqual(log, ["u"]);
+  // The same wrong value at once: one check, one unit of the allowance.
+  const wrong = await Promise.all(Array.from({ length: 20 }, () => put("no")));
+  assert.deepEqual(new Set(wrong.map((r) => r.status)), new Set([401]));
+  assert.deepEqual(log, ["u", "u"]);
+  assert.equal((await put("other")).status, 429, "that one unit was the whole allowance");
+});
+
+// --- Throttling through a real server ----------------------------------------------------
+
+/** A verifier around `inner` that counts its calls: each one is a password hash. */
+function countingHashes(
+  inner: PasswordVerifier,
+): { verifier: PasswordVerifier; count: () => number } {
+  let calls = 0;
+  const verifier: PasswordVerifier = {
+    cost: inner.cost,
+    verify: (password) => {
+      calls++;
+      return inner.verify(password);
+    },
+    decoy: () => inner.decoy(),
+  };
+  return { verifier, count: () => calls };
+}
+
+/** Starts a server on `hostname` whose handler answers 200 behind `withAuth(options)`. */
+function authServer(hostname: string, options: AuthOptions) {
+  const listener = Deno.listen({ hostname, port: 0 });
+  return runServer(listener, {
+    limits: { ...DEFAULT_LIMITS },
+    handler: withAuth(recordingHandler().handler, options),
+    onError: (error) => {
+      throw error;
+    },
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+Deno.test("withAuth over a socket: a guesser gets fast 429s after its allowance; a logged-in user is never refused", async () => {
+  const burst = 5;
+  const guesses = 25;
+  // The real hash at the shipped cost: each check is ~80 ms of PBKDF2 here.
+  const hashed = countingHashes(
+    parseCredential(`alice:${await hashPassword("correct horse")}`).verifier,
+  );
+  const clock = fakeClock();
+  const server = authServer("127.0.0.1", {
+    credentials: [{ user: "alice", verifier: hashed.verifier }],
+    protectReads: true,
+    throttle: new AuthThrottle({ burst, refillMs: 60_000, now: clock.now }),
+  });
+  const port = server.addr.port;
+  const get = async (password: string) => {
+    const started = performance.now();
+    const response = await sendOne(port, "GET / HTTP/1.1", [
+      `Authorization: ${basic("alice", password)}`,
+    ]);
+    return { ...response, ms: performance.now() - started };
+  };
+  try {
+    assert.equal((await get("correct horse")).status, 200, "alice logs in");
+    assert.equal(hashed.count(), 1);
+
+    // The guesser and alice, at the same time and from the same address.
+    let guessing = true;
+    const guesser = (async () => {
+      const results = [];
+      for (let i = 0; i < guesses; i++) results.push(await get(`guess ${i}`));
+      guessing = false;
+      return results;
+    })();
+    const user = (async () => {
+      const results = [];
+      while (guessing || results.length < guesses) results.push(await get("correct horse"));
+      return results;
+    })();
+    const [guessed, used] = await Promise.all([guesser, user]);
+
+    assert.deepEqual(
+      guessed.map((r) => r.status),
+      [...Array(burst).fill(401), ...Array(guesses - burst).fill(429)],
+    );
+    for (const response of guessed.slice(burst)) {
+      const retryAfter = Number(response.headers.get("retry-after"));
+      assert.ok(
+        Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60,
+        String(retryAfter),
+      );
+    }
+    assert.equal(hashed.count(), 1 + burst, "only the allowance was hashed");
+    assert.deepEqual(new Set(used.map((r) => r.status)), new Set([200]), "alice never refused");
+
+    const hashedMs = median(guessed.slice(0, burst).map((r) => r.ms));
+    const throttledMs = median(guessed.slice(burst).map((r) => r.ms));
+    const userMs = median(used.map((r) => r.ms));
+    const numbers = `401 ${hashedMs.toFixed(1)} ms, 429 ${throttledMs.toFixed(1)} ms, ` +
+      `alice ${userMs.toFixed(1)} ms (medians)`;
+    assert.ok(throttledMs < hashedMs / 4, `429s must not hash: ${numbers}`);
+    assert.ok(userMs < hashedMs / 4, `alice must not wait for hashing: ${numbers}`);
+
+    // The allowance refills: one more guess is hashed, then 429 again.
+    clock.advance(60_000);
+    assert.equal((await get("guess again")).status, 401);
+    assert.equal((await get("and again")).status, 429);
+    assert.equal(hashed.count(), 2 + burst);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+/** Whether this machine has IPv6 loopback (a dual-stack listener sees IPv4 and IPv6 clients). */
+const HAS_IPV6 = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "withAuth over a socket: another client address is not throttled by one's guesses",
+  ignore: !HAS_IPV6,
+  fn: async () => {
+    // On a dual-stack socket, 127.0.0.1 arrives as ::ffff:127.0.0.1 and ::1 as itself.
+    const server = authServer("::", {
+      credentials: [parseCredential("alice:secret")],
+      protectReads: false,
+      throttle: new AuthThrottle({ burst: 2, refillMs: 60_000 }),
+    });
+    const put = async (hostname: string, password: string) => {
+      const conn = await Deno.connect({ hostname, port: server.addr.port });
+      try {
+        await writeAll(
+          conn,
+          bytes(
+            "PUT /f HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n" +
+              `Authorization: ${basic("alice", password)}\r\n\r\n`,
+          ),
+        );
+        const { text } = await readUntil(conn, { responses: 1 });
+        return parseResponses(text).responses[0].status;
+      } finally {
+        conn.close();
+      }
+    };
+    try {
+      assert.deepEqual(
+        [await put("127.0.0.1", "a"), await put("127.0.0.1", "b"), await put("127.0.0.1", "c")],
+        [401, 401, 429],
+      );
+      assert.equal(await put("::1", "a"), 401, "another address has its own allowance");
+      assert.equal(await put("::1", "secret"), 200);
+      assert.equal(await put("127.0.0.1", "d"), 429, "the guesser is still throttled");
+    } finally {
+      await server.shutdown();
+    }
+  },
 });
