@@ -48,17 +48,31 @@ export interface ExchangeOptions {
   responses?: number;
 }
 
+/** What {@linkcode readUntil} and {@linkcode exchange} saw. */
+export interface ReadResult {
+  /** Everything read, as latin1. */
+  text: string;
+  /** The server closed the connection cleanly: its FIN arrived (end of stream) after all it sent. */
+  closed: boolean;
+  /**
+   * The connection was reset (ECONNRESET) instead: bytes the server sent may
+   * have been dropped, so this is not a clean close (`closed` stays false).
+   * A caller content with either must say so: `closed || reset`.
+   */
+  reset: boolean;
+}
+
 /**
  * Connects, writes `request` (string or bytes, or several pieces written
- * separately), and reads until the server closes, the timeout passes, or
- * `responses` complete responses arrived. Returns what was read, as latin1,
- * and whether the server closed the connection.
+ * separately), and reads until the server closes or resets the connection,
+ * the timeout passes, or `responses` complete responses arrived. Returns
+ * what was read, as latin1, and how the connection ended.
  */
 export async function exchange(
   port: number,
   request: string | Uint8Array | (string | Uint8Array)[],
   options: ExchangeOptions = {},
-): Promise<{ text: string; closed: boolean }> {
+): Promise<ReadResult> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const pieces = Array.isArray(request) ? request : [request];
   try {
@@ -80,14 +94,18 @@ export async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void>
   while (offset < data.length) offset += await conn.write(data.subarray(offset));
 }
 
-/** Reads from `conn` until close, timeout, or enough complete responses. */
+/**
+ * Reads from `conn` until a clean close, a reset, the timeout, or enough
+ * complete responses. Other read errors are thrown.
+ */
 export async function readUntil(
   conn: Deno.Conn,
   options: ExchangeOptions = {},
-): Promise<{ text: string; closed: boolean }> {
+): Promise<ReadResult> {
   const timeoutMs = options.timeoutMs ?? 3000;
   let text = "";
   let closed = false;
+  let reset = false;
   const buffer = new Uint8Array(64 * 1024);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -102,8 +120,10 @@ export async function readUntil(
     let result: number | null | "timeout";
     try {
       result = await Promise.race([conn.read(buffer), timeout]);
-    } catch {
-      result = null; // A reset counts as closed.
+    } catch (error) {
+      if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
+      reset = true;
+      break;
     } finally {
       clearTimeout(timer);
     }
@@ -114,7 +134,7 @@ export async function readUntil(
     }
     text += decoder.decode(buffer.subarray(0, result));
   }
-  return { text, closed };
+  return { text, closed, reset };
 }
 
 /**
