@@ -4,7 +4,7 @@
  * @module
  */
 
-import { writeErrorToHttp } from "./fs_errors.ts";
+import { followedInfo, writeErrorToHttp } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
@@ -43,11 +43,13 @@ export async function deletePath(
       }
       throw error;
     }
+    // The link itself is removed, but preconditions judge what GET serves.
+    const served = await followedInfo(fsPath, current);
     // "/file.txt/" names a directory: like GET, do not let it reach the file.
-    if (!current.isDirectory && decodeUrlPath(request.path).trailingSlash) {
+    if (!served?.isDirectory && decodeUrlPath(request.path).trailingSlash) {
       throw new HttpError(404, "Not found");
     }
-    const validators = current.isFile ? fileValidators(current) : null;
+    const validators = served?.isFile ? fileValidators(served) : null;
     if (checkPreconditions("DELETE", conditionalHeaders(request), validators) !== "proceed") {
       throw new HttpError(412, "Precondition failed");
     }

@@ -94,3 +94,15 @@ export function statSyncQuiet(fsPath: string): Deno.FileInfo | Error {
     Error.stackTraceLimit = stackTraceLimit;
   }
 }
+
+/**
+ * What a GET of `fsPath` describes, given its `lstat`: for a symlink, the
+ * file it leads to (so a precondition holds the ETag a client read), null
+ * when it dangles; anything else as it is.
+ */
+export async function followedInfo(
+  fsPath: string,
+  linkInfo: Deno.FileInfo,
+): Promise<Deno.FileInfo | null> {
+  return linkInfo.isSymlink ? await statOrNull(fsPath) : linkInfo;
+}

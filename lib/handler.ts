@@ -77,6 +77,15 @@ export function createHandler(config: HandlerConfig): Handler {
       return await config.resumable.handleResource(request, url.segments[2]);
     }
     if (!config.dotfiles && isHiddenPath(url.segments)) throw new HttpError(404, "Not found");
+    // RFC 9110 §14.5: a server without partial PUT must reject one rather than
+    // store the part as the whole file.
+    if (method === "PUT" && request.headers.has("content-range")) {
+      throw new HttpError(
+        400,
+        "Partial PUT (Content-Range) is not supported: resume uploads with Upload-Complete " +
+          "(resumable uploads, see the README)",
+      );
+    }
     const fsPath = toFsPath(config.rootReal, url.segments);
     if (config.resumable?.isCreation(request) && !url.trailingSlash) {
       return await config.resumable.handleCreation(request, url.segments, fsPath);

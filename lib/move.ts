@@ -7,7 +7,7 @@
 
 import * as path from "node:path";
 import { syncDirectory } from "./durability.ts";
-import { lstatOrNull, writeErrorToHttp } from "./fs_errors.ts";
+import { followedInfo, lstatOrNull, writeErrorToHttp } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
@@ -86,7 +86,9 @@ export async function movePath(
     context.locks.run(second, async () => {
       const source = await lstatOrNull(fsPath);
       if (source === null) throw new HttpError(404, "Not found");
-      const validators = source.isFile ? fileValidators(source) : null;
+      // The link itself moves, but preconditions judge what GET serves.
+      const served = await followedInfo(fsPath, source);
+      const validators = served?.isFile ? fileValidators(served) : null;
       if (checkPreconditions("MOVE", conditionalHeaders(request), validators) !== "proceed") {
         throw new HttpError(412, "Precondition failed");
       }

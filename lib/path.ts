@@ -256,7 +256,10 @@ export function isInside(root: string, candidate: string): boolean {
 /**
  * For reads: Deno.realPath(fsPath) must be inside rootReal (rootReal is already a real path). Returns the real path, or throws HttpError(404) when it escapes ROOT (don't reveal it exists). NotFound from realPath propagates as HttpError(404) too.
  *
- * A path through a file ("file.txt/x") and a symlink loop are 404 as well.
+ * A path through a file ("file.txt/x") and a symlink loop are 404 as well,
+ * and so is anything that is neither a regular file nor a directory: opening
+ * a named pipe blocks until a writer comes (forever, pinning one of Deno's
+ * blocking threads), and a device or socket is nothing to serve.
  * Callers should open the returned real path, not `fsPath`, to keep the
  * window between check and use as small as possible.
  *
@@ -279,7 +282,13 @@ export async function resolveForRead(
     throw error;
   }
   if (!followOutside && !isInside(rootReal, real)) throw new HttpError(404, "Not found");
+  if (!isFileOrDirectory(await Deno.stat(real))) throw new HttpError(404, "Not found");
   return real;
+}
+
+/** Whether `info` is a regular file or a directory: the only kinds the server opens or replaces. */
+export function isFileOrDirectory(info: Deno.FileInfo): boolean {
+  return info.isFile || info.isDirectory;
 }
 
 function forbidden(): HttpError {
@@ -308,7 +317,7 @@ async function realPathIfExists(fsPath: string): Promise<string | undefined> {
 }
 
 /**
- * For writes: the real path of the nearest EXISTING ancestor directory of fsPath must be inside rootReal (covers a symlinked parent directory pointing outside); if fsPath itself exists and is a symlink whose target is outside ROOT, also refuse. Throws HttpError(403) when it escapes. Returns nothing.
+ * For writes: the real path of the nearest EXISTING ancestor directory of fsPath must be inside rootReal (covers a symlinked parent directory pointing outside); if fsPath itself exists and is a symlink whose target is outside ROOT, or is neither a regular file nor a directory, also refuse. Throws HttpError(403) when it escapes. Returns nothing.
  *
  * Dangling symlinks (as fsPath or as the nearest existing ancestor) and
  * symlink loops are refused too, since where they lead cannot be checked.
@@ -330,5 +339,10 @@ export async function checkWriteInside(rootReal: string, fsPath: string): Promis
 
   // Checked after the parent: a symlink inside an outside directory may point back in.
   const targetReal = await realPathIfExists(fsPath);
-  if (targetReal !== undefined && !isInside(rootReal, targetReal)) throw forbidden();
+  if (targetReal === undefined) return;
+  if (!isInside(rootReal, targetReal)) throw forbidden();
+  // A pipe, socket or device is not ours to replace, move or remove.
+  if (!isFileOrDirectory(await Deno.stat(targetReal))) {
+    throw new HttpError(403, "Not a regular file or directory");
+  }
 }

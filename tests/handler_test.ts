@@ -418,3 +418,132 @@ Deno.test("the README examples work with curl", async () => {
     assert.equal(back.stdout, "Hello, World!");
   });
 });
+
+/** Makes a named pipe with mkfifo(1) and binds a Unix socket at `socketPath`; returns the listener. */
+async function makeSpecialFiles(fifoPath: string, socketPath: string): Promise<Deno.Listener> {
+  const made = await run("mkfifo", [fifoPath]);
+  assert.equal(made.code, 0, made.stderr);
+  return Deno.listen({ transport: "unix", path: socketPath });
+}
+
+Deno.test({
+  name: "named pipes, sockets and devices are never opened: 404 to reads, 403 to writes",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await withServer({ followSymlinks: true }, async (server, root) => {
+      const port = server.addr.port;
+      const fifo = path.join(root, "fifo");
+      const unix = await makeSpecialFiles(fifo, path.join(root, "sock"));
+      try {
+        await Deno.writeTextFile(path.join(root, "a.txt"), "a");
+        await Deno.symlink(fifo, path.join(root, "link-to-fifo"));
+        await Deno.symlink("/dev/zero", path.join(root, "zero")); // Read through --follow-symlinks.
+        const quick = async (line: string, headers: string[] = [], body = "") => {
+          const started = performance.now();
+          const response = await send(port, line, headers, body);
+          const ms = performance.now() - started;
+          assert.ok(ms < 1000, `${line} took ${ms.toFixed(0)} ms`);
+          return response.status;
+        };
+        for (const target of ["/fifo", "/sock", "/link-to-fifo", "/zero"]) {
+          assert.equal(await quick(`GET ${target} HTTP/1.1`), 404, `GET ${target}`);
+          assert.equal(await quick(`HEAD ${target} HTTP/1.1`), 404, `HEAD ${target}`);
+        }
+        const listing = await send(port, "GET /?format=json HTTP/1.1");
+        const names = (JSON.parse(listing.body) as { entries: { name: string }[] }).entries
+          .map((entry) => entry.name);
+        assert.deepEqual(names.sort(), ["a.txt"], "special files are not listed");
+
+        assert.equal(await quick("PUT /fifo HTTP/1.1", ["Content-Length: 1"], "x"), 403);
+        assert.equal(await quick("PUT /sock HTTP/1.1", ["Content-Length: 1"], "x"), 403);
+        assert.equal(await quick("DELETE /fifo HTTP/1.1"), 403);
+        assert.equal(await quick("MOVE /fifo HTTP/1.1", ["Destination: /moved"]), 403);
+        assert.equal(await quick("MOVE /a.txt HTTP/1.1", ["Destination: /sock"]), 403);
+        assert.ok((await Deno.lstat(fifo)).isFifo, "the pipe is untouched");
+        assert.ok((await Deno.lstat(path.join(root, "sock"))).isSocket, "the socket is untouched");
+        assert.equal(await Deno.readTextFile(path.join(root, "a.txt")), "a");
+      } finally {
+        unix.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "a named pipe as index.html or 404.html is passed over, never opened",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await withServer({}, async (server, root) => {
+      const port = server.addr.port;
+      await Deno.mkdir(path.join(root, "dir"));
+      await Deno.writeTextFile(path.join(root, "dir", "b.txt"), "b");
+      for (const fifo of ["dir/index.html", "404.html"]) {
+        const made = await run("mkfifo", [path.join(root, fifo)]);
+        assert.equal(made.code, 0, made.stderr);
+      }
+      const listing = await send(port, "GET /dir/ HTTP/1.1");
+      assert.equal(listing.status, 200);
+      assert.match(listing.body, /b\.txt/, "the directory is listed instead");
+      const missing = await send(port, "GET /nothing HTTP/1.1");
+      assert.equal(missing.status, 404);
+    });
+  },
+});
+
+Deno.test("PUT with Content-Range is 400 and leaves the file as it was (RFC 9110 §14.5)", async () => {
+  await withServer({}, async (server, root) => {
+    const port = server.addr.port;
+    const file = path.join(root, "data.bin");
+    await Deno.writeTextFile(file, "0123456789");
+    for (const range of ["bytes 0-2/10", "bytes 7-9/10", "bytes 0-2/*", "garbage"]) {
+      const response = await send(port, "PUT /data.bin HTTP/1.1", [
+        `Content-Range: ${range}`,
+        "Content-Length: 3",
+      ], "abc");
+      assert.equal(response.status, 400, range);
+      assert.match(response.body, /Content-Range/);
+      assert.equal(await Deno.readTextFile(file), "0123456789", `unchanged after ${range}`);
+    }
+    const created = await send(port, "PUT /new.bin HTTP/1.1", [
+      "Content-Range: bytes 0-2/3",
+      "Content-Length: 3",
+    ], "abc");
+    assert.equal(created.status, 400);
+    await assert.rejects(Deno.stat(path.join(root, "new.bin")), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("DELETE and MOVE of a symlink judge If-Match by the ETag GET gave", async () => {
+  await withServer({}, async (server, root) => {
+    const port = server.addr.port;
+    await Deno.writeTextFile(path.join(root, "target.txt"), "content");
+    for (const name of ["a-link", "b-link"]) {
+      await Deno.symlink(path.join(root, "target.txt"), path.join(root, name));
+    }
+    const etagOf = async (target: string) => {
+      const response = await get(port, target);
+      assert.equal(response.status, 200);
+      return response.headers.get("etag")!;
+    };
+    const stale = '"not-the-etag"';
+    assert.equal((await send(port, "DELETE /a-link HTTP/1.1", [`If-Match: ${stale}`])).status, 412);
+    const deleted = await send(port, "DELETE /a-link HTTP/1.1", [
+      `If-Match: ${await etagOf("/a-link")}`,
+    ]);
+    assert.equal(deleted.status, 204);
+    assert.equal(await Deno.readTextFile(path.join(root, "target.txt")), "content");
+
+    const etag = await etagOf("/b-link");
+    const stalemove = await send(port, "MOVE /b-link HTTP/1.1", [
+      "Destination: /c-link",
+      `If-Match: ${stale}`,
+    ]);
+    assert.equal(stalemove.status, 412);
+    const moved = await send(port, "MOVE /b-link HTTP/1.1", [
+      "Destination: /c-link",
+      `If-Match: ${etag}`,
+    ]);
+    assert.equal(moved.status, 201);
+    assert.ok((await Deno.lstat(path.join(root, "c-link"))).isSymlink, "the link itself moved");
+  });
+});
