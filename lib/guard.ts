@@ -120,9 +120,12 @@ function isForeign(request: Request, authority: string | undefined): boolean {
  * runs (so no body is read):
  *
  * - DNS rebinding: when `loopbackOnly`, a request whose authority (the
- *   absolute-form target's, which overrides Host, else Host) is not a loopback name or address (see
- *   {@linkcode isLoopbackAuthority}) gets 403. A request without Host
- *   (HTTP/1.0) passes: browsers always send one.
+ *   absolute-form target's, which overrides Host, else Host) is not a
+ *   loopback name or address (see {@linkcode isLoopbackAuthority}) is
+ *   misdirected: 421 (RFC 9110 §15.5.20). A request without Host (HTTP/1.0)
+ *   or with an empty one (RFC 9112 §3.2: a target without an authority)
+ *   passes as naming this server: browsers always send a non-empty Host, so
+ *   neither can carry a rebinding attack.
  * - CSRF: unless `cors`, a write (any method but GET, HEAD and OPTIONS) whose
  *   Origin is present and is not the request's own origin (see
  *   {@linkcode isSameOrigin}) gets 403; `Origin: null` is foreign. Without
@@ -132,9 +135,12 @@ export function withGuard(handler: Handler, options: GuardOptions): Handler {
   return async (request: Request): Promise<Response> => {
     // RFC 9112 §3.2.2: an absolute-form target's authority overrides Host.
     const authority = targetAuthority(request) ?? request.headers.get("host");
-    if (options.loopbackOnly && authority !== undefined && !isLoopbackAuthority(authority)) {
+    if (
+      options.loopbackOnly && authority !== undefined && authority !== "" &&
+      !isLoopbackAuthority(authority)
+    ) {
       throw new HttpError(
-        403,
+        421,
         "Host not allowed: this server only answers to localhost names (DNS rebinding protection)",
       );
     }

@@ -204,19 +204,21 @@ const PUBLIC: GuardOptions = { loopbackOnly: false, cors: false };
 const LOOPBACK_CORS: GuardOptions = { loopbackOnly: true, cors: true };
 const PUBLIC_CORS: GuardOptions = { loopbackOnly: false, cors: true };
 
-Deno.test("withGuard: DNS rebinding protection on a loopback server", async () => {
+Deno.test("withGuard: a loopback server answers 421 to a Host that is not its own (DNS rebinding)", async () => {
   const cases: { options: GuardOptions; spec: RequestSpec; status: number }[] = [
     { options: LOOPBACK, spec: { headers: { host: "127.0.0.1:8080" } }, status: 200 },
     { options: LOOPBACK, spec: { headers: { host: "localhost:8080" } }, status: 200 },
     { options: LOOPBACK, spec: { headers: { host: "[::1]:8080" } }, status: 200 },
     { options: LOOPBACK, spec: { headers: { host: "app.localhost" } }, status: 200 },
     { options: LOOPBACK, spec: { headers: {} }, status: 200 },
-    { options: LOOPBACK, spec: { headers: { host: "evil.com:8080" } }, status: 403 },
-    { options: LOOPBACK, spec: { headers: { host: "localhost.evil.com" } }, status: 403 },
-    { options: LOOPBACK, spec: { headers: { host: "" } }, status: 403 },
-    { options: LOOPBACK, spec: { headers: { host: "192.168.1.5:8080" } }, status: 403 },
-    { options: LOOPBACK, spec: { method: "OPTIONS", headers: { host: "evil.com" } }, status: 403 },
-    { options: LOOPBACK_CORS, spec: { headers: { host: "evil.com" } }, status: 403 },
+    { options: LOOPBACK, spec: { headers: { host: "evil.com:8080" } }, status: 421 },
+    { options: LOOPBACK, spec: { headers: { host: "localhost.evil.com" } }, status: 421 },
+    // An empty Host (a target without an authority) names this server: no browser sends it.
+    { options: LOOPBACK, spec: { headers: { host: "" } }, status: 200 },
+    { options: LOOPBACK, spec: { headers: { host: ":8080" } }, status: 421 },
+    { options: LOOPBACK, spec: { headers: { host: "192.168.1.5:8080" } }, status: 421 },
+    { options: LOOPBACK, spec: { method: "OPTIONS", headers: { host: "evil.com" } }, status: 421 },
+    { options: LOOPBACK_CORS, spec: { headers: { host: "evil.com" } }, status: 421 },
     // Absolute-form: the target's authority is what counts; Host is ignored (RFC 9112 §3.2.2).
     {
       options: LOOPBACK,
@@ -225,7 +227,7 @@ Deno.test("withGuard: DNS rebinding protection on a loopback server", async () =
         targetForm: "absolute",
         headers: { host: "localhost" },
       },
-      status: 403,
+      status: 421,
     },
     {
       options: LOOPBACK,
@@ -248,12 +250,12 @@ Deno.test("withGuard: DNS rebinding protection on a loopback server", async () =
     {
       options: LOOPBACK,
       spec: { target: "http://evil.com?x", targetForm: "absolute", headers: {} },
-      status: 403,
+      status: 421,
     },
     {
       options: LOOPBACK,
       spec: { method: "CONNECT", target: "evil.com:443", targetForm: "authority", headers: {} },
-      status: 403,
+      status: 421,
     },
     // A public server answers any Host.
     { options: PUBLIC, spec: { headers: { host: "files.example.com" } }, status: 200 },
@@ -327,7 +329,7 @@ Deno.test("withGuard: the inner handler's errors pass through", async () => {
 
 // --- Through a real server -------------------------------------------------------------
 
-Deno.test("withGuard over a socket: rebinding and cross-origin writes get 403", async () => {
+Deno.test("withGuard over a socket: rebinding gets 421, cross-origin writes 403, an empty Host is served", async () => {
   const methods: string[] = [];
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const server = runServer(listener, {
@@ -349,14 +351,16 @@ Deno.test("withGuard over a socket: rebinding and cross-origin writes get 403", 
         `PUT /a HTTP/1.1\r\nHost: localhost:${port}\r\nOrigin: http://evil.com\r\n` +
         "Content-Length: 5\r\n\r\nhello" +
         `PUT /a HTTP/1.1\r\nHost: localhost:${port}\r\nOrigin: http://localhost:${port}\r\n` +
-        "Content-Length: 0\r\n\r\n",
-      { responses: 4 },
+        "Content-Length: 0\r\n\r\n" +
+        "GET / HTTP/1.1\r\nHost:\r\n\r\n",
+      { responses: 5 },
     )).text;
     const responses = parseResponses(text).responses;
-    assert.deepEqual(responses.map((r) => r.status), [204, 403, 403, 204], text);
-    assert.match(responses[1].body, /DNS rebinding/);
+    assert.deepEqual(responses.map((r) => r.status), [204, 421, 403, 204, 204], text);
+    assert.match(responses[1].body, /only answers to localhost names/);
+    assert.match(responses[1].headers.get("content-type") ?? "", /text\/plain/);
     assert.match(responses[2].body, /Cross-origin write refused/);
-    assert.deepEqual(methods, ["GET", "PUT"]);
+    assert.deepEqual(methods, ["GET", "PUT", "GET"]);
   } finally {
     await server.shutdown();
   }
