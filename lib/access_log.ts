@@ -3,6 +3,12 @@
  * Log Format or JSON lines, and a logger that writes them in batches without
  * blocking the request path.
  *
+ * The two text formats are exactly the ones log analysers (GoAccess
+ * `--log-format=COMMON`/`COMBINED`, AWStats, Webalizer) parse by position:
+ * `common` is Apache's Common Log Format, `combined` is nginx's predefined
+ * `combined` format (see {@linkcode LogFormat}). Nothing is appended to them;
+ * the response time and the total bytes are only in `json`.
+ *
  * Every line is printable ASCII (0x20-0x7E) followed by "\n", so it is valid
  * UTF-8 and no request can forge a line or send escape sequences to a
  * terminal. Request strings reach us decoded as latin1 (one character per
@@ -10,9 +16,10 @@
  * sent (`\xHH`) rather than re-decoded: an escaped byte is exact, while a
  * decoded one could hide bidi overrides or look-alike characters.
  *
- * Credentials are never logged: no format includes the Authorization header,
- * and targets and referers have their userinfo and the values of sensitive
- * query parameters replaced by `REDACTED` (see {@linkcode redactUrl}).
+ * Credentials are never logged: no format includes the Authorization header
+ * (the user field holds only the user name the auth layer accepted), and
+ * targets and referers have their userinfo and the values of sensitive query
+ * parameters replaced by `REDACTED` (see {@linkcode redactUrl}).
  *
  * @module
  */
@@ -21,16 +28,34 @@ import type { ExchangeRecord } from "./connection.ts";
 
 /**
  * The access log formats:
- * - `common`: `host ident authuser [date] "request line" status bytes seconds`
- * - `combined`: `common` with `"referer" "user-agent"` before `seconds`
- * - `json`: one object per line with the keys `time`, `remote`, `method`,
- *   `target`, `version`, `status`, `bytes`, `duration_ms`, `referer`,
- *   `user_agent`, `user`
+ * - `common`: Apache's Common Log Format, `LogFormat "%h %l %u %t \"%r\" %>s %b"`
+ *   (mod_log_config): `host - user [date] "request line" status bytes`, where
+ *   `bytes` is the response body bytes sent and `-` when none were (`%b`).
+ *   nginx predefines only `combined`, no `common`, so Apache's definition is
+ *   the one to follow.
+ * - `combined`: nginx's predefined `combined` format (ngx_http_log_module, the
+ *   format of its default access log): `$remote_addr - $remote_user
+ *   [$time_local] "$request" $status $body_bytes_sent "$http_referer"
+ *   "$http_user_agent"`. It differs from Apache's `combined` (`%b`) in one
+ *   field: no body bytes is `0`, never `-` (`$body_bytes_sent`, like Apache's
+ *   `%B`). Quoted values are escaped as Apache escapes them (`\"`, `\\`,
+ *   `\xHH`) where nginx would write `\x22` and `\x5C` for the first two;
+ *   GoAccess reads them (see the tests).
+ *
+ * In both text formats the body bytes are what followed the response head on
+ * the wire ({@linkcode ExchangeRecord.bodyBytesSent}): for a chunked response
+ * that includes the chunk framing, as nginx counts it, where Apache's `%b`
+ * counts the content before chunking (a few bytes per chunk fewer).
+ * - `json`: one object per line with the keys `time`, `remote`, `user`,
+ *   `method`, `target`, `version`, `status`, `body_bytes_sent`, `bytes_sent`
+ *   (head and body), `duration_ms`, `referer`, `user_agent`
  */
 export type LogFormat = "common" | "combined" | "json";
 
 /** What replaces a credential in a logged URL. */
 export const REDACTED = "REDACTED";
+
+const encoder = new TextEncoder();
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
@@ -79,9 +104,33 @@ export function escapeLogValue(text: string): string {
   return escaped;
 }
 
-/** Escapes a value for an unquoted field, where a space would split the field. */
+/**
+ * Escapes a value for an unquoted field of a text line: `-` for an empty
+ * value. Parsers split these fields by position, so a space would split the
+ * field and a `[` would be taken for the start of the date (GoAccess's COMMON
+ * format skips to the first `[`): those become `\x20`, `\x5b` and `\x5d`.
+ */
 function escapeBareField(text: string): string {
-  return text === "" ? "-" : escapeLogValue(text).replaceAll(" ", "\\x20");
+  if (text === "") return "-";
+  return escapeLogValue(text).replace(/[ [\]]/g, (char) => "\\x" + hex(char.charCodeAt(0), 2));
+}
+
+/** The user field: `-` for none, and a user named `-` as `\x2d`, so that `-` always means none. */
+function userField(user: string | null): string {
+  if (user === null || user === "") return "-";
+  return user === "-" ? "\\x2d" : escapeBareField(userAsBytes(user));
+}
+
+/**
+ * The user name as its UTF-8 bytes, one character per byte: names are
+ * decoded from UTF-8, while {@linkcode escapeLogValue} writes a character
+ * below U+0100 as the byte `\xHH` that request strings (latin1) carry, so
+ * without this `é` would be logged as `\xe9`, a byte the client never sent.
+ */
+function userAsBytes(user: string): string {
+  // deno-lint-ignore no-control-regex -- ASCII is its own UTF-8.
+  if (/^[\x00-\x7f]*$/.test(user)) return user;
+  return String.fromCharCode(...encoder.encode(user));
 }
 
 function isSensitiveName(rawName: string): boolean {
@@ -154,46 +203,41 @@ function quoted(value: string | null | undefined): string {
   return `"${value === null || value === undefined ? "-" : escapeLogValue(value)}"`;
 }
 
-function textLine(
-  combined: boolean,
-  record: ExchangeRecord,
-  nowMs: number,
-  authUser: string | undefined,
-): string {
+/**
+ * A text line. Fields in the order of Apache's `%h %l %u %t "%r" %>s %b`,
+ * plus nginx's `"$http_referer" "$http_user_agent"` for `combined`.
+ */
+function textLine(combined: boolean, record: ExchangeRecord, nowMs: number): string {
   const request = record.request;
   const requestLine = request === null
     ? null
     : `${request.method} ${redactUrl(request.target)} HTTP/1.${request.minorVersion}`;
-  const seconds = (Math.max(0, record.durationMs) / 1000).toFixed(3);
-  let line = `${escapeBareField(record.remoteAddr)} - ${escapeBareField(authUser ?? "")} ` +
-    `[${commonLogDate(nowMs)}] ${quoted(requestLine)} ${record.status} ${record.bytesSent}`;
-  if (combined) {
-    const referer = request?.headers.get("referer");
-    line += ` ${quoted(referer === undefined ? null : redactUrl(referer))}`;
-    line += ` ${quoted(request?.headers.get("user-agent"))}`;
-  }
-  return `${line} ${seconds}`;
+  // Apache's %b writes "-" for no body bytes; nginx's $body_bytes_sent writes 0.
+  const bodyBytes = record.bodyBytesSent === 0 && !combined ? "-" : String(record.bodyBytesSent);
+  const line = `${escapeBareField(record.remoteAddr)} - ${userField(record.user)} ` +
+    `[${commonLogDate(nowMs)}] ${quoted(requestLine)} ${record.status} ${bodyBytes}`;
+  if (!combined) return line;
+  const referer = request?.headers.get("referer");
+  return `${line} ${quoted(referer === undefined ? null : redactUrl(referer))} ` +
+    quoted(request?.headers.get("user-agent"));
 }
 
-function jsonLine(
-  record: ExchangeRecord,
-  nowMs: number,
-  authUser: string | undefined,
-): string {
+function jsonLine(record: ExchangeRecord, nowMs: number): string {
   const request = record.request;
   const referer = request?.headers.get("referer");
   const json = JSON.stringify({
     time: new Date(nowMs).toISOString(),
     remote: record.remoteAddr === "-" || record.remoteAddr === "" ? null : record.remoteAddr,
+    user: record.user,
     method: request?.method ?? null,
     target: request === null ? null : redactUrl(request.target),
     version: request === null ? null : `HTTP/1.${request.minorVersion}`,
     status: record.status,
-    bytes: record.bytesSent,
+    body_bytes_sent: record.bodyBytesSent,
+    bytes_sent: record.bytesSent,
     duration_ms: Math.max(0, record.durationMs),
     referer: referer === undefined ? null : redactUrl(referer),
     user_agent: request?.headers.get("user-agent") ?? null,
-    user: authUser ?? null,
   });
   // JSON.stringify escapes C0, quotes, backslashes and lone surrogates but
   // leaves DEL, C1 and other non-ASCII raw; all of those can only occur inside
@@ -204,26 +248,20 @@ function jsonLine(
 /**
  * Formats one access log line, without its trailing newline.
  *
- * Text formats write the time as `[dd/Mon/yyyy:HH:MM:SS +0000]` (UTC), the
- * request line as `"-"` when the head was rejected before it parsed, `bytes`
- * as the bytes sent including the response head (Apache `%O`), and append the
- * response time in seconds with millisecond resolution (`0.123`, like nginx
- * `$request_time`). JSON writes `duration_ms` as a number and `null` for
- * every value that is missing.
+ * Text formats (see {@linkcode LogFormat} for which definition each follows)
+ * write the time as `[dd/Mon/yyyy:HH:MM:SS +0000]` (UTC), the request line as
+ * `"-"` when the head was rejected before it parsed, the user as `-` unless
+ * the auth layer accepted the request's credentials, and the body bytes
+ * ({@linkcode ExchangeRecord.bodyBytesSent}). JSON writes `duration_ms` and
+ * both byte counts as numbers and `null` for every value that is missing.
  *
  * @param format which format to write
  * @param record the exchange reported by the connection
  * @param nowMs the time to log (ms since the epoch), normally when the response ended
- * @param authUser the authenticated user name, when there is one (`-` otherwise)
  */
-export function formatAccessLog(
-  format: LogFormat,
-  record: ExchangeRecord,
-  nowMs: number,
-  authUser?: string,
-): string {
-  if (format === "json") return jsonLine(record, nowMs, authUser);
-  return textLine(format === "combined", record, nowMs, authUser);
+export function formatAccessLog(format: LogFormat, record: ExchangeRecord, nowMs: number): string {
+  if (format === "json") return jsonLine(record, nowMs);
+  return textLine(format === "combined", record, nowMs);
 }
 
 /** Options of {@linkcode AccessLogger}. */
@@ -235,7 +273,6 @@ export interface AccessLoggerOptions {
 }
 
 const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
-const encoder = new TextEncoder();
 
 /**
  * Writes access log lines without ever making a request wait for the sink.
@@ -250,7 +287,7 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * const logger = new AccessLogger("combined", (bytes) => Deno.stdout.write(bytes));
- * logger.log(record, "127.0.0.1");
+ * logger.log(record);
  * await logger.flush(); // before exiting
  * ```
  */
@@ -293,10 +330,9 @@ export class AccessLogger {
    * slow or failing sink.
    *
    * @param record the exchange reported by the connection
-   * @param authUser the authenticated user name, when there is one
    */
-  log(record: ExchangeRecord, authUser?: string): void {
-    const line = formatAccessLog(this.#format, record, this.#now(), authUser) + "\n";
+  log(record: ExchangeRecord): void {
+    const line = formatAccessLog(this.#format, record, this.#now()) + "\n";
     // Lines are ASCII, so their length is their size in bytes.
     if (this.#queuedBytes + line.length > this.#maxBufferedBytes) {
       this.#dropped++;

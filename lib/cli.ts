@@ -81,8 +81,13 @@ Reads:
   --cache-control VALUE  Cache-Control of file responses (default no-cache)
 
 Output:
-  --log FORMAT           access log on stdout: common (default), combined,
-                         json or off                           [FILEDROP_LOG]
+  --log FORMAT           access log on stdout, one line per request:
+                         common (default): Apache's Common Log Format
+                           (%h %l %u %t "%r" %>s %b; no body bytes is -)
+                         combined: nginx's combined format (common, with
+                           no body bytes as 0, plus "referer" "user-agent")
+                         json: also response time and head+body bytes
+                         off                                   [FILEDROP_LOG]
   --quiet                no access log and no start-up details
   -h, --help             show this help
   -V, --version          show the version

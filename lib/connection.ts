@@ -33,6 +33,14 @@ export interface ExchangeRecord {
   status: number;
   /** Bytes of the response sent, head included. */
   bytesSent: number;
+  /**
+   * Bytes of the response's message body sent: everything after the head,
+   * chunked framing included (what nginx's `$body_bytes_sent` counts); 0 for
+   * a response without a body (HEAD, 304, 204).
+   */
+  bodyBytesSent: number;
+  /** The user name the auth layer accepted ({@linkcode Request.user}), or null. */
+  user: string | null;
   /** Milliseconds from the end of the head to the end of the response. */
   durationMs: number;
   /** The client's IP address, or "-" when unknown. */
@@ -69,6 +77,7 @@ const LINGER_MS = 2_000;
 const LINGER_BYTES = 64 * 1024 * 1024;
 const ENCODER = new TextEncoder();
 const CONTINUE = ENCODER.encode("HTTP/1.1 100 Continue\r\n\r\n");
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * One accepted connection. {@linkcode Connection.run} serves requests until
@@ -87,6 +96,8 @@ export class Connection {
   /** When the current phase times out (ms since epoch); Infinity for never. */
   deadline = Infinity;
   readonly #remoteAddr: string;
+  /** Bytes of the last response head, for {@linkcode ExchangeRecord.bodyBytesSent}. */
+  #headBytes = 0;
 
   /**
    * @param conn the accepted connection
@@ -244,6 +255,8 @@ export class Connection {
       request,
       status: response.status,
       bytesSent: this.#output.bytesSent,
+      bodyBytesSent: Math.max(0, this.#output.bytesSent - this.#headBytes),
+      user: request.user ?? null,
       durationMs: Date.now() - started,
       remoteAddr: this.#remoteAddr,
     });
@@ -294,6 +307,8 @@ export class Connection {
       request: null,
       status: response.status,
       bytesSent: this.#output.bytesSent,
+      bodyBytesSent: Math.max(0, this.#output.bytesSent - this.#headBytes),
+      user: null,
       durationMs: Date.now() - started,
       remoteAddr: this.#remoteAddr,
     });
@@ -330,7 +345,10 @@ export class Connection {
     output.bytesSent = 0;
     try {
       this.#enter("write", this.#limits.writeTimeoutMs);
-      output.writeString(serializeHead(status, headers));
+      const head = serializeHead(status, headers);
+      // writeString sends UTF-8: a head's length is its byte count unless it holds non-ASCII.
+      this.#headBytes = NON_ASCII.test(head) ? ENCODER.encode(head).length : head.length;
+      output.writeString(head);
       if (!bodyless && !headOnly && body !== undefined) {
         if (body instanceof Uint8Array) await output.write(body);
         else {
