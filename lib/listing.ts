@@ -21,7 +21,10 @@ import { escapeHtml } from "./html.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { HeaderList } from "./http/serialize.ts";
 import { decodeUrlPath, encodeUrlPath, isHiddenPath, TEMP_PREFIX } from "./path.ts";
-import { fileETag } from "./serve_content.ts";
+import { fileETag, serveContent } from "./serve_content.ts";
+import { formatHttpDate } from "./http/date.ts";
+import type { Validators } from "./preconditions.ts";
+import denoJson from "../deno.json" with { type: "json" };
 import { fileKind, ICON_SPRITE, iconSvg } from "./ui/icons.ts";
 import type { ControlIcon } from "./ui/icons.ts";
 import { EARLY_SCRIPT, PAGE_SCRIPT } from "./ui/page_script.ts";
@@ -103,45 +106,82 @@ export async function listingResponse(
   const query = new URLSearchParams(request.query);
   const sortKey = parseChoice(query.get("sort"), SORT_KEYS, "name");
   const sortOrder = parseChoice(query.get("order"), ["asc", "desc"], "asc");
-  const entries = await readEntries(dirReal, segments, options);
+  const [entries, directory] = await Promise.all([
+    readEntries(dirReal, segments, options),
+    Deno.stat(dirReal),
+  ]);
   entries.sort(entryComparator(sortKey, sortOrder));
 
-  const baseHeaders: HeaderList = [
-    ["X-Content-Type-Options", "nosniff"],
-    ["Cache-Control", "no-cache"],
-    ["Vary", "Accept"],
-  ];
-  const encoder = new TextEncoder();
-  if (wantsJson(request, query.get("format"))) {
-    return {
-      status: 200,
-      headers: [["Content-Type", "application/json; charset=utf-8"], ...baseHeaders],
-      body: encoder.encode(renderJson(segments, entries)),
-    };
-  }
-  const nonce = newNonce();
-  const page: Page = {
-    segments,
-    entries,
+  const json = wantsJson(request, query.get("format"));
+  const writable = options.writable ?? false;
+  const validators = await listingValidators(entries, directory, [
+    json ? "json" : "html",
     sortKey,
     sortOrder,
-    writable: options.writable ?? false,
-    dotfiles: options.dotfiles,
-    nonce,
-    now: Date.now(),
-  };
-  return {
-    status: 200,
-    headers: [
-      ["Content-Type", "text/html; charset=utf-8"],
-      ...baseHeaders,
+    String(writable),
+  ]);
+  const representationHeaders: HeaderList = [["Vary", "Accept"]];
+  let body: string;
+  if (json) {
+    body = renderJson(segments, entries);
+  } else {
+    const nonce = newNonce();
+    const page: Page = {
+      segments,
+      entries,
+      sortKey,
+      sortOrder,
+      writable,
+      dotfiles: options.dotfiles,
+      nonce,
+      now: Date.now(),
+    };
+    body = renderHtml(page);
+    representationHeaders.push(
       ["Content-Security-Policy", htmlCsp(nonce)],
       // Not "no-referrer": with it, browsers send `Origin: null` on the form's POST,
       // which the cross-origin write guard (rightly) refuses.
       ["Referrer-Policy", "same-origin"],
-    ],
-    body: encoder.encode(renderHtml(page)),
-  };
+    );
+  }
+  const bytes = new TextEncoder().encode(body);
+  return serveContent(request, bytes, {
+    size: bytes.length,
+    validators,
+    lastModifiedText: formatHttpDate(validators.lastModified),
+  }, {
+    cacheControl: "no-cache",
+    contentType: json ? "application/json; charset=utf-8" : "text/html; charset=utf-8",
+    representationHeaders,
+  });
+}
+
+/**
+ * A listing's validators. The ETag is weak: a page carries a fresh CSP nonce
+ * and relative times, so two responses are equivalent, not byte-identical.
+ * It hashes what the listing shows (each entry's name, kind, size and
+ * mtime), how (`variant`: format, sort, controls) and the server's version
+ * (a new version may render differently). Last-Modified is the newest of the
+ * directory's and its entries' mtimes: a file rewritten in place changes
+ * its own mtime, not its directory's.
+ */
+async function listingValidators(
+  entries: readonly ListingEntry[],
+  directory: Deno.FileInfo,
+  variant: readonly string[],
+): Promise<Validators> {
+  const described = JSON.stringify([
+    denoJson.version,
+    variant,
+    entries.map((e) => [e.name, e.isDirectory, e.size, e.mtime]),
+  ]);
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(described));
+  const tag = btoa(String.fromCharCode(...new Uint8Array(digest, 0, 15)))
+    .replaceAll("+", "-").replaceAll("/", "_");
+  // A loop, not Math.max(...entries): a spread of 100,000 arguments overflows the stack.
+  let lastModified = directory.mtime?.getTime() ?? 0;
+  for (const entry of entries) lastModified = Math.max(lastModified, entry.mtime ?? 0);
+  return { etag: `W/"${tag}"`, lastModified };
 }
 
 function parseChoice<T extends string>(

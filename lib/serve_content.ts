@@ -92,6 +92,8 @@ export interface ContentOptions {
   varyOnEncoding?: boolean;
   /** The `Repr-Digest` of the stored bytes, when the client asked for it. */
   reprDigest?: string;
+  /** Headers of the representation itself, sent with a 304 too (a listing's `Vary` and CSP). */
+  representationHeaders?: HeaderList;
 }
 
 const encoder = new TextEncoder();
@@ -120,6 +122,7 @@ export function serveContent(
     ["Cache-Control", options.cacheControl],
   ];
   if (options.varyOnEncoding) headers.push(["Vary", "Accept-Encoding"]);
+  if (options.representationHeaders) headers.push(...options.representationHeaders);
   const conditions = conditionalHeaders(request);
   const outcome = checkPreconditions(request.method, conditions, validators);
   if (outcome !== "proceed") {

@@ -5,6 +5,7 @@ import { formatSize, type ListingOptions, listingResponse } from "../lib/listing
 import { decodeUrlPath, encodeUrlPath, TEMP_PREFIX } from "../lib/path.ts";
 import { fileETag } from "../lib/serve_content.ts";
 import { formatRelativeTime } from "../lib/ui/portable.ts";
+import { sendOne, withServer } from "./_helpers.ts";
 
 // --- Helpers -------------------------------------------------------------------
 
@@ -557,4 +558,55 @@ const SIZE_CASES: [bytes: number, expected: string][] = [
 
 Deno.test("formatSize uses binary units with one decimal", () => {
   for (const [bytes, expected] of SIZE_CASES) assert.equal(formatSize(bytes), expected, `${bytes}`);
+});
+
+// --- Validators and conditional GET, over a real socket ----------------------------
+
+Deno.test("a listing has a weak ETag and Last-Modified, answers 304, and changes with its entries", async () => {
+  await withServer({}, async (server, root) => {
+    const port = server.addr.port;
+    await Deno.writeTextFile(path.join(root, "a.txt"), "a");
+    const listing = (headers: string[] = [], target = "/") =>
+      sendOne(port, `GET ${target} HTTP/1.1`, headers);
+
+    const first = await listing();
+    assert.equal(first.status, 200);
+    const etag = first.headers.get("etag")!;
+    assert.match(etag, /^W\/"[A-Za-z0-9_-]+"$/, "weak: each page carries a fresh nonce");
+    assert.ok(first.headers.get("last-modified"));
+    assert.equal(first.headers.get("vary"), "Accept");
+
+    const unchanged = await listing([`If-None-Match: ${etag}`]);
+    assert.equal(unchanged.status, 304);
+    assert.equal(unchanged.body, "");
+    assert.equal(unchanged.headers.get("etag"), etag);
+    assert.equal(unchanged.headers.get("vary"), "Accept");
+    const byDate = await listing([`If-Modified-Since: ${first.headers.get("last-modified")}`]);
+    assert.equal(byDate.status, 304);
+
+    // JSON, another sort order and another page are other representations.
+    const json = await listing(["Accept: application/json"]);
+    assert.equal(json.status, 200);
+    assert.notEqual(json.headers.get("etag"), etag);
+    assert.equal((await listing([`If-None-Match: ${etag}`], "/?sort=size")).status, 200);
+
+    // Each kind of change makes a new ETag: a new file, a rewrite in place (same
+    // size, later mtime: the directory's own mtime does not move), a removal.
+    const changes = [
+      () => Deno.writeTextFile(path.join(root, "b.txt"), "b"),
+      async () => {
+        await Deno.writeTextFile(path.join(root, "a.txt"), "A");
+        await Deno.utime(path.join(root, "a.txt"), new Date(), new Date(Date.now() + 5000));
+      },
+      () => Deno.remove(path.join(root, "b.txt")),
+    ];
+    let current = etag;
+    for (const change of changes) {
+      await change();
+      const after = await listing([`If-None-Match: ${current}`]);
+      assert.equal(after.status, 200, "a changed listing is sent in full");
+      assert.notEqual(after.headers.get("etag"), current);
+      current = after.headers.get("etag")!;
+    }
+  });
 });
