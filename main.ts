@@ -96,6 +96,14 @@ async function runServe(command: Extract<Command, { kind: "serve" }>): Promise<v
     ? new AccessLogger(
       reporting.log as Exclude<typeof reporting.log, "off">,
       (bytes) => Deno.stdout.write(bytes),
+      {
+        // A log with holes must say so: once per 10 s at most, and at shutdown (flush).
+        onDropped: (lines, total) =>
+          console.error(
+            `filedrop: ${lines} access log line(s) dropped: stdout too slow or closed ` +
+              `(${total} since start)`,
+          ),
+      },
     )
     : null;
   if (logger !== null) options.onExchange = (record) => logger.log(record);

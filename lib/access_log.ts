@@ -270,9 +270,21 @@ export interface AccessLoggerOptions {
   maxBufferedBytes?: number;
   /** The clock for each line's time; default `Date.now`. */
   now?: () => number;
+  /**
+   * Told when lines were dropped: `lines` since the previous report, `total`
+   * since the start. Called at most once per `reportIntervalMs` (the first
+   * drops after a quiet interval are reported as soon as the current task
+   * ends, later ones together when the interval ends), and by
+   * {@linkcode AccessLogger.flush} for drops not reported yet. An exception it
+   * throws is ignored. Default: no reports.
+   */
+  onDropped?: (lines: number, total: number) => void;
+  /** Least time between two drop reports, in ms. Default 10 s. */
+  reportIntervalMs?: number;
 }
 
 const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+const DEFAULT_REPORT_INTERVAL_MS = 10_000;
 
 /**
  * Writes access log lines without ever making a request wait for the sink.
@@ -280,15 +292,19 @@ const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
  * one batch after the current task, and lines logged while a write is in
  * flight are written together once it completes, so a busy server makes few,
  * large writes. At most `maxBufferedBytes` of lines wait (plus the one batch
- * being written); when the sink cannot keep up, further lines are dropped and
- * counted in {@linkcode AccessLogger.droppedLines}, as are the lines of a
- * write that fails.
+ * being written); when the sink cannot keep up, further lines are dropped, as
+ * are the lines of a write that fails. Drops are counted in
+ * {@linkcode AccessLogger.droppedLines} and reported through
+ * {@linkcode AccessLoggerOptions.onDropped}, rate-limited, so that a log with
+ * holes says so.
  *
  * @example
  * ```ts
- * const logger = new AccessLogger("combined", (bytes) => Deno.stdout.write(bytes));
+ * const logger = new AccessLogger("combined", (bytes) => Deno.stdout.write(bytes), {
+ *   onDropped: (lines) => console.error(`${lines} access log lines dropped`),
+ * });
  * logger.log(record);
- * await logger.flush(); // before exiting
+ * await logger.flush(); // before exiting: writes the queue, reports unreported drops
  * ```
  */
 export class AccessLogger {
@@ -296,9 +312,17 @@ export class AccessLogger {
   readonly #write: (bytes: Uint8Array) => Promise<number> | number;
   readonly #maxBufferedBytes: number;
   readonly #now: () => number;
+  readonly #onDropped: ((lines: number, total: number) => void) | null;
+  readonly #reportIntervalMs: number;
   #queue: string[] = [];
   #queuedBytes = 0;
   #dropped = 0;
+  /** Drops not reported yet. */
+  #unreported = 0;
+  /** When the last report was made (ms, by Date.now: the interval is real time, not the log clock). */
+  #lastReportMs = -Infinity;
+  /** The timer of a report held back by the interval. */
+  #reportTimer: ReturnType<typeof setTimeout> | null = null;
   /** The running write loop, or null when the queue is idle. */
   #draining: Promise<void> | null = null;
 
@@ -307,7 +331,7 @@ export class AccessLogger {
    * @param write writes some bytes and returns how many it wrote (such as
    *   `Deno.stdout.write`); may write fewer, and is never called again before
    *   its previous call settles
-   * @param options buffer bound and clock
+   * @param options buffer bound, clock and drop reports
    */
   constructor(
     format: LogFormat,
@@ -318,6 +342,8 @@ export class AccessLogger {
     this.#write = write;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.#now = options.now ?? Date.now;
+    this.#onDropped = options.onDropped ?? null;
+    this.#reportIntervalMs = options.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS;
   }
 
   /** Lines dropped so far because the buffer was full or a write failed. */
@@ -335,7 +361,7 @@ export class AccessLogger {
     const line = formatAccessLog(this.#format, record, this.#now()) + "\n";
     // Lines are ASCII, so their length is their size in bytes.
     if (this.#queuedBytes + line.length > this.#maxBufferedBytes) {
-      this.#dropped++;
+      this.#drop(1);
       return;
     }
     this.#queue.push(line);
@@ -343,9 +369,41 @@ export class AccessLogger {
     this.#draining ??= Promise.resolve().then(() => this.#drain());
   }
 
-  /** Resolves once every line queued so far has been written (or dropped). */
+  /**
+   * Resolves once every line queued so far has been written (or dropped), and
+   * reports the drops not reported yet (whatever the interval): call it
+   * before exiting.
+   */
   async flush(): Promise<void> {
     while (this.#draining !== null) await this.#draining;
+    this.#report();
+  }
+
+  #drop(lines: number): void {
+    this.#dropped += lines;
+    if (this.#onDropped === null) return;
+    this.#unreported += lines;
+    if (this.#reportTimer !== null) return;
+    // Even with the interval over, wait for the end of the task: a burst of drops is one report.
+    const wait = Math.max(0, this.#lastReportMs + this.#reportIntervalMs - Date.now());
+    const timer = setTimeout(() => this.#report(), wait);
+    // A pending report must not keep a finished process alive; flush() reports it anyway.
+    Deno.unrefTimer(timer);
+    this.#reportTimer = timer;
+  }
+
+  #report(): void {
+    if (this.#reportTimer !== null) clearTimeout(this.#reportTimer);
+    this.#reportTimer = null;
+    if (this.#unreported === 0 || this.#onDropped === null) return;
+    const lines = this.#unreported;
+    this.#unreported = 0;
+    this.#lastReportMs = Date.now();
+    try {
+      this.#onDropped(lines, this.#dropped);
+    } catch {
+      // Reporting goes to stderr, which may be as broken as the log's sink.
+    }
   }
 
   async #drain(): Promise<void> {
@@ -358,7 +416,7 @@ export class AccessLogger {
           await this.#writeAll(encoder.encode(lines.join("")));
         } catch {
           // A closed stdout or broken pipe must not take the server down.
-          this.#dropped += lines.length;
+          this.#drop(lines.length);
         }
       }
     } finally {

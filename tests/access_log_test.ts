@@ -473,6 +473,74 @@ Deno.test("AccessLogger: writes to a real file through Deno.FsFile.write", async
   }
 });
 
+/** Waits until `condition` holds, polling; fails after `timeoutMs`. */
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+Deno.test("AccessLogger: drops are reported after the task, then at most once per interval, and by flush", async () => {
+  const sink = new RecordingSink();
+  sink.held = true;
+  const reports: [number, number][] = [];
+  const lineBytes = formatAccessLog("common", exchange(request("/f0")), NOW).length + 1;
+  const logger = new AccessLogger("common", sink.write, {
+    ...fixedClock,
+    maxBufferedBytes: lineBytes,
+    reportIntervalMs: 400,
+    onDropped: (lines, total) => reports.push([lines, total]),
+  });
+  logger.log(exchange(request("/f0")));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  logger.log(exchange(request("/f1"))); // Queued behind the held write: the buffer is now full.
+  for (let i = 0; i < 5; i++) logger.log(exchange(request("/f2")));
+  assert.deepEqual(reports, [], "nothing is reported inside the task that dropped");
+  await waitFor(() => reports.length === 1, "the first report");
+  assert.deepEqual(reports, [[5, 5]], "a burst is one report");
+  const firstReportAt = Date.now();
+
+  for (let i = 0; i < 3; i++) logger.log(exchange(request("/f3")));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  if (Date.now() - firstReportAt < 350) {
+    assert.deepEqual(reports, [[5, 5]], "held back until the interval ends");
+  }
+  await waitFor(() => reports.length === 2, "the second report");
+  assert.ok(Date.now() - firstReportAt >= 390, "not before the interval ended");
+  assert.deepEqual(reports[1], [3, 8]);
+
+  logger.log(exchange(request("/f4")));
+  assert.equal(logger.droppedLines, 9);
+  sink.release();
+  await logger.flush(); // Reports the last drop at once, and clears its timer.
+  assert.deepEqual(reports, [[5, 5], [3, 8], [1, 9]]);
+  assert.equal(sink.lines.length, 2);
+  await logger.flush();
+  assert.equal(reports.length, 3, "nothing new, nothing reported");
+});
+
+Deno.test("AccessLogger: the lines of a failed write are reported, and a throwing reporter is ignored", async () => {
+  const sink = new RecordingSink();
+  sink.failNext = 1;
+  let reported = 0;
+  const logger = new AccessLogger("common", sink.write, {
+    ...fixedClock,
+    onDropped: (lines) => {
+      reported += lines;
+      throw new Error("stderr is closed too");
+    },
+  });
+  for (let i = 0; i < 3; i++) logger.log(exchange(request(`/lost${i}`)));
+  await logger.flush();
+  assert.equal(reported, 3);
+  logger.log(exchange(request("/kept")));
+  await logger.flush();
+  assert.equal(reported, 3);
+  assert.equal(sink.lines.length, 1);
+});
+
 // --- A real server over real sockets ------------------------------------------------------
 
 const PROJECT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -923,3 +991,55 @@ for (const format of ["common", "combined"] as const) {
     },
   });
 }
+
+Deno.test("the program reports access log lines it could not write on stderr, and at shutdown", async () => {
+  const root = await Deno.makeTempDir({ prefix: "filedrop-dropped-" });
+  try {
+    await writeFixtures(root);
+    const args = [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "main.ts",
+      "--port",
+      "0",
+      root,
+    ];
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: PROJECT,
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .spawn();
+    const stderr = new Response(child.stderr).text();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let stdout = "";
+    while (!/http:\/\/127\.0\.0\.1:\d+\//.test(stdout)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the server did not start: ${await stderr}`);
+      stdout += value;
+    }
+    const port = Number(/http:\/\/127\.0\.0\.1:(\d+)\//.exec(stdout)![1]);
+    // Closing the read end of stdout makes every later write fail (a broken pipe).
+    await reader.cancel();
+    for (let i = 0; i < 3; i++) {
+      assert.equal(
+        (await sendRaw(port, "GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+          .status,
+        200,
+      );
+    }
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    const reports = (await stderr).split("\n").filter((line) => line.includes("dropped"));
+    assert.ok(reports.length >= 1, await stderr);
+    assert.match(
+      reports.at(-1)!,
+      /^filedrop: \d+ access log line\(s\) dropped: .*\(3 since start\)$/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
