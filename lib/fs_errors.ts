@@ -7,8 +7,8 @@
 
 import { HttpError } from "./http/errors.ts";
 
-/** The errno-style code of a Deno file-system error, if any. */
-function errorCode(error: unknown): string | undefined {
+/** The errno-style code of a Deno error (`"ENOSPC"`, `"EMFILE"`...), if any. */
+export function errorCode(error: unknown): string | undefined {
   return error instanceof Error && "code" in error && typeof error.code === "string"
     ? error.code
     : undefined;
@@ -42,6 +42,14 @@ export function writeErrorToHttp(error: unknown): HttpError | null {
   // A directory removed by someone else between our checks and the write.
   if (error instanceof Deno.errors.NotFound) return new HttpError(409, "The directory vanished");
   return null;
+}
+
+/** Codes meaning the process is out of a resource: they pass when some is freed. */
+const RESOURCE_EXHAUSTION_CODES = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
+
+/** Whether `error` says the process is out of file descriptors or memory (a passing state: 503). */
+export function isResourceExhaustion(error: unknown): boolean {
+  return RESOURCE_EXHAUSTION_CODES.has(errorCode(error) ?? "");
 }
 
 /** Errors meaning "there is nothing usable at this path" (missing, or a file where a directory was expected). */

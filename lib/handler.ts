@@ -6,7 +6,7 @@
  */
 
 import type { Handler } from "./connection.ts";
-import { isMissing } from "./fs_errors.ts";
+import { isMissing, isResourceExhaustion } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
@@ -124,6 +124,12 @@ export function createHandler(config: HandlerConfig): Handler {
     } catch (error) {
       // A path removed by a racing DELETE or MOVE between a check and its use.
       if (isMissing(error)) throw new HttpError(404, "Not found");
+      // Out of descriptors or memory for the moment: the client may retry, nothing is wrong.
+      if (isResourceExhaustion(error)) {
+        throw new HttpError(503, "The server is out of resources; try again", {
+          "Retry-After": "1",
+        });
+      }
       throw error;
     }
   };

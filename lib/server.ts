@@ -6,6 +6,7 @@
  */
 
 import { Connection } from "./connection.ts";
+import { errorCode, isResourceExhaustion } from "./fs_errors.ts";
 import type { ConnectionContext } from "./connection.ts";
 import type { Limits } from "./options.ts";
 import { currentHttpDate } from "./http/date.ts";
@@ -164,19 +165,11 @@ export function runServer(listener: Deno.Listener, context: ConnectionContext): 
  */
 const CONNECTION_FAILURE_CODES = new Set(["ECONNABORTED", "ENOTCONN", "ECONNRESET", "EPROTO"]);
 
-/** Accept errors that mean the process is out of a resource; they pass when some is freed. */
-const RESOURCE_EXHAUSTION_CODES = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]);
-
 /** Back-off after an accept error that is not one connection's, as Go's `net/http` does. */
 const FIRST_BACKOFF_MS = 5;
 const MAX_BACKOFF_MS = 1_000;
 /** Summary lines of one kind are at most this frequent. */
 const NOTICE_INTERVAL_MS = 60_000;
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
 
 function isConnectionFailure(error: unknown): boolean {
   return error instanceof Deno.errors.NotConnected ||
@@ -247,7 +240,7 @@ export function acceptInto(
           failedConnections.add();
           continue;
         }
-        if (RESOURCE_EXHAUSTION_CODES.has(errorCode(error) ?? "")) exhausted.add();
+        if (isResourceExhaustion(error)) exhausted.add();
         else reporting.onError(error);
         backoffMs = Math.min(backoffMs === 0 ? FIRST_BACKOFF_MS : backoffMs * 2, MAX_BACKOFF_MS);
         await new Promise((resolve) => setTimeout(resolve, backoffMs));

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { DEFAULT_LIMITS, serve } from "../lib/mod.ts";
 import type { ExchangeRecord } from "../lib/mod.ts";
+import type { RawResponse } from "./_helpers.ts";
 import { ConnectionPool } from "../lib/server.ts";
 import { UPLOAD_TEMP_PREFIX } from "../lib/temp_files.ts";
 import {
@@ -37,12 +38,12 @@ function closeQuietly(conn: Deno.Conn): void {
 const GET = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 /** Sends a GET on `conn` and returns its one response (a keep-alive exchange). */
-async function getOnce(conn: Deno.Conn, target = "/"): Promise<{ status: number; body: string }> {
+async function getOnce(conn: Deno.Conn, target = "/"): Promise<RawResponse> {
   await writeAll(conn, bytes(`GET ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n`));
   const { text } = await readUntil(conn, { responses: 1 });
   const { responses } = parseResponses(text);
   assert.equal(responses.length, 1, `one response in ${JSON.stringify(text)}`);
-  return { status: responses[0].status, body: responses[0].body };
+  return responses[0];
 }
 
 /** Retries a fresh-connection GET until it is answered 200 or `timeoutMs` passes. */
@@ -386,11 +387,12 @@ Deno.test("a socket that fails during set-up is closed and never rejects serve()
 });
 
 Deno.test({
-  name: "out of file descriptors, the server pauses accepting and serves again within a second",
+  name: "out of file descriptors: accepting pauses, requests get 503, served again within a second",
   ignore: Deno.build.os !== "linux",
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "filedrop-emfile-" });
     await Deno.writeTextFile(path.join(root, "index.html"), "hello\n");
+    await Deno.writeTextFile(path.join(root, "other.txt"), "other\n");
     // prlimit (util-linux) lowers RLIMIT_NOFILE for the server process alone.
     const child = new Deno.Command("prlimit", {
       args: [
@@ -427,6 +429,10 @@ Deno.test({
       }
       assert.match(stderr, /accepting paused .* out of file descriptors/);
       assert.equal(await timeToAnswer(port, 300), Infinity, "no answer while out of descriptors");
+      // A connection accepted before: opening a file fails for want of a descriptor, and says so.
+      const busy = await getOnce(held[0], "/other.txt");
+      assert.equal(busy.status, 503);
+      assert.equal(busy.headers.get("retry-after"), "1");
 
       held.splice(0).forEach(closeQuietly);
       const closedAt = performance.now();
