@@ -184,7 +184,9 @@ export class Connection {
     try {
       n = await this.#conn.read(region);
     } catch (error) {
-      if (isDisconnect(error)) return false;
+      // A TLS client that speaks something else (plain HTTP, a scanner's probe) fails
+      // the handshake: its failure, not ours, and no log line for each one.
+      if (isDisconnect(error) || error instanceof Deno.errors.InvalidData) return false;
       throw error;
     }
     if (n === null) return false;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { serve } from "../lib/mod.ts";
-import { parseResponses, run } from "./_helpers.ts";
+import { exchange, parseResponses, run } from "./_helpers.ts";
 
 /** A test CA and a certificate it signed for localhost and 127.0.0.1, made by openssl. */
 async function certificates(dir: string): Promise<{ cert: string; key: string; caFile: string }> {
@@ -105,6 +105,45 @@ Deno.test("--tls serves HTTPS to curl and to raw TLS sockets, with the same pars
     assert.equal(responses[0].body, "secure hello");
     assert.equal(responses[1].headers.get("content-length"), "12");
     assert.equal(responses[2].headers.get("connection"), "close");
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("plain HTTP, garbage and resets on the TLS port are the client's failure: no error logged", async () => {
+  const dir = await Deno.makeTempDir();
+  const root = `${dir}/root`;
+  await Deno.mkdir(root);
+  await Deno.writeTextFile(`${root}/a.txt`, "secure hello");
+  const { cert, key, caFile } = await certificates(dir);
+  const errors: unknown[] = [];
+  const server = await serve({
+    root,
+    port: 0,
+    tls: { cert, key },
+    fsync: false,
+    onError: (error) => errors.push(error),
+    onNotice: () => {},
+  });
+  try {
+    const port = server.addr.port;
+    for (
+      const probe of ["GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "\x16\x03\x01\x00\x05hello"]
+    ) {
+      const { closed } = await exchange(port, probe, { timeoutMs: 2000 });
+      assert.ok(closed, `the server closes after ${JSON.stringify(probe)}`);
+    }
+    const resets = await run("python3", [
+      new URL("./fixtures/reset_clients.py", import.meta.url).pathname,
+      String(port),
+      "burst",
+      "30",
+    ]);
+    assert.equal(resets.code, 0, resets.stderr);
+    const got = await run("curl", ["-sS", "--cacert", caFile, `https://localhost:${port}/a.txt`]);
+    assert.equal(got.stdout, "secure hello", got.stderr);
+    assert.deepEqual(errors, []);
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
