@@ -1,18 +1,18 @@
 /**
  * Tests of resumable uploads (lib/resumable.ts): header parsing as tables,
- * and the protocol end to end through a real server (runServer) over real
+ * and the protocol end to end through the real server (serve() of
+ * lib/mod.ts, so lib/handler.ts does the routing) over real sockets and real
  * temp directories, with raw sockets for interrupted clients and curl for
- * the documented command-line flow.
+ * the documented command-line flow. The sweep and the restoring walk are
+ * also tested on ResumableUploads itself, over uploads the server made.
  */
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
-import type { Handler } from "../lib/connection.ts";
-import { HttpError } from "../lib/http/errors.ts";
 import { KeyedLock } from "../lib/keyed_lock.ts";
-import { DEFAULT_LIMITS } from "../lib/options.ts";
-import { decodeUrlPath, toFsPath } from "../lib/path.ts";
+import { serve } from "../lib/mod.ts";
+import type { ServeOptions } from "../lib/mod.ts";
 import {
   INTEROP_VERSION,
   parseStructuredBoolean,
@@ -21,14 +21,12 @@ import {
   UPLOAD_PATH_PREFIX,
 } from "../lib/resumable.ts";
 import { UPLOAD_TEMP_PREFIX } from "../lib/temp_files.ts";
-import type { ResumableOptions } from "../lib/resumable.ts";
-import { runServer } from "../lib/server.ts";
-import { putFile } from "../lib/upload.ts";
 import { exchange, parseResponses, readUntil, run, writeAll } from "./_helpers.ts";
 import type { RawResponse } from "./_helpers.ts";
 
 const CURL = "/usr/bin/curl";
 const MiB = 1024 * 1024;
+const DAY_MS = 24 * 60 * 60 * 1000;
 const INTEROP = `Upload-Draft-Interop-Version: ${INTEROP_VERSION}`;
 const PARTIAL = "Content-Type: application/partial-upload";
 const LOCATION = /^\/\.well-known\/filedrop-uploads\/[A-Za-z0-9_-]{22}$/;
@@ -47,61 +45,35 @@ function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("base64");
 }
 
-/** Routes like the lead's handler will: upload resources, creations, then plain PUT. */
-function route(uploads: ResumableUploads, rootReal: string, locks: KeyedLock): Handler {
-  return async (request) => {
-    if (request.path.startsWith(UPLOAD_PATH_PREFIX)) {
-      return await uploads.handleResource(request, request.path.slice(UPLOAD_PATH_PREFIX.length));
-    }
-    const url = decodeUrlPath(request.path);
-    const fsPath = toFsPath(rootReal, url.segments);
-    if (uploads.isCreation(request)) {
-      return await uploads.handleCreation(request, url.segments, fsPath);
-    }
-    if (request.method === "PUT") {
-      return await putFile({ rootReal, fsync: false, locks }, request, url.segments, fsPath);
-    }
-    throw new HttpError(405, "Method not allowed");
-  };
-}
-
 interface Harness {
   port: number;
+  /** ROOT's real path. */
   root: string;
-  uploads: ResumableUploads;
 }
 
 /**
- * Runs `fn` against a real server routing to a fresh ResumableUploads over
- * `root` (a new temp dir unless given; removed only when created here).
- * Fails when the server reported an unexpected error.
+ * Runs `fn` against the real server (serve()) over `root` (a new temp dir
+ * unless given; removed only when created here), on 127.0.0.1 and a port
+ * the OS picks. Fails when the server reported an unexpected error.
  */
 async function withUploads(
-  { root: givenRoot, ...options }: Partial<ResumableOptions> & { root?: string },
+  { root: givenRoot, ...options }: Partial<ServeOptions>,
   fn: (harness: Harness) => Promise<void>,
 ): Promise<void> {
   const root = givenRoot ?? await Deno.makeTempDir({ prefix: "filedrop-resumable-" });
-  const rootReal = await Deno.realPath(root);
-  const locks = new KeyedLock();
-  const uploads = new ResumableUploads({
-    rootReal,
-    fsync: true,
-    locks,
-    maxBodyBytes: Infinity,
-    ...options,
-  });
   const errors: unknown[] = [];
-  const server = runServer(Deno.listen({ hostname: "127.0.0.1", port: 0 }), {
-    limits: { ...DEFAULT_LIMITS, bodyTimeoutMs: 2_000 },
-    handler: route(uploads, rootReal, locks),
+  const server = await serve({
+    root,
+    hostname: "127.0.0.1",
+    port: 0,
+    ...options,
+    limits: { bodyTimeoutMs: 2_000, ...options.limits },
     onError: (error) => errors.push(error),
   });
   try {
-    await fn({ port: server.addr.port, root: rootReal, uploads });
+    await fn({ port: server.addr.port, root: server.root });
   } finally {
     await server.shutdown();
-    uploads.close();
-    await uploads.restored;
     if (givenRoot === undefined) await Deno.remove(root, { recursive: true });
   }
   assert.deepEqual(errors, []);
@@ -186,6 +158,10 @@ async function uploadFiles(dir: string): Promise<string[]> {
 
 async function exists(filePath: string): Promise<boolean> {
   return await Deno.stat(filePath).then(() => true, () => false);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
 /** Polls `condition` every 20 ms until it holds; fails after `timeoutMs`. */
@@ -439,7 +415,19 @@ Deno.test("an upload resource answers OPTIONS, and 405 to other methods", async 
   });
 });
 
-Deno.test("the lifetime must be positive and finite", () => {
+Deno.test("the lifetime must be positive and finite", async () => {
+  const root = await Deno.makeTempDir({ prefix: "filedrop-resumable-" });
+  try {
+    for (const uploadExpiryMs of [0, -1, Infinity, NaN]) {
+      await assert.rejects(
+        serve({ root, hostname: "127.0.0.1", port: 0, uploadExpiryMs }),
+        RangeError,
+        String(uploadExpiryMs),
+      );
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
   for (const expiryMs of [0, -1, Infinity, NaN]) {
     assert.throws(
       () =>
@@ -457,17 +445,45 @@ Deno.test("the lifetime must be positive and finite", () => {
 
 Deno.test("unknown and malformed upload tokens are 404 for every method", async () => {
   await withUploads({}, async ({ port }) => {
-    for (const token of ["AAAAAAAAAAAAAAAAAAAAAA", "short", "AAAAAAAAAAAAAAAAAAAAAAA", "%2e%2e"]) {
-      const target = UPLOAD_PATH_PREFIX + token;
-      assert.equal((await head(port, target)).status, 404, token);
-      assert.equal((await patch(port, target, 0, true, "x")).status, 404, token);
-      assert.equal((await sendOne(port, `DELETE ${target} HTTP/1.1`)).status, 404, token);
+    const location = await createPartial(port, "/real.txt", "a");
+    const token = location.slice(UPLOAD_PATH_PREFIX.length);
+    const targets = [
+      "AAAAAAAAAAAAAAAAAAAAAA",
+      "short",
+      "AAAAAAAAAAAAAAAAAAAAAAA",
+      "%41AAAAAAAAAAAAAAAAAAAAA",
+      `${token}/`,
+      `${token}/more`,
+      `x/${token}`,
+    ].map((rest) => UPLOAD_PATH_PREFIX + rest);
+    for (const target of targets) {
+      assert.equal((await head(port, target)).status, 404, target);
+      assert.equal((await patch(port, target, 1, true, "x")).status, 404, target);
+      assert.equal((await sendOne(port, `DELETE ${target} HTTP/1.1`)).status, 404, target);
+    }
+    assert.equal((await head(port, location)).headers.get("upload-offset"), "1", "untouched");
+  });
+});
+
+Deno.test("a dot-segment leaves the uploads namespace: .../%2e%2e is the path /.well-known/", async () => {
+  await withUploads({}, async ({ port }) => {
+    // Routing decodes and resolves the path first, so no token is "%2e%2e"
+    // or "..": the target is the directory /.well-known/, absent from ROOT.
+    for (const dots of ["%2e%2e", ".."]) {
+      const target = UPLOAD_PATH_PREFIX + dots;
+      assert.equal((await head(port, target)).status, 404, target);
+      assert.equal((await sendOne(port, `DELETE ${target} HTTP/1.1`)).status, 404, target);
+      // PATCH means nothing outside the namespace: 405, as on any other path.
+      const patched = await patch(port, target, 0, true, "x");
+      assert.equal(patched.status, 405, target);
+      assert.doesNotMatch(patched.headers.get("allow") ?? "", /PATCH/);
     }
   });
 });
 
 Deno.test("an expired upload is refused at once and its files are swept by the timer", async () => {
-  await withUploads({ expiryMs: 1000, sweepIntervalMs: 50 }, async ({ port, root }) => {
+  // With a one-second lifetime the server sweeps every second.
+  await withUploads({ uploadExpiryMs: 1000 }, async ({ port, root }) => {
     const location = await createPartial(port, "/old.txt", "data");
     assert.equal((await head(port, location)).status, 204);
     assert.equal((await uploadFiles(root)).length, 2);
@@ -476,20 +492,53 @@ Deno.test("an expired upload is refused at once and its files are swept by the t
   });
 });
 
-Deno.test("sweep() removes only expired uploads; lookups refuse them before the sweep", async () => {
-  await withUploads(
-    { expiryMs: 1000, sweepIntervalMs: 60_000 },
-    async ({ port, root, uploads }) => {
-      const created = Date.now();
-      const location = await createPartial(port, "/soon.txt", "data");
-      assert.equal(await uploads.sweep(created), 0);
-      await new Promise((resolve) => setTimeout(resolve, created + 1100 - Date.now()));
-      assert.equal((await head(port, location)).status, 404);
-      assert.equal((await uploadFiles(root)).length, 2, "still on disk before the sweep");
-      assert.equal(await uploads.sweep(), 1);
+Deno.test("an expired upload is refused before the timer has swept its files", async () => {
+  // The server's sweeper ticks every two seconds from its start, which is
+  // before `begun`. Created half a tick later, the upload expires half a
+  // tick before the second sweep: in between, it must be refused while its
+  // files are still on disk.
+  await withUploads({ uploadExpiryMs: 2000, fsync: false }, async ({ port, root }) => {
+    const begun = Date.now();
+    await sleep(begun + 1000 - Date.now());
+    const location = await createPartial(port, "/soon.txt", "data");
+    const created = Date.now();
+    assert.equal((await head(port, location)).status, 204);
+    await sleep(created + 2050 - Date.now());
+    assert.equal((await head(port, location)).status, 404);
+    assert.equal((await uploadFiles(root)).length, 2, "still on disk before the sweep");
+    assert.ok(Date.now() < begun + 4000, "checked before the second sweep could run");
+  });
+});
+
+Deno.test("ResumableUploads: `restored` counts the uploads read back; sweep(now) removes those expired by then", async () => {
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "filedrop-resumable-" }));
+  try {
+    await withUploads({ root, fsync: false }, async ({ port }) => {
+      await createPartial(port, "/a.txt", "data");
+      await createPartial(port, "/b.txt", "data", ["Upload-Length: 10"]);
+    });
+    const uploads = new ResumableUploads({
+      rootReal: root,
+      fsync: false,
+      locks: new KeyedLock(),
+      maxBodyBytes: Infinity,
+      sweepIntervalMs: DAY_MS,
+    });
+    try {
+      assert.equal(await uploads.restored, 2);
+      const now = Date.now();
+      assert.equal(await uploads.sweep(now), 0);
+      assert.equal((await uploadFiles(root)).length, 4);
+      // The server's default lifetime is a day.
+      assert.equal(await uploads.sweep(now + 2 * DAY_MS), 2);
       assert.deepEqual(await uploadFiles(root), []);
-    },
-  );
+      assert.equal(await uploads.sweep(now + 2 * DAY_MS), 0, "nothing left to sweep");
+    } finally {
+      uploads.close();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
 
 // --- Protocol details -------------------------------------------------------------------
@@ -623,7 +672,7 @@ Deno.test("Upload-Length: recorded, reported, and enforced", async () => {
 });
 
 Deno.test("max-size: a longer upload is refused with Upload-Limit", async () => {
-  await withUploads({ maxBodyBytes: 100 }, async ({ port, root }) => {
+  await withUploads({ limits: { maxBodyBytes: 100 } }, async ({ port, root }) => {
     const refused = await send(port, "PUT /huge.bin HTTP/1.1", [
       "Upload-Complete: ?0",
       INTEROP,
@@ -723,14 +772,16 @@ Deno.test("uploads survive a restart; unacknowledged bytes and debris are remove
       JSON.stringify({ ...sidecar, segments: ["x.txt"], offset: 3, expiresAt: Date.now() - 1 }),
     );
 
-    await withUploads({ root }, async ({ port, uploads }) => {
-      assert.equal(await uploads.restored, 1);
-      assert.deepEqual(await uploadFiles(directory), [dataName, sidecarName]);
-      assert.deepEqual(await uploadFiles(root), []);
-      assert.equal((await Deno.stat(path.join(directory, dataName))).size, 3000);
+    await withUploads({ root }, async ({ port }) => {
+      // The lookup waits for the restoring walk when the upload is not back yet.
       const state = await head(port, location);
       assert.equal(state.status, 204);
       assert.equal(state.headers.get("upload-offset"), "3000");
+      assert.equal((await Deno.stat(path.join(directory, dataName))).size, 3000);
+      // The walk may still be busy with the other files of the directory.
+      await waitFor(async () => (await uploadFiles(directory)).length === 2);
+      assert.deepEqual(await uploadFiles(directory), [dataName, sidecarName]);
+      assert.deepEqual(await uploadFiles(root), []);
       const done = await patch(port, location, 3000, true, data.subarray(3000));
       assert.equal(done.status, 201);
       assert.equal(done.headers.get("repr-digest"), `sha-256=:${sha256(data)}:`);
