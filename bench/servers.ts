@@ -62,8 +62,8 @@ const OUR_MAIN = join(REPO_ROOT, "main.ts");
 const REFERENCE_MAIN = fileURLToPath(new URL("./reference_serve.ts", import.meta.url));
 /**
  * Both Deno servers run with the V8 setting the release binary bakes in
- * (`deno task compile`): a 4 MiB young generation halves peak RSS under load
- * at the same speed (measured: 148 -> 76 MiB at 52k requests/s).
+ * (`deno task compile`), a 4 MiB young generation, so that peak RSS is the
+ * binary's: 81-108 MiB for ours in the runs of 2026-11-28 (bench/results/).
  */
 const DENO_RUN_FLAGS = [
   "--allow-net",
