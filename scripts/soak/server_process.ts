@@ -13,6 +13,9 @@ const MAIN = path.join(PROJECT, "main.ts");
 const STARTUP_TIMEOUT_MS = 15_000;
 /** Longer than the server's own shutdown grace (10 s), so a graceful stop is never cut short. */
 const STOP_TIMEOUT_MS = 15_000;
+const INSPECTOR_LINE = /^Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/\S+)$/m;
+const DENO_INSPECTOR_NOISE =
+  /^(Debugger listening on |Visit chrome:\/\/inspect|Debugger session (started|ended))/;
 
 /** A running server process. */
 export class ServerProcess {
@@ -20,6 +23,8 @@ export class ServerProcess {
   readonly pid: number;
   /** The port it listens on. */
   readonly port: number;
+  /** The WebSocket address of its V8 inspector; null when Deno did not print one. */
+  readonly inspectorUrl: string | null;
   readonly #child: Deno.ChildProcess;
   readonly #drained: Promise<void>;
   readonly #stderr: { text: string };
@@ -27,25 +32,31 @@ export class ServerProcess {
   private constructor(
     child: Deno.ChildProcess,
     port: number,
+    inspectorUrl: string | null,
     drained: Promise<void>,
     stderr: { text: string },
   ) {
     this.#child = child;
     this.pid = child.pid;
     this.port = port;
+    this.inspectorUrl = inspectorUrl;
     this.#drained = drained;
     this.#stderr = stderr;
   }
 
   /**
-   * Spawns `deno run --allow-net --allow-read --allow-write main.ts --port 0
-   * ...args ROOT` and resolves once its first stdout line gives the URL. Both
-   * output streams are drained until it exits, so it never blocks on a pipe.
+   * Spawns `deno run --inspect=127.0.0.1:0 --allow-net --allow-read
+   * --allow-write main.ts --port 0 ...args ROOT` and resolves once its first
+   * stdout line gives the URL. The inspector (on loopback, a free port) lets
+   * the soak force a garbage collection before it reads the server's memory.
+   * Both output streams are drained until it exits, so it never blocks on a
+   * pipe.
    */
   static async start(root: string, args: readonly string[]): Promise<ServerProcess> {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
+        "--inspect=127.0.0.1:0",
         "--allow-net",
         "--allow-read",
         "--allow-write",
@@ -92,12 +103,19 @@ export class ServerProcess {
       await drained;
       throw new Error(`the server did not start: ${JSON.stringify(stdout)} ${stderr.text}`);
     }
-    return new ServerProcess(child, Number(match[1]), drained, stderr);
+    // Deno prints the inspector's address on stderr before it runs main.ts.
+    for (let waited = 0; !INSPECTOR_LINE.test(stderr.text) && waited < 2_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const inspector = INSPECTOR_LINE.exec(stderr.text);
+    return new ServerProcess(child, Number(match[1]), inspector?.[1] ?? null, drained, stderr);
   }
 
-  /** Everything it wrote to stderr so far. */
+  /** What it wrote to stderr so far, without the inspector's own lines. */
   get stderr(): string {
-    return this.#stderr.text;
+    return this.#stderr.text.split("\n").filter((line) => !DENO_INSPECTOR_NOISE.test(line)).join(
+      "\n",
+    );
   }
 
   /**
