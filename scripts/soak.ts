@@ -557,6 +557,9 @@ export function formatReport(report: SoakReport): string[] {
   for (const [line, n] of stderrKinds) lines.push(`  ${n} x ${line}`);
   for (const [note, n] of stats.notes.counts) lines.push(`note: ${n} x ${note}`);
   lines.push(`violations: ${stats.violationCount}`);
+  const kinds = [...stats.violationKinds.counts].sort(([, a], [, b]) => b - a);
+  for (const [kind, n] of kinds) lines.push(`  ${n} x ${kind}`);
+  if (kinds.length > 0) lines.push("  the first ones:");
   for (const violation of stats.violations) lines.push(`  - ${violation}`);
   if (stats.violationCount > stats.violations.length) {
     lines.push(`  ... and ${stats.violationCount - stats.violations.length} more`);

@@ -87,10 +87,17 @@ export class Stats {
   /** Body bytes the slow readers received. */
   slowReadBytes = 0;
 
+  /** Violations by kind: the message with names, quoted text and measurements blanked. */
+  readonly violationKinds = new Counter();
+
   /** Records a violation. */
   violate(message: string): void {
     this.violationCount++;
     if (this.violations.length < 40) this.violations.push(message);
+    this.violationKinds.add(
+      message.replace(/\/(d\/)?w\d\b/g, "/NAME").replace(/"[^"]*"/g, '"..."')
+        .replace(/\d+( ms| bytes)/g, "N$1"),
+    );
   }
 
   /** Records a status for a request kind. */
