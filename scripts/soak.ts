@@ -22,8 +22,8 @@
  * are left (while running, and after a SIGTERM by PID), resident memory at
  * the end within 20% of after the warm-up (the first fifth of the run; both
  * read after a full garbage collection forced through the V8 inspector, so
- * uncollected garbage does not count), and the server's socket count back to
- * its baseline.
+ * uncollected garbage does not count), and the server's sockets and other
+ * file descriptors back to their count before the traffic.
  *
  * Usage: `deno task soak -- [--seconds N] [--connections N] [--seed N]`;
  * exits 1 when it found a violation.
@@ -35,7 +35,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { Ledger } from "./soak/model.ts";
 import type { MoveState, PutState } from "./soak/model.ts";
-import { readRssBytes, readSockets, readTcpOutRsts } from "./soak/procfs.ts";
+import { readRssBytes, readSockets, readTcpOutRsts, readThreads } from "./soak/procfs.ts";
 import type { SocketCount } from "./soak/procfs.ts";
 import { RawClient } from "./soak/reader.ts";
 import type { RawResponse } from "./soak/reader.ts";
@@ -171,13 +171,14 @@ async function describeStatic(
   return { path: urlPath, bytes, etag, lastModified };
 }
 
-/** Waits until the server holds no more sockets than at `baseline` (or the settle limit passes). */
+/** Waits until the server holds no more sockets and fds than at `baseline` (or the settle limit passes). */
 async function settleSockets(pid: number, baseline: SocketCount): Promise<SocketSnapshot> {
   const started = Date.now();
   for (;;) {
     const count = await readSockets(pid);
     const settleMs = Date.now() - started;
-    if (count.socketFds <= baseline.socketFds || settleMs >= SOCKET_SETTLE_MS) {
+    const settled = count.socketFds <= baseline.socketFds && count.fds <= baseline.fds;
+    if (settled || settleMs >= SOCKET_SETTLE_MS) {
       return { ...count, settleMs };
     }
     await sleep(200);
@@ -192,6 +193,8 @@ export interface MemoryPoint {
   samples: number[];
   /** V8 heap in use after it, bytes; null without the inspector. */
   heapUsed: number | null;
+  /** The server's threads. */
+  threads: number | null;
 }
 
 /**
@@ -214,7 +217,7 @@ async function measureMemory(pid: number, inspector: Inspector | null): Promise<
     if (i > 0) await sleep(RSS_SAMPLE_GAP_MS);
     samples.push((await readRssBytes(pid)) ?? NaN);
   }
-  return { beforeGc, samples, heapUsed };
+  return { beforeGc, samples, heapUsed, threads: await readThreads(pid) };
 }
 
 /** Every file and directory under `root`, relative, with `/` separators. */
@@ -408,6 +411,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
             JSON.stringify(snapshot.tcpByState),
         );
       }
+      // Sockets aside, every request's file handle must be closed too.
+      const otherFds = snapshot.fds - snapshot.socketFds - (baseline.fds - baseline.socketFds);
+      if (otherFds > 0) {
+        stats.violate(`${when}, ${otherFds} more file descriptor(s) open than at start`);
+      }
     }
     const growth = median(end.samples) / median(afterWarmup.samples) - 1;
     const rssUnchecked = warmupMs < MIN_WARMUP_FOR_RSS_MS
@@ -490,16 +498,15 @@ function mib(bytes: number): string {
 
 function memory(point: MemoryPoint): string {
   const samples = point.samples.map((b) => (b / MiB).toFixed(1)).join(" ");
-  return point.heapUsed === null
-    ? `${mib(median(point.samples))} (${samples}; no forced GC: no inspector)`
-    : `${mib(median(point.samples))} after a forced GC (${samples}; ${
-      mib(point.beforeGc)
-    } before it; V8 heap ${mib(point.heapUsed)} in use)`;
+  const gc = point.heapUsed === null
+    ? "no forced GC: no inspector"
+    : `after a forced GC; ${mib(point.beforeGc)} before it; V8 heap ${mib(point.heapUsed)} in use`;
+  return `${mib(median(point.samples))} (${samples}; ${gc}; ${point.threads} threads)`;
 }
 
 function sockets(count: SocketCount): string {
   const states = Object.entries(count.tcpByState).map(([state, n]) => `${state} ${n}`).join(", ");
-  return `${count.socketFds} socket fd(s), ${count.listeners} listening${
+  return `${count.fds} fds, ${count.socketFds} of them sockets, ${count.listeners} listening${
     states === "" ? "" : `, ${states}`
   }`;
 }

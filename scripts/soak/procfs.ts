@@ -24,6 +24,12 @@ export async function readRssBytes(pid: number): Promise<number | null> {
   return match === null ? null : Number(match[1]) * 1024;
 }
 
+/** The number of threads of `pid` (each may hold a malloc arena: native memory grows with them). */
+export async function readThreads(pid: number): Promise<number | null> {
+  const match = /^Threads:\s+(\d+)$/m.exec(await shell('cat "/proc/$0/status"', pid));
+  return match === null ? null : Number(match[1]);
+}
+
 const TCP_STATES: Record<string, string> = {
   "01": "ESTABLISHED",
   "02": "SYN_SENT",
@@ -40,6 +46,8 @@ const TCP_STATES: Record<string, string> = {
 
 /** The sockets a process holds open. */
 export interface SocketCount {
+  /** Open file descriptors of any kind (a leaked file handle shows here). */
+  fds: number;
   /** File descriptors that are sockets (`socket:[inode]`), of any kind. */
   socketFds: number;
   /** Those that are listening TCP sockets. */
@@ -65,7 +73,8 @@ export function parseSockets(text: string): SocketCount {
     if (state === "LISTEN") listeners++;
     else tcpByState[state] = (tcpByState[state] ?? 0) + 1;
   }
-  return { socketFds: inodes.size, listeners, tcpByState };
+  const fds = fdText.split("\n").filter((line) => line.includes(" -> ")).length;
+  return { fds, socketFds: inodes.size, listeners, tcpByState };
 }
 
 /** The sockets `pid` holds open now. */
