@@ -5,14 +5,12 @@
  * @module
  */
 
-import type { FileVersion } from "./serve_content.ts";
+import type { StoredEntry } from "./storage/storage.ts";
 
 /** A cached file version. */
 export interface CachedFile {
-  /** Size and validators. */
-  version: FileVersion;
-  /** Its media type. */
-  contentType: string;
+  /** Its metadata, as the store describes it. */
+  entry: StoredEntry;
   /** The whole content. */
   body: Uint8Array;
 }
@@ -30,13 +28,15 @@ export interface FileCacheLimits {
   maxFileBytes: number;
   /** Most bytes kept in all. */
   maxTotalBytes: number;
+  /** How long after its last change a file may be cached; default {@linkcode SETTLE_MS}. */
+  settleMs?: number;
 }
 
 /**
- * Files modified this recently are not cached: two changes within one
- * timestamp tick could otherwise leave the same metadata for different bytes.
+ * Files modified or changed this recently are not cached: two changes within
+ * one timestamp tick could otherwise leave the same metadata for different bytes.
  */
-const SETTLE_MS = 2_000;
+export const SETTLE_MS = 2_000;
 
 /**
  * Maps a file-system path to the content of the file version it had.
@@ -65,8 +65,11 @@ export class FileCache {
   /** Whether a file of this size and age may be cached at all. */
   accepts(info: Deno.FileInfo): boolean {
     const mtime = info.mtime?.getTime();
+    // The change time too: it cannot be set back (mtime can), and on file systems
+    // that keep it in whole seconds a change within the same second leaves it equal.
+    const ctime = info.ctime?.getTime() ?? Infinity;
     return info.isFile && info.size <= this.#limits.maxFileBytes && mtime !== undefined &&
-      Date.now() - mtime > SETTLE_MS;
+      Date.now() - Math.max(mtime, ctime) > (this.#limits.settleMs ?? SETTLE_MS);
   }
 
   /** The cached version of `fsPath` if `info` (a fresh stat) still describes it. */
@@ -74,7 +77,7 @@ export class FileCache {
     const entry = this.#entries.get(fsPath);
     if (entry === undefined) return undefined;
     if (
-      entry.version.size !== info.size || entry.ino !== info.ino || entry.dev !== info.dev ||
+      entry.entry.size !== info.size || entry.ino !== info.ino || entry.dev !== info.dev ||
       entry.mtime !== info.mtime?.getTime() || entry.ctime !== (info.ctime?.getTime() ?? 0)
     ) {
       this.#remove(fsPath, entry);

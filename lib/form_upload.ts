@@ -1,10 +1,10 @@
 /**
  * POST of `multipart/form-data` to a directory: every file part streams into
- * its own temp file beside its target, and only once the whole body has
- * arrived and parsed cleanly are the files renamed into place. Every name is
- * checked free under the per-path locks before the first rename, so a taken
- * name fails the request with nothing stored; only a file-system error in the
- * middle of the renames could leave the files renamed before it in place.
+ * its own staged version in the store, and only once the whole body has
+ * arrived and parsed cleanly are they committed, together: the store checks
+ * every name free before it puts the first file in place, so a taken name
+ * fails the request with nothing stored; only a store error in the middle of
+ * the commit could leave the files committed before it in place.
  *
  * Parsing is done by `@fastify/busboy`, a maintained streaming parser; the
  * request body is fed to it one chunk at a time, and the next chunk is read
@@ -18,28 +18,26 @@
  */
 
 import { Buffer } from "node:buffer";
-import * as path from "node:path";
 import { Busboy } from "@fastify/busboy";
 import type { BusboyFileStream, BusboyInstance } from "@fastify/busboy";
-import { writeErrorToHttp } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
-import type { KeyedLock } from "./keyed_lock.ts";
 import { formatSize } from "./listing.ts";
-import { checkWriteInside, decodeUrlPath, encodeUrlPath, resolveForRead } from "./path.ts";
-import { syncDirectory } from "./durability.ts";
+import { decodeUrlPath, encodeUrlPath } from "./path.ts";
 import { escapeHtml } from "./html.ts";
 import { prefersJson } from "./negotiate.ts";
-import { openTempFile } from "./temp_files.ts";
+import type {
+  StagedFile,
+  Storage,
+  StoragePath,
+  StoredEntry,
+  WriteCondition,
+} from "./storage/storage.ts";
 
 /** What a form upload needs to know about the server. */
 export interface FormUploadContext {
-  /** ROOT's real path. */
-  rootReal: string;
-  /** Whether to fsync the files and their directory before answering. */
-  fsync: boolean;
-  /** Serialises the final checks and renames per target path, with PUT and DELETE. */
-  locks: KeyedLock;
+  /** Where the files go. */
+  storage: Storage;
   /** Largest request body in bytes (413 beyond); Infinity for no limit. */
   maxBodyBytes: number;
 }
@@ -49,16 +47,12 @@ const MAX_FILE_PARTS = 1000;
 /** Most parts of any kind in one form (413 beyond), so a flood of tiny fields cannot spin forever. */
 const MAX_PARTS = 10_000;
 
-/** A file part written to its temp file, waiting to be renamed to `targetPath`. */
+/** A file part written to its staged version, waiting to be committed. */
 interface ReceivedFile {
   /** The safe base name it is stored under. */
   name: string;
-  /** Where it goes: the directory plus `name`. */
-  targetPath: string;
-  /** Its temp file in the same directory. */
-  tempPath: string;
-  /** Its size in bytes. */
-  size: number;
+  /** Its staged version (at the directory plus `name`). */
+  staged: StagedFile;
 }
 
 /** One stored file, as the response lists it. */
@@ -148,10 +142,11 @@ export function safeBaseName(filename: string): string {
 interface ReceiveOptions {
   context: FormUploadContext;
   boundary: string;
-  dirFsPath: string;
-  overwrite: boolean;
-  /** Every temp file created, so the caller can remove those not renamed. */
-  tempPaths: Set<string>;
+  dirPath: StoragePath;
+  /** What each file's target must accept (a free name, unless overwriting). */
+  condition: WriteCondition;
+  /** Every version staged, so the caller can discard those not committed. */
+  staged: Set<StagedFile>;
 }
 
 /** A file part's data, typed: busboy's streams yield Buffers, which are Uint8Arrays. */
@@ -159,36 +154,29 @@ function chunksOf(stream: BusboyFileStream): AsyncIterable<Uint8Array> {
   return stream;
 }
 
-/** Writes all of `bytes` to `file`. */
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
-}
-
-/** Throws 409 when `targetPath` is taken and may not be replaced (or is a directory). */
-async function checkTargetFree(targetPath: string, overwrite: boolean): Promise<void> {
-  let existing: Deno.FileInfo;
-  try {
-    existing = await Deno.lstat(targetPath);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return;
-    throw error;
-  }
-  if (existing.isDirectory) throw new HttpError(409, "A directory has that file's name");
-  if (!overwrite) {
-    throw new HttpError(409, "A file with that name exists (add ?overwrite=1 to replace it)");
-  }
+/** The condition every target of a form meets: no directory there, and no file unless `overwrite`. */
+function formCondition(overwrite: boolean): WriteCondition {
+  return {
+    check(current: StoredEntry | null): void {
+      if (current?.kind === "directory") {
+        throw new HttpError(409, "A directory has that file's name");
+      }
+      if (current !== null && !overwrite) {
+        throw new HttpError(409, "A file with that name exists (add ?overwrite=1 to replace it)");
+      }
+    },
+  };
 }
 
 /**
  * Feeds the request body to a busboy parser and writes each file part to a
- * temp file; resolves with the files once the body has ended and parsed.
+ * staged version; resolves with the files once the body has ended and parsed.
  * Throws on a malformed body (400), too large a body or too many parts (413),
- * a bad or taken name (400, 409), or a failed read or write. Temp files it
- * made are in `options.tempPaths`, whether it succeeds or not.
+ * a bad or taken name (400, 409), or a failed read or write. The versions it
+ * staged are in `options.staged`, whether it succeeds or not.
  */
 async function receiveFiles(request: Request, options: ReceiveOptions): Promise<ReceivedFile[]> {
-  const { context, dirFsPath, overwrite, tempPaths } = options;
+  const { context, dirPath, condition, staged } = options;
   const abort = new AbortController();
   const aborted = new Promise<never>((_, reject) => {
     abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true });
@@ -221,25 +209,17 @@ async function receiveFiles(request: Request, options: ReceiveOptions): Promise<
     const name = safeBaseName(filename);
     if (names.has(name)) throw new HttpError(400, "Two file parts have the same name");
     names.add(name);
-    const targetPath = path.join(dirFsPath, name);
-    await checkWriteInside(context.rootReal, targetPath);
-    // Checked again under the lock before renaming; this early check spares a
+    const targetPath = [...dirPath, name];
+    // Checked again by the store before committing; this early check spares a
     // client streaming a large file only to learn its name was taken.
-    await checkTargetFree(targetPath, overwrite);
-    // A part the parser found after the request failed must not add a temp
-    // file once the cleanup below may have taken its list.
+    condition.check(await context.storage.stat(targetPath));
+    // A part the parser found after the request failed must not stage a file
+    // once the cleanup below may have taken its list.
     abort.signal.throwIfAborted();
-    const temp = await openTempFile(dirFsPath);
-    const tempPath = temp.path;
-    tempPaths.add(tempPath);
-    let size = 0;
-    using file = temp.file;
-    for await (const data of chunksOf(stream)) {
-      size += data.length;
-      await writeAll(file, data);
-    }
-    if (context.fsync) await file.syncData();
-    return { name, targetPath, tempPath, size };
+    const file = await context.storage.stage(targetPath);
+    staged.add(file);
+    for await (const data of chunksOf(stream)) await file.write(data);
+    return { name, staged: file };
   }
 
   const receiving: Promise<ReceivedFile | null>[] = [];
@@ -287,56 +267,6 @@ async function receiveFiles(request: Request, options: ReceiveOptions): Promise<
     for (const stream of openStreams) stream.destroy();
     await Promise.allSettled(receiving);
   }
-}
-
-// --- Committing ----------------------------------------------------------------
-
-/** Runs `task` holding the lock of every key, taken in sorted order so two requests cannot deadlock. */
-async function withLocks<T>(
-  locks: KeyedLock,
-  keys: readonly string[],
-  task: () => Promise<T>,
-): Promise<T> {
-  const [first, ...rest] = keys;
-  if (first === undefined) return await task();
-  return await locks.run(first, () => withLocks(locks, rest, task));
-}
-
-/**
- * The mode a stored file gets: 0644 when new, the replaced file's when
- * overwriting (following a symlink, like PUT, whose rename then replaces the
- * link itself).
- */
-async function storedMode(targetPath: string): Promise<number> {
-  try {
-    return ((await Deno.stat(targetPath)).mode ?? 0o644) & 0o777;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return 0o644;
-    throw error;
-  }
-}
-
-/**
- * Renames every received file into place under the locks of all targets, after
- * checking, for all of them first, that the name is free (or may be replaced):
- * a conflict leaves everything as it was.
- */
-async function commitFiles(
-  context: FormUploadContext,
-  files: readonly ReceivedFile[],
-  overwrite: boolean,
-  tempPaths: Set<string>,
-): Promise<void> {
-  const keys = files.map((file) => file.targetPath).sort();
-  await withLocks(context.locks, keys, async () => {
-    for (const file of files) await checkTargetFree(file.targetPath, overwrite);
-    for (const file of files) {
-      await Deno.chmod(file.tempPath, await storedMode(file.targetPath))
-        .catch(() => {}); // No chmod on Windows; the file keeps its default mode.
-      await Deno.rename(file.tempPath, file.targetPath);
-      tempPaths.delete(file.tempPath);
-    }
-  });
 }
 
 // --- Response ------------------------------------------------------------------
@@ -391,63 +321,58 @@ function createdResponse(
 // --- Entry point -----------------------------------------------------------------
 
 /**
- * Handles POST multipart/form-data to the directory `dirSegments` (real dir
- * path `dirFsPath`, must exist inside ROOT, else 404; not a directory, 409).
+ * Handles POST multipart/form-data to the directory `dirSegments` (which must
+ * exist, else 404; not a directory, 409).
  * 415 for another Content-Type or a missing boundary; 400 for a malformed
  * body, a form without files, or a file name that is not allowed (see
  * {@link safeBaseName}); 409 when a name is taken, unless `?overwrite=1`;
  * 413 beyond `maxBodyBytes`. Non-file fields are ignored.
  *
- * Every file is streamed to a temp file beside its target, and all are
- * renamed into place only after the whole body parsed and every name was
- * found free under the per-path locks, so a failed request (a conflict, a
- * malformed or truncated body, a disconnect) stores nothing and leaves no
- * temp file. Answers 201 listing the stored files: JSON
+ * Every file is streamed to a staged version, and all are committed together
+ * only after the whole body parsed, the store checking every name free
+ * first, so a failed request (a conflict, a malformed or truncated body, a
+ * disconnect) stores nothing and leaves no temp file. Answers 201 listing the stored files: JSON
  * (`{ "files": [{ "name", "size", "location" }] }`) when Accept prefers
  * application/json or `?format=json`, else a small HTML page.
  */
 export async function postForm(
   context: FormUploadContext,
   request: Request,
-  dirSegments: readonly string[],
-  dirFsPath: string,
+  dirSegments: StoragePath,
 ): Promise<Response> {
   const boundary = formBoundary(request.headers.get("content-type"));
-  const dirReal = await resolveForRead(context.rootReal, dirFsPath);
-  if (!(await Deno.stat(dirReal)).isDirectory) {
-    throw new HttpError(409, "The target is not a directory");
-  }
+  const directory = await context.storage.stat(dirSegments);
+  if (directory === null) throw new HttpError(404, "Not found");
+  if (directory.kind !== "directory") throw new HttpError(409, "The target is not a directory");
   if (request.body.length !== null && request.body.length > context.maxBodyBytes) {
     throw new HttpError(413, "Request body too large");
   }
   const query = new URLSearchParams(request.query);
-  const overwrite = query.get("overwrite") === "1";
+  const condition = formCondition(query.get("overwrite") === "1");
 
-  const tempPaths = new Set<string>();
+  const staged = new Set<StagedFile>();
   try {
     const files = await receiveFiles(request, {
       context,
       boundary,
-      dirFsPath,
-      overwrite,
-      tempPaths,
+      dirPath: dirSegments,
+      condition,
+      staged,
     });
     if (files.length === 0) throw new HttpError(400, "The form holds no file");
-    await commitFiles(context, files, overwrite, tempPaths);
-    if (context.fsync) await syncDirectory(dirFsPath);
+    staged.clear(); // The commit spends them, whatever its outcome.
+    await context.storage.commit(files.map((file) => ({ staged: file.staged, condition })));
     return createdResponse(
       request,
       query,
       dirSegments,
-      files.map(({ name, size }) => ({
+      files.map(({ name, staged }) => ({
         name,
-        size,
+        size: staged.size,
         location: encodeUrlPath([...dirSegments, name], false),
       })),
     );
-  } catch (error) {
-    throw writeErrorToHttp(error) ?? error;
   } finally {
-    await Promise.all([...tempPaths].map((tempPath) => Deno.remove(tempPath).catch(() => {})));
+    await Promise.all([...staged].map((file) => context.storage.discard(file)));
   }
 }

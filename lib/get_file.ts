@@ -6,25 +6,23 @@
  * @module
  */
 
-import * as path from "node:path";
 import { isCompressible, MIN_COMPRESS_BYTES } from "./compression.ts";
-import { isMissing, statSyncQuiet } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import { listingResponse } from "./listing.ts";
 import { chooseCoding } from "./negotiate.ts";
 import type { Coding } from "./negotiate.ts";
-import { encodeUrlPath, resolveForRead } from "./path.ts";
+import { encodeUrlPath } from "./path.ts";
 import type { UrlPath } from "./path.ts";
-import { contentTypeFor, fileVersion, serveContent } from "./serve_content.ts";
+import { contentChunks, contentTypeFor, serveContent, versionOf } from "./serve_content.ts";
 import type { ContentSource, FileVersion } from "./serve_content.ts";
 import { reprDigestOf, wantsSha256 } from "./digest.ts";
-import type { CachedFile, FileCache } from "./file_cache.ts";
+import type { OpenedFile, Storage, StoragePath } from "./storage/storage.ts";
 
 /** The settings GET and HEAD depend on. */
 export interface ReadConfig {
-  /** ROOT's real path. */
-  rootReal: string;
+  /** Where the files are. */
+  storage: Storage;
   /** Writes are refused (listings then offer no upload controls). */
   readOnly: boolean;
   /** Serve and list names starting with ".". */
@@ -37,74 +35,45 @@ export interface ReadConfig {
   compress: boolean;
   /** Answer unknown paths that accept HTML with /index.html (single-page apps). */
   spa: boolean;
-  /** Follow symlinks whose target is outside ROOT (reads only; unsafe). */
-  followSymlinks: boolean;
-  /** Small files kept in memory, or null for none. */
-  cache: FileCache | null;
 }
 
 const PRECOMPRESSED_SUFFIX: Record<Coding, string> = { br: ".br", gzip: ".gz" };
 
-interface OpenFile {
-  file: Deno.FsFile;
-  info: Deno.FileInfo;
-  real: string;
-}
-
-/** Opens a path inside ROOT (or, with followSymlinks, reached from it); null when missing or outside. */
-async function openInside(config: ReadConfig, fsPath: string): Promise<OpenFile | null> {
-  let real: string;
-  try {
-    real = await resolveForRead(config.rootReal, fsPath, config.followSymlinks);
-  } catch (error) {
-    if (error instanceof HttpError) return null;
-    throw error;
-  }
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(real);
-  } catch (error) {
-    // Removed or renamed between the check and the open (a racing DELETE or MOVE).
-    if (isMissing(error)) return null;
-    throw error;
-  }
-  try {
-    return { file, info: await file.stat(), real };
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-}
-
 /** How long the answer to "is there a 404.html?" is reused: a new page shows within a second. */
 const NOT_FOUND_PAGE_TTL_MS = 1000;
-let notFoundPageCheck = { path: "", exists: false, checkedAt: -Infinity };
+const notFoundPageChecks = new WeakMap<Storage, { exists: boolean; checkedAt: number }>();
 
-/** Whether ROOT has a 404.html, asked of the file system at most once a second. */
-function hasNotFoundPage(pagePath: string): boolean {
+/** Whether the store has a /404.html, asked at most once a second. */
+async function hasNotFoundPage(storage: Storage): Promise<boolean> {
   const now = Date.now();
-  if (
-    notFoundPageCheck.path !== pagePath || now - notFoundPageCheck.checkedAt > NOT_FOUND_PAGE_TTL_MS
-  ) {
-    notFoundPageCheck = {
-      path: pagePath,
-      exists: !(statSyncQuiet(pagePath) instanceof Error),
-      checkedAt: now,
-    };
-  }
-  return notFoundPageCheck.exists;
+  const known = notFoundPageChecks.get(storage);
+  if (known !== undefined && now - known.checkedAt <= NOT_FOUND_PAGE_TTL_MS) return known.exists;
+  const exists = (await storage.stat(["404.html"]))?.kind === "file";
+  notFoundPageChecks.set(storage, { exists, checkedAt: now });
+  return exists;
 }
 
-/** Reads a whole small file; the result is shorter than `size` if the file shrank. */
-async function readWhole(file: Deno.FsFile, size: number): Promise<Uint8Array> {
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  while (offset < size) {
-    const n = await file.read(bytes.subarray(offset));
-    if (n === null) break;
-    offset += n;
+/** Closes an opened file's reader, if it has one. */
+function release(opened: OpenedFile): void {
+  if (!(opened.content instanceof Uint8Array)) opened.content.close();
+}
+
+/** Reads a whole opened file (a small page) into memory, closing it. */
+async function readAll(opened: OpenedFile): Promise<Uint8Array> {
+  if (opened.content instanceof Uint8Array) return opened.content;
+  try {
+    const bytes = new Uint8Array(opened.entry.size);
+    let offset = 0;
+    for await (const chunk of contentChunks(opened.content, opened.entry.size)) {
+      const n = Math.min(chunk.length, bytes.length - offset);
+      bytes.set(chunk.subarray(0, n), offset);
+      offset += n;
+      if (offset === bytes.length) break;
+    }
+    return bytes.subarray(0, offset);
+  } finally {
+    opened.content.close();
   }
-  return bytes.subarray(0, offset);
 }
 
 /** The file's sha-256 `Repr-Digest` when the request asks for it (`Want-Repr-Digest`). */
@@ -114,20 +83,7 @@ async function requestedDigest(
   version: FileVersion,
 ): Promise<string | undefined> {
   if (!wantsSha256(request.headers.get("want-repr-digest"))) return undefined;
-  return await reprDigestOf(version.validators.etag, () => chunksOf(source, version.size));
-}
-
-async function* chunksOf(source: ContentSource, size: number): AsyncIterable<Uint8Array> {
-  if (source instanceof Uint8Array) return yield source;
-  // An empty buffer would read 0 bytes forever: an empty file has no chunks.
-  if (size === 0) return;
-  await source.seek(0, Deno.SeekMode.Start);
-  const buffer = new Uint8Array(Math.min(size, 256 * 1024));
-  for (;;) {
-    const n = await source.read(buffer);
-    if (n === null || n === 0) return;
-    yield buffer.subarray(0, n);
-  }
+  return await reprDigestOf(version.validators.etag, () => contentChunks(source, version.size));
 }
 
 /** Whether the identity representation is what this request gets (no coding to negotiate). */
@@ -136,60 +92,52 @@ function identityOnly(config: ReadConfig, request: Request, contentType: string)
     !request.headers.has("accept-encoding");
 }
 
+/** The path of a file's precompressed sibling (`a.js` → `a.js.br`). */
+function siblingPath(filePath: StoragePath, coding: Coding): StoragePath {
+  return [...filePath.slice(0, -1), filePath[filePath.length - 1] + PRECOMPRESSED_SUFFIX[coding]];
+}
+
 /**
- * Serves a regular file, choosing a precompressed sibling or on-the-fly gzip
- * when it pays, and keeping small files in the cache.
+ * Serves a file, choosing a precompressed sibling or on-the-fly gzip when it
+ * pays.
  */
 async function serveFile(
   config: ReadConfig,
   request: Request,
-  opened: OpenFile,
-  fsPath: string,
-  contentType = contentTypeFor(opened.real),
+  opened: OpenedFile,
+  filePath: StoragePath,
+  contentType = contentTypeFor(filePath[filePath.length - 1] ?? ""),
 ): Promise<Response> {
   const options = { cacheControl: config.cacheControl, contentType };
-  let source: ContentSource = opened.file;
-  if (config.cache?.accepts(opened.info)) {
-    try {
-      source = await readWhole(opened.file, opened.info.size);
-    } finally {
-      opened.file.close();
-    }
-    config.cache.set(fsPath, opened.info, {
-      version: fileVersion(opened.info),
-      contentType,
-      body: source,
-    });
-  }
-  const version = fileVersion(opened.info);
+  const source = opened.content;
+  const version = versionOf(opened.entry);
   if (identityOnly(config, request, contentType)) {
-    const reprDigest = await requestedDigest(request, source, version);
+    const reprDigest = request.headers.has("want-repr-digest")
+      ? await requestedDigest(request, source, version)
+      : undefined;
     return serveContent(request, source, version, { ...options, reprDigest });
   }
   const accept = request.headers.get("accept-encoding");
-  const siblings: { coding: Coding; opened: OpenFile }[] = [];
-  if (accept !== undefined) {
-    for (const coding of ["br", "gzip"] as const) {
-      const sibling = await openInside(config, opened.real + PRECOMPRESSED_SUFFIX[coding]);
-      if (sibling === null) continue;
-      if (sibling.info.isFile) siblings.push({ coding, opened: sibling });
-      else sibling.file.close();
-    }
+  const siblings: { coding: Coding; opened: OpenedFile }[] = [];
+  for (const coding of ["br", "gzip"] as const) {
+    if (filePath.length === 0) break;
+    const sibling = await config.storage.open(siblingPath(filePath, coding));
+    if (sibling !== null && "content" in sibling) siblings.push({ coding, opened: sibling });
   }
   const stored = chooseCoding(accept, siblings.map((s) => s.coding));
-  for (const sibling of siblings) if (sibling.coding !== stored) sibling.opened.file.close();
+  for (const sibling of siblings) if (sibling.coding !== stored) release(sibling.opened);
   if (stored !== null) {
-    if (!(source instanceof Uint8Array)) source.close();
+    release(opened);
     const sibling = siblings.find((s) => s.coding === stored)!.opened;
-    const siblingVersion = fileVersion(sibling.info);
-    return serveContent(request, sibling.file, siblingVersion, {
+    const siblingVersion = versionOf(sibling.entry);
+    return serveContent(request, sibling.content, siblingVersion, {
       ...options,
-      reprDigest: await requestedDigest(request, sibling.file, siblingVersion),
+      reprDigest: await requestedDigest(request, sibling.content, siblingVersion),
       storedCoding: stored,
       varyOnEncoding: true,
     });
   }
-  const onTheFly = opened.info.size >= MIN_COMPRESS_BYTES && !request.headers.has("range")
+  const onTheFly = opened.entry.size >= MIN_COMPRESS_BYTES && !request.headers.has("range")
     ? chooseCoding(accept, ["gzip"])
     : null;
   return serveContent(request, source, version, {
@@ -210,41 +158,20 @@ function acceptsHtml(request: Request): boolean {
  */
 async function notFound(config: ReadConfig, request: Request): Promise<Response> {
   if (config.spa && acceptsHtml(request)) {
-    const index = await openInside(config, path.join(config.rootReal, "index.html"));
-    if (index?.info.isFile) {
-      return serveFile(config, request, index, index.real, "text/html; charset=utf-8");
+    const index = await config.storage.open(["index.html"]);
+    if (index !== null && "content" in index) {
+      return serveFile(config, request, index, ["index.html"], "text/html; charset=utf-8");
     }
-    index?.file.close();
   }
-  const pagePath = path.join(config.rootReal, "404.html");
   // Most trees have no 404.html: the cached check says so without an open per request.
-  if (!hasNotFoundPage(pagePath)) throw new HttpError(404, "Not found");
-  const page = await openInside(config, pagePath);
-  if (page === null) throw new HttpError(404, "Not found");
-  try {
-    if (!page.info.isFile) throw new HttpError(404, "Not found");
-    return {
-      status: 404,
-      headers: [["Content-Type", "text/html; charset=utf-8"], ["Cache-Control", "no-cache"]],
-      body: await readWhole(page.file, page.info.size),
-    };
-  } finally {
-    page.file.close();
-  }
-}
-
-/**
- * The cached content of `fsPath` when a fresh stat still matches it; "missing"
- * when nothing is there at all (a fast 404); null otherwise.
- *
- * The stat is synchronous on purpose: a local file system answers it from
- * the kernel's metadata caches in a few microseconds, while the async op's
- * machinery cost 30% of the CPU under a small-file load (measured).
- */
-function cachedFile(cache: FileCache, fsPath: string): CachedFile | "missing" | null {
-  const info = statSyncQuiet(fsPath);
-  if (info instanceof Error) return info instanceof Deno.errors.NotFound ? "missing" : null;
-  return cache.get(fsPath, info) ?? null;
+  if (!(await hasNotFoundPage(config.storage))) throw new HttpError(404, "Not found");
+  const page = await config.storage.open(["404.html"]);
+  if (page === null || !("content" in page)) throw new HttpError(404, "Not found");
+  return {
+    status: 404,
+    headers: [["Content-Type", "text/html; charset=utf-8"], ["Cache-Control", "no-cache"]],
+    body: await readAll(page),
+  };
 }
 
 /** Answers GET or HEAD for `url` (already validated and checked for dotfiles). */
@@ -252,45 +179,30 @@ export async function getPath(
   config: ReadConfig,
   request: Request,
   url: UrlPath,
-  fsPath: string,
 ): Promise<Response> {
-  if (config.cache !== null && !url.trailingSlash) {
-    const cached = cachedFile(config.cache, fsPath);
-    if (cached === "missing") return notFound(config, request);
-    if (cached !== null && identityOnly(config, request, cached.contentType)) {
-      return serveContent(request, cached.body, cached.version, {
-        cacheControl: config.cacheControl,
-        contentType: cached.contentType,
-        reprDigest: request.headers.has("want-repr-digest")
-          ? await requestedDigest(request, cached.body, cached.version)
-          : undefined,
-      });
-    }
-  }
-  const opened = await openInside(config, fsPath);
+  const storage = config.storage;
+  const opened = await storage.open(url.segments);
   if (opened === null) return notFound(config, request);
-  if (opened.info.isFile) {
+  if ("content" in opened) {
+    // "/file.txt/" names a directory: a file is not served for it.
     if (url.trailingSlash) {
-      opened.file.close();
+      release(opened);
       return notFound(config, request);
     }
-    return serveFile(config, request, opened, fsPath);
+    return serveFile(config, request, opened, url.segments);
   }
-  opened.file.close();
-  if (!opened.info.isDirectory) return notFound(config, request);
   if (!url.trailingSlash) {
     // A same-origin path: encodeUrlPath never yields "//host" or "/\host".
     const query = request.query === "" ? "" : `?${request.query}`;
     return { status: 301, headers: [["Location", encodeUrlPath(url.segments, true) + query]] };
   }
-  const indexPath = path.join(fsPath, "index.html");
-  const index = await openInside(config, indexPath);
-  if (index?.info.isFile) {
+  const indexPath = [...url.segments, "index.html"];
+  const index = await storage.open(indexPath);
+  if (index !== null && "content" in index) {
     return serveFile(config, request, index, indexPath, "text/html; charset=utf-8");
   }
-  index?.file.close();
   if (!config.listing) return notFound(config, request);
-  return listingResponse(request, opened.real, url.segments, {
+  return listingResponse(request, storage, url.segments, {
     dotfiles: config.dotfiles,
     writable: !config.readOnly,
   });

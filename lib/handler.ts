@@ -9,8 +9,7 @@ import type { Handler } from "./connection.ts";
 import { isMissing, isResourceExhaustion } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
-import type { KeyedLock } from "./keyed_lock.ts";
-import { decodeUrlPath, isHiddenPath, toFsPath } from "./path.ts";
+import { decodeUrlPath, isHiddenPath } from "./path.ts";
 import { getPath } from "./get_file.ts";
 import { makeDirectory } from "./mkdir.ts";
 import { movePath } from "./move.ts";
@@ -23,10 +22,6 @@ import { deletePath } from "./delete.ts";
 
 /** The settings the handlers work with. */
 export interface HandlerConfig extends ReadConfig {
-  /** fsync uploads before answering. */
-  fsync: boolean;
-  /** Per-path locks for writes. */
-  locks: KeyedLock;
   /** Largest request body (multipart forms check it per part too). */
   maxBodyBytes: number;
   /** Resumable uploads, or null on a read-only server. */
@@ -86,29 +81,28 @@ export function createHandler(config: HandlerConfig): Handler {
           "(resumable uploads, see the README)",
       );
     }
-    const fsPath = toFsPath(config.rootReal, url.segments);
     if (config.resumable?.isCreation(request) && !url.trailingSlash) {
-      return await config.resumable.handleCreation(request, url.segments, fsPath);
+      return await config.resumable.handleCreation(request, url.segments);
     }
     switch (method) {
       case "GET":
       case "HEAD":
-        return await getPath(config, request, url, fsPath);
+        return await getPath(config, request, url);
       case "PUT":
         if (config.readOnly) throw new HttpError(403, "The server is read-only (--read-only)");
         if (url.trailingSlash) {
-          return await makeDirectory(config.rootReal, request, url.segments, fsPath);
+          return await makeDirectory(config.storage, request, url.segments);
         }
-        return await putFile(config, request, url.segments, fsPath);
+        return await putFile(config.storage, request, url.segments);
       case "POST":
         if (config.readOnly) throw new HttpError(403, "The server is read-only (--read-only)");
-        return await postForm(config, request, url.segments, fsPath);
+        return await postForm(config, request, url.segments);
       case "DELETE":
         if (config.readOnly) throw new HttpError(403, "The server is read-only (--read-only)");
-        return await deletePath(config, url.segments, request, fsPath);
+        return await deletePath(config.storage, request, url);
       case "MOVE":
         if (config.readOnly) throw new HttpError(403, "The server is read-only (--read-only)");
-        return await movePath(config, request, url.segments, fsPath);
+        return await movePath(config.storage, request, url.segments, config.dotfiles);
       case "OPTIONS":
         return {
           status: 204,

@@ -16,12 +16,13 @@
  */
 
 import { prefersJson } from "./negotiate.ts";
-import * as path from "node:path";
 import { escapeHtml } from "./html.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { HeaderList } from "./http/serialize.ts";
 import { decodeUrlPath, encodeUrlPath, isHiddenPath, TEMP_PREFIX } from "./path.ts";
-import { fileETag, serveContent } from "./serve_content.ts";
+import { HttpError } from "./http/errors.ts";
+import { serveContent } from "./serve_content.ts";
+import type { Storage, StoredEntry } from "./storage/storage.ts";
 import { formatHttpDate } from "./http/date.ts";
 import type { Validators } from "./preconditions.ts";
 import denoJson from "../deno.json" with { type: "json" };
@@ -83,7 +84,7 @@ function newNonce(): string {
 }
 
 /**
- * Builds the listing response for directory `dirReal` (a real path inside ROOT) reached at URL path `segments` (with trailing slash). HTML by default; JSON when the request's Accept header prefers application/json (q-values considered; `*\/*` alone means HTML) or the query has format=json. Honours ?sort=name|size|mtime&order=asc|desc (default name asc; directories always first).
+ * Builds the listing response for the directory at URL path `segments` in `storage` (with trailing slash). HTML by default; JSON when the request's Accept header prefers application/json (q-values considered; `*\/*` alone means HTML) or the query has format=json. Honours ?sort=name|size|mtime&order=asc|desc (default name asc; directories always first).
  *
  * `?format=html` forces HTML the same way. Dotfiles are judged like
  * {@linkcode isHiddenPath} judges request paths, so "/.well-known/" is listed
@@ -93,13 +94,13 @@ function newNonce(): string {
  * Errors reading the directory itself propagate to the caller.
  *
  * @param request the GET or HEAD request
- * @param dirReal the real file-system path of the directory
+ * @param storage the store the directory is in
  * @param segments the decoded URL path segments of the directory ([] for ROOT)
  * @param options which entries to show
  */
 export async function listingResponse(
   request: Request,
-  dirReal: string,
+  storage: Storage,
   segments: readonly string[],
   options: ListingOptions,
 ): Promise<Response> {
@@ -107,9 +108,10 @@ export async function listingResponse(
   const sortKey = parseChoice(query.get("sort"), SORT_KEYS, "name");
   const sortOrder = parseChoice(query.get("order"), ["asc", "desc"], "asc");
   const [entries, directory] = await Promise.all([
-    readEntries(dirReal, segments, options),
-    Deno.stat(dirReal),
+    readEntries(storage, segments, options),
+    storage.stat(segments),
   ]);
+  if (directory === null) throw new HttpError(404, "Not found");
   entries.sort(entryComparator(sortKey, sortOrder));
 
   const json = wantsJson(request, query.get("format"));
@@ -167,7 +169,7 @@ export async function listingResponse(
  */
 async function listingValidators(
   entries: readonly ListingEntry[],
-  directory: Deno.FileInfo,
+  directory: StoredEntry,
   variant: readonly string[],
 ): Promise<Validators> {
   const described = JSON.stringify([
@@ -179,7 +181,7 @@ async function listingValidators(
   const tag = btoa(String.fromCharCode(...new Uint8Array(digest, 0, 15)))
     .replaceAll("+", "-").replaceAll("/", "_");
   // A loop, not Math.max(...entries): a spread of 100,000 arguments overflows the stack.
-  let lastModified = directory.mtime?.getTime() ?? 0;
+  let lastModified = directory.lastModified;
   for (const entry of entries) lastModified = Math.max(lastModified, entry.mtime ?? 0);
   return { etag: `W/"${tag}"`, lastModified };
 }
@@ -213,31 +215,18 @@ function isListable(
 }
 
 async function readEntries(
-  dirReal: string,
+  storage: Storage,
   segments: readonly string[],
   options: ListingOptions,
 ): Promise<ListingEntry[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dirReal)) {
-    if (isListable(segments, entry.name, options)) names.push(entry.name);
-  }
-  const entries = await Promise.all(names.map((name) => statEntry(dirReal, name)));
-  return entries.filter((entry) => entry !== null);
-}
-
-async function statEntry(dirReal: string, name: string): Promise<ListingEntry | null> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path.join(dirReal, name));
-  } catch {
-    return null;
-  }
-  const mtime = info.mtime?.getTime() ?? null;
-  if (info.isDirectory) return { name, isDirectory: true, size: null, mtime, etag: null };
-  if (info.isFile) {
-    return { name, isDirectory: false, size: info.size, mtime, etag: fileETag(info) };
-  }
-  return null;
+  const listed = await storage.list(segments);
+  return listed.filter((entry) => isListable(segments, entry.name, options)).map((entry) => ({
+    name: entry.name,
+    isDirectory: entry.kind === "directory",
+    size: entry.kind === "directory" ? null : entry.size,
+    mtime: entry.lastModified,
+    etag: entry.kind === "directory" ? null : entry.etag,
+  }));
 }
 
 // --- Content negotiation -------------------------------------------------------

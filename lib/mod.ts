@@ -22,6 +22,7 @@ import { KeyedLock } from "./keyed_lock.ts";
 import { DEFAULT_LIMITS } from "./options.ts";
 import type { Limits } from "./options.ts";
 import { ResumableUploads } from "./resumable.ts";
+import { FsStorage } from "./storage/fs.ts";
 import { acceptInto, ConnectionPool } from "./server.ts";
 import { removeStaleTemps } from "./temp_files.ts";
 import type { RunningServer } from "./server.ts";
@@ -156,25 +157,28 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
   const credentials = (options.auth ?? []).map(parseCredential);
   const fsync = options.fsync ?? true;
   const locks = new KeyedLock();
-  const resumable = readOnly ? null : new ResumableUploads({
+  const storage = new FsStorage({
     rootReal,
+    fsync,
+    followSymlinks: options.followSymlinks ?? false,
+    cache: options.cache === false ? null : new FileCache(CACHE_LIMITS),
+    locks,
+  });
+  const resumable = readOnly ? null : new ResumableUploads({
+    storage,
     fsync,
     locks,
     maxBodyBytes: limits.maxBodyBytes,
     expiryMs: options.uploadExpiryMs ?? DEFAULT_UPLOAD_EXPIRY_MS,
   });
   const routes = createHandler({
-    rootReal,
+    storage,
     readOnly,
-    fsync,
     dotfiles: options.dotfiles ?? false,
     listing: options.listing ?? true,
     cacheControl: options.cacheControl ?? "no-cache",
     compress: options.compress ?? true,
     spa: options.spa ?? false,
-    followSymlinks: options.followSymlinks ?? false,
-    cache: options.cache === false ? null : new FileCache(CACHE_LIMITS),
-    locks,
     maxBodyBytes: limits.maxBodyBytes,
     resumable,
   });

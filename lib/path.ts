@@ -254,7 +254,7 @@ export function isInside(root: string, candidate: string): boolean {
 }
 
 /**
- * For reads: Deno.realPath(fsPath) must be inside rootReal (rootReal is already a real path). Returns the real path, or throws HttpError(404) when it escapes ROOT (don't reveal it exists). NotFound from realPath propagates as HttpError(404) too.
+ * For reads: Deno.realPath(fsPath) must be inside rootReal (rootReal is already a real path). Returns the real path and its `stat`, or throws HttpError(404) when it escapes ROOT (don't reveal it exists). NotFound from realPath propagates as HttpError(404) too.
  *
  * A path through a file ("file.txt/x") and a symlink loop are 404 as well,
  * and so is anything that is neither a regular file nor a directory: opening
@@ -271,7 +271,7 @@ export async function resolveForRead(
   rootReal: string,
   fsPath: string,
   followOutside = false,
-): Promise<string> {
+): Promise<{ real: string; info: Deno.FileInfo }> {
   let real: string;
   try {
     real = await Deno.realPath(fsPath);
@@ -282,8 +282,15 @@ export async function resolveForRead(
     throw error;
   }
   if (!followOutside && !isInside(rootReal, real)) throw new HttpError(404, "Not found");
-  if (!isFileOrDirectory(await Deno.stat(real))) throw new HttpError(404, "Not found");
-  return real;
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(real);
+  } catch (error) {
+    if (isMissing(error)) throw new HttpError(404, "Not found"); // Removed since.
+    throw error;
+  }
+  if (!isFileOrDirectory(info)) throw new HttpError(404, "Not found");
+  return { real, info };
 }
 
 /** Whether `info` is a regular file or a directory: the only kinds the server opens or replaces. */
@@ -301,18 +308,24 @@ function forbidden(): HttpError {
  * write through it could create a file wherever it points.
  */
 async function realPathIfExists(fsPath: string): Promise<string | undefined> {
-  try {
-    await Deno.lstat(fsPath);
-  } catch (error) {
-    if (isMissing(error)) return undefined;
-    if (error instanceof Deno.errors.FilesystemLoop) throw forbidden();
-    throw error;
-  }
-  try {
-    return await Deno.realPath(fsPath);
-  } catch (error) {
-    if (isMissing(error) || error instanceof Deno.errors.FilesystemLoop) throw forbidden();
-    throw error;
+  // Racing DELETEs, MOVEs and PUTs may remove and re-create the entry between
+  // the two calls: only a link that stays dangling is refused.
+  for (;;) {
+    let link: Deno.FileInfo;
+    try {
+      link = await Deno.lstat(fsPath);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      if (error instanceof Deno.errors.FilesystemLoop) throw forbidden();
+      throw error;
+    }
+    try {
+      return await Deno.realPath(fsPath);
+    } catch (error) {
+      if (error instanceof Deno.errors.FilesystemLoop) throw forbidden();
+      if (!isMissing(error)) throw error;
+      if (link.isSymlink) throw forbidden(); // Dangling (or made so since): where it leads is unknown.
+    }
   }
 }
 
@@ -341,8 +354,12 @@ export async function checkWriteInside(rootReal: string, fsPath: string): Promis
   const targetReal = await realPathIfExists(fsPath);
   if (targetReal === undefined) return;
   if (!isInside(rootReal, targetReal)) throw forbidden();
-  // A pipe, socket or device is not ours to replace, move or remove.
-  if (!isFileOrDirectory(await Deno.stat(targetReal))) {
+  // A pipe, socket or device is not ours to replace, move or remove (gone since: fine).
+  const info = await Deno.stat(targetReal).catch((error) => {
+    if (isMissing(error)) return null;
+    throw error;
+  });
+  if (info !== null && !isFileOrDirectory(info)) {
     throw new HttpError(403, "Not a regular file or directory");
   }
 }

@@ -6,7 +6,9 @@
  * @module
  */
 
+import { HttpError } from "./http/errors.ts";
 import { parseHttpDate } from "./http/date.ts";
+import type { StoredEntry, WriteCondition } from "./storage/storage.ts";
 
 /** What the server knows about the selected representation. */
 export interface Validators {
@@ -262,4 +264,24 @@ function weakMatch(a: EntityTag, b: EntityTag): boolean {
 /** HTTP dates have whole seconds, so file times compare at that precision. */
 function floorToSecond(ms: number): number {
   return Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * The condition of a write by `method` with these conditional headers, for
+ * the store to check against what is at the target right before it acts:
+ * 409 when a directory is there, 412 when a precondition fails (judged by the
+ * ETag and date a GET of the target gives).
+ */
+export function writeCondition(method: string, headers: ConditionalHeaders): WriteCondition {
+  return {
+    check(current: StoredEntry | null): void {
+      if (current?.kind === "directory") throw new HttpError(409, "The target is a directory");
+      const validators = current === null
+        ? null
+        : { etag: current.etag, lastModified: current.lastModified };
+      if (checkPreconditions(method, headers, validators) !== "proceed") {
+        throw new HttpError(412, "Precondition failed");
+      }
+    },
+  };
 }

@@ -28,16 +28,18 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { UploadDigests } from "./digest.ts";
 import { makeParents, syncDirectory } from "./durability.ts";
-import { statOrNull, writeErrorToHttp } from "./fs_errors.ts";
-import { checkWriteTarget } from "./upload.ts";
+import { writeErrorToHttp } from "./fs_errors.ts";
 import { HttpError } from "./http/errors.ts";
 import type { Request, Response } from "./http/message.ts";
 import type { HeaderList } from "./http/serialize.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
 import { checkWriteInside, encodeUrlPath, toFsPath } from "./path.ts";
 import { directoriesUnder, UPLOAD_TEMP_PREFIX } from "./temp_files.ts";
+import { writeCondition } from "./preconditions.ts";
 import type { ConditionalHeaders } from "./preconditions.ts";
-import { conditionalHeaders, fileValidators } from "./serve_content.ts";
+import { conditionalHeaders } from "./serve_content.ts";
+import type { FsStorage } from "./storage/fs.ts";
+import type { Committed, StoredEntry } from "./storage/storage.ts";
 
 /** Where upload resources live: `UPLOAD_PATH_PREFIX + token`. */
 export const UPLOAD_PATH_PREFIX = "/.well-known/filedrop-uploads/";
@@ -50,8 +52,11 @@ export const PARTIAL_UPLOAD_TYPE = "application/partial-upload";
 
 /** Settings of {@linkcode ResumableUploads}. */
 export interface ResumableOptions {
-  /** ROOT's real path. */
-  rootReal: string;
+  /**
+   * The store a completed upload is committed to. Partial data lives on its
+   * disk, beside the target, until then.
+   */
+  storage: FsStorage;
   /** Flush data, sidecars and directories before acknowledging bytes. */
   fsync: boolean;
   /** The server's per-path locks (shared with PUT, so a completion and a PUT never interleave). */
@@ -268,6 +273,7 @@ function parseSidecar(text: string): Sidecar | null {
  * call {@linkcode ResumableUploads.close} at shutdown.
  */
 export class ResumableUploads {
+  readonly #storage: FsStorage;
   readonly #rootReal: string;
   readonly #fsync: boolean;
   readonly #locks: KeyedLock;
@@ -285,7 +291,8 @@ export class ResumableUploads {
    * @throws {RangeError} when `expiryMs` is not a positive, finite number
    */
   constructor(options: ResumableOptions) {
-    this.#rootReal = options.rootReal;
+    this.#storage = options.storage;
+    this.#rootReal = options.storage.rootReal;
     this.#fsync = options.fsync;
     this.#locks = options.locks;
     this.#maxBodyBytes = options.maxBodyBytes;
@@ -321,19 +328,15 @@ export class ResumableUploads {
   }
 
   /**
-   * Creates an upload for the file at `fsPath` (URL path `segments`), sends
+   * Creates an upload for the file at URL path `segments`, sends
    * the 104 with its `Location`, and stores the body. With `Upload-Complete:
    * ?1` and the whole body, answers like a PUT (201 or 204, ETag) plus
    * `Upload-Complete: ?1`; otherwise 201 with the upload's `Location` and
    * `Upload-Offset`. Bytes of an interrupted body are kept when the client
    * got the 104 and can resume.
    */
-  handleCreation(
-    request: Request,
-    segments: readonly string[],
-    fsPath: string,
-  ): Promise<Response> {
-    return answeringProblems(() => this.#create(request, segments, fsPath));
+  handleCreation(request: Request, segments: readonly string[]): Promise<Response> {
+    return answeringProblems(() => this.#create(request, segments, this.#storage.fsPath(segments)));
   }
 
   /**
@@ -462,7 +465,7 @@ export class ResumableUploads {
     contentDigestsOf(request);
     await checkWriteInside(this.#rootReal, fsPath);
     const conditions = conditionalHeaders(request);
-    checkWriteTarget(request.method, conditions, await statOrNull(fsPath));
+    writeCondition(request.method, conditions).check(await this.#storage.stat(segments));
 
     const token = newToken();
     const key = keyOf(token);
@@ -715,42 +718,37 @@ export class ResumableUploads {
     if (upload.length !== null && upload.offset !== upload.length) throw inconsistentLength();
     const digests = upload.reprDigests ?? await this.#digestFile(upload);
     upload.reprDigests = null; // verify() consumes the hashes; a retry recomputes them.
-    let outcome: { created: boolean; info: Deno.FileInfo } | null;
+    const cancelled = new HttpError(404, "The upload was cancelled");
+    let committed: Committed;
     try {
       digests.verify();
-      await checkWriteInside(this.#rootReal, upload.fsPath);
-      outcome = await this.#locks.run(
-        lockKey(upload),
-        () =>
-          this.#locks.run(upload.fsPath, async () => {
-            if (upload.state !== "active") return null;
-            const current = await statOrNull(upload.fsPath);
-            checkWriteTarget(upload.method, upload.conditions, current);
-            await Deno.chmod(
-              upload.dataPath,
-              current === null ? 0o644 : (current.mode ?? 0o644) & 0o777,
-            ).catch(() => {}); // No chmod on Windows; the file keeps its default mode.
-            await Deno.rename(upload.dataPath, upload.fsPath);
-            upload.state = "complete";
-            upload.length = upload.offset;
-            return { created: current === null, info: await Deno.lstat(upload.fsPath) };
-          }),
-      );
+      const target = writeCondition(upload.method, upload.conditions);
+      [committed] = await this.#locks.run(lockKey(upload), async () => {
+        if (upload.state !== "active") throw cancelled;
+        const staged = await this.#storage.adopt(upload.segments, upload.dataPath);
+        const done = await this.#storage.commit([{
+          staged,
+          condition: { check: (current: StoredEntry | null) => target.check(current) },
+        }]);
+        upload.state = "complete";
+        upload.length = upload.offset;
+        return done;
+      });
     } catch (error) {
+      if (error === cancelled) throw error;
       const http = writeErrorToHttp(error);
       if (http === null) throw error;
       await this.#endFailed(upload);
       throw final(http);
     }
-    if (outcome === null) throw new HttpError(404, "The upload was cancelled");
     await removeIfPresent(upload.sidecarPath).catch(() => {});
     if (this.#fsync) await syncDirectory(path.dirname(upload.fsPath));
     const headers: HeaderList = [
       ["Upload-Complete", "?1"],
-      ["ETag", fileValidators(outcome.info).etag],
+      ["ETag", committed.entry.etag],
       ["Repr-Digest", digests.reprDigest()],
     ];
-    if (!outcome.created) return { status: 204, headers };
+    if (!committed.created) return { status: 204, headers };
     headers.push(["Location", encodeUrlPath(upload.segments, false)]);
     headers.push(["Content-Type", "text/plain; charset=utf-8"]);
     return { status: 201, headers, body: encoder.encode("201 Created\n") };

@@ -13,23 +13,13 @@ import type { HeaderList } from "./http/serialize.ts";
 import { checkPreconditions, ifRangeAllowsRange } from "./preconditions.ts";
 import type { ConditionalHeaders, Validators } from "./preconditions.ts";
 import { parseRange } from "./range.ts";
+import type { ContentReader, StoredEntry } from "./storage/storage.ts";
 import type { ByteRange } from "./range.ts";
 
 /** Beyond this many parts after coalescing, a multi-range request gets the whole file (200) instead. */
 const MAX_RANGE_PARTS = 16;
 
 const STREAM_CHUNK_BYTES = 256 * 1024;
-
-/** The strong ETag of a file version: inode, size and modification time in milliseconds. */
-export function fileETag(info: Deno.FileInfo): string {
-  const mtime = info.mtime?.getTime() ?? 0;
-  return `"${(info.ino ?? 0).toString(16)}-${info.size.toString(16)}-${mtime.toString(16)}"`;
-}
-
-/** The validators of a file version. */
-export function fileValidators(info: Deno.FileInfo): Validators {
-  return { etag: fileETag(info), lastModified: info.mtime?.getTime() ?? 0 };
-}
 
 /** A file version's size and validators, with Last-Modified already formatted. */
 export interface FileVersion {
@@ -41,24 +31,45 @@ export interface FileVersion {
   lastModifiedText: string;
 }
 
-/** Describes the version of a file from its metadata. */
-export function fileVersion(info: Deno.FileInfo): FileVersion {
-  const validators = fileValidators(info);
-  return {
-    size: info.size,
-    validators,
-    lastModifiedText: formatHttpDate(validators.lastModified),
-  };
+/** Versions already described, per entry object: a cached file's entry is the same object each time. */
+const versions = new WeakMap<StoredEntry, FileVersion>();
+
+/** Describes the version of a stored file from its entry. */
+export function versionOf(entry: StoredEntry): FileVersion {
+  let version = versions.get(entry);
+  if (version === undefined) {
+    version = {
+      size: entry.size,
+      validators: { etag: entry.etag, lastModified: entry.lastModified },
+      lastModifiedText: formatHttpDate(entry.lastModified),
+    };
+    versions.set(entry, version);
+  }
+  return version;
 }
 
-/**
- * The bytes of a file version: an open file, streamed and closed when the
- * response is done, or a cached copy in memory.
- */
-export type ContentSource = Deno.FsFile | Uint8Array;
+/** The bytes of a file version: a reader, streamed and closed when the response is done, or a copy in memory. */
+export type ContentSource = ContentReader | Uint8Array;
 
 function release(source: ContentSource): void {
   if (!(source instanceof Uint8Array)) source.close();
+}
+
+/** The bytes of a file version from its start, in chunks (the reader is left open). */
+export async function* contentChunks(
+  source: ContentSource,
+  size: number,
+): AsyncGenerator<Uint8Array> {
+  if (source instanceof Uint8Array) return yield source;
+  // An empty buffer would read 0 bytes forever: an empty file has no chunks.
+  if (size === 0) return;
+  await source.seek(0, Deno.SeekMode.Start);
+  const buffer = new Uint8Array(Math.min(size, STREAM_CHUNK_BYTES));
+  for (;;) {
+    const n = await source.read(buffer);
+    if (n === null || n === 0) return;
+    yield buffer.subarray(0, n);
+  }
 }
 
 /** The media type for a file name: from its extension, `charset=utf-8` on text, octet-stream when unknown. */
@@ -140,7 +151,7 @@ export function serveContent(
   if (coding !== null) headers.push(["Content-Encoding", coding]);
   if (compressWith !== null) {
     headers.push(["Content-Type", options.contentType]);
-    return { status: 200, headers, body: new CompressedBody(source, compressWith) };
+    return { status: 200, headers, body: new CompressedBody(source, version.size, compressWith) };
   }
   headers.push(["Accept-Ranges", "bytes"]);
   if (options.reprDigest !== undefined) headers.push(["Repr-Digest", options.reprDigest]);
@@ -266,27 +277,35 @@ const STREAM_NAMES: Record<Coding, CompressionFormat> = {
 class CompressedBody implements BodyStream {
   readonly length = null;
   readonly #source: ContentSource;
+  readonly #size: number;
   readonly #coding: Coding;
   #released = false;
 
-  constructor(source: ContentSource, coding: Coding) {
+  constructor(source: ContentSource, size: number, coding: Coding) {
     this.#source = source;
+    this.#size = size;
     this.#coding = coding;
   }
 
   async writeTo(sink: BodySink): Promise<void> {
-    const source = this.#source;
-    // A file's readable closes the file when it ends or is cancelled.
-    const input: ReadableStream<Uint8Array> = source instanceof Uint8Array
-      ? ReadableStream.from([source])
-      : source.readable;
     this.#released = true;
     const compressor = new CompressionStream(STREAM_NAMES[this.#coding]);
-    // CompressionStream is typed for any BufferSource; Uint8Array is one of them.
-    const compressed = input.pipeThrough(
-      compressor as unknown as ReadableWritablePair<Uint8Array, Uint8Array>,
-    );
-    for await (const chunk of compressed) await sink.write(chunk);
+    try {
+      // Copies: the compressor may hold a chunk past the next read into the same buffer.
+      const input = ReadableStream.from(contentChunks(this.#source, this.#size))
+        .pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform: (chunk, controller) => controller.enqueue(chunk.slice()),
+          }),
+        );
+      // CompressionStream is typed for any BufferSource; Uint8Array is one of them.
+      const compressed = input.pipeThrough(
+        compressor as unknown as ReadableWritablePair<Uint8Array, Uint8Array>,
+      );
+      for await (const chunk of compressed) await sink.write(chunk);
+    } finally {
+      release(this.#source);
+    }
   }
 
   close(): void {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { FileCache } from "../lib/file_cache.ts";
-import { fileVersion } from "../lib/serve_content.ts";
+import { entryOf } from "../lib/storage/fs.ts";
 
-const limits = { maxFileBytes: 1024, maxTotalBytes: 2500 };
+/** No settling time: these files' change times are seconds fresh (see the test of settling below). */
+const limits = { maxFileBytes: 1024, maxTotalBytes: 2500, settleMs: -Infinity };
 
 async function oldFile(dir: string, name: string, content: string): Promise<string> {
   const path = `${dir}/${name}`;
@@ -13,11 +14,7 @@ async function oldFile(dir: string, name: string, content: string): Promise<stri
 }
 
 function entry(info: Deno.FileInfo, text: string) {
-  return {
-    version: fileVersion(info),
-    contentType: "text/plain",
-    body: new TextEncoder().encode(text),
-  };
+  return { entry: entryOf(info)!, body: new TextEncoder().encode(text) };
 }
 
 Deno.test("FileCache hits while the file is unchanged and misses after any change", async () => {
@@ -49,10 +46,15 @@ Deno.test("FileCache hits while the file is unchanged and misses after any chang
 Deno.test("FileCache refuses large and freshly modified files, and evicts least recently used", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const cache = new FileCache(limits);
+    const settling = new FileCache({ ...limits, settleMs: undefined });
     const fresh = `${dir}/fresh.txt`;
     await Deno.writeTextFile(fresh, "new");
-    assert.equal(cache.accepts(await Deno.stat(fresh)), false);
+    assert.equal(settling.accepts(await Deno.stat(fresh)), false);
+    // Its mtime set back: the change time still says it changed just now.
+    const past = new Date(Date.now() - 60_000);
+    await Deno.utime(fresh, past, past);
+    assert.equal(settling.accepts(await Deno.stat(fresh)), false);
+    const cache = new FileCache(limits);
     const big = await oldFile(dir, "big.txt", "x".repeat(2000));
     assert.equal(cache.accepts(await Deno.stat(big)), false);
 

@@ -13,6 +13,7 @@ import { HttpError } from "../lib/http/errors.ts";
 import { ClientGoneError } from "../lib/http/message.ts";
 import type { Request, Response } from "../lib/http/message.ts";
 import { KeyedLock } from "../lib/keyed_lock.ts";
+import { FsStorage } from "../lib/storage/fs.ts";
 import { TEMP_PREFIX } from "../lib/path.ts";
 
 const encoder = new TextEncoder();
@@ -136,9 +137,7 @@ async function withRoot(
   const dir = path.join(root, "up");
   await Deno.mkdir(dir);
   const context: FormUploadContext = {
-    rootReal: root,
-    fsync: false,
-    locks: new KeyedLock(),
+    storage: storageAt(root, false),
     maxBodyBytes: Infinity,
     ...options,
   };
@@ -149,8 +148,19 @@ async function withRoot(
   }
 }
 
-function postUp(context: FormUploadContext, dir: string, request: Request): Promise<Response> {
-  return postForm(context, request, ["up"], dir);
+/** The file-system store over `root`. */
+function storageAt(root: string, fsync: boolean): FsStorage {
+  return new FsStorage({
+    rootReal: root,
+    fsync,
+    followSymlinks: false,
+    cache: null,
+    locks: new KeyedLock(),
+  });
+}
+
+function postUp(context: FormUploadContext, _dir: string, request: Request): Promise<Response> {
+  return postForm(context, request, ["up"]);
 }
 
 async function names(dir: string): Promise<string[]> {
@@ -472,7 +482,7 @@ Deno.test("postForm answers 409 when a part's name is a directory, even with ove
 });
 
 Deno.test("postForm replaces existing files with overwrite=1, keeping their mode", async () => {
-  await withRoot(async ({ context, dir }) => {
+  await withRoot(async ({ context, dir, root }) => {
     const existing = path.join(dir, "b.txt");
     await Deno.writeTextFile(existing, "original");
     if (Deno.build.os !== "windows") await Deno.chmod(existing, 0o600);
@@ -482,7 +492,7 @@ Deno.test("postForm replaces existing files with overwrite=1, keeping their mode
       query: "overwrite=1",
       accept: "application/json",
     });
-    const response = await postUp({ ...context, fsync: true }, dir, request);
+    const response = await postUp({ ...context, storage: storageAt(root, true) }, dir, request);
     assert.equal(response.status, 201);
     assert.deepEqual(await names(dir), ["a.txt", "b.txt"]);
     assert.equal(await Deno.readTextFile(existing), "new b");
@@ -544,13 +554,13 @@ Deno.test("postForm answers 404 for a missing directory and 409 for a file", asy
   await withRoot(async ({ context, dir, root }) => {
     const body = multipart([filePart("a.txt", "x")]);
     const request = () => fakeRequest([body], { contentType: FORM_TYPE });
-    await rejectsWith(postForm(context, request(), ["nope"], path.join(root, "nope")), 404);
+    await rejectsWith(postForm(context, request(), ["nope"]), 404);
     await Deno.writeTextFile(path.join(dir, "file"), "");
-    await rejectsWith(postForm(context, request(), ["up", "file"], path.join(dir, "file")), 409);
+    await rejectsWith(postForm(context, request(), ["up", "file"]), 409);
     const outside = await Deno.makeTempDir();
     try {
       await Deno.symlink(outside, path.join(root, "link"));
-      await rejectsWith(postForm(context, request(), ["link"], path.join(root, "link")), 404);
+      await rejectsWith(postForm(context, request(), ["link"]), 404);
       assert.deepEqual(await names(outside), []);
     } finally {
       await Deno.remove(outside, { recursive: true });
@@ -561,12 +571,7 @@ Deno.test("postForm answers 404 for a missing directory and 409 for a file", asy
 Deno.test("postForm stores into ROOT itself", async () => {
   await withRoot(async ({ context, root }) => {
     const body = multipart([filePart("top.txt", "x")]);
-    const response = await postForm(
-      context,
-      fakeRequest([body], { contentType: FORM_TYPE }),
-      [],
-      root,
-    );
+    const response = await postForm(context, fakeRequest([body], { contentType: FORM_TYPE }), []);
     assert.equal(header(response, "location"), "/top.txt");
     assert.deepEqual(await names(root), ["top.txt", "up"]);
   });

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { serve } from "../lib/mod.ts";
 import type { FileServer, ServeOptions } from "../lib/mod.ts";
-import { fileETag } from "../lib/serve_content.ts";
+import { fileETag } from "../lib/storage/fs.ts";
 import { exchange, parseResponses, run, sendOne as send, withServer } from "./_helpers.ts";
 import type { RawResponse } from "./_helpers.ts";
 

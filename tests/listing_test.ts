@@ -3,7 +3,8 @@ import * as path from "node:path";
 import type { Request, Response } from "../lib/http/message.ts";
 import { formatSize, type ListingOptions, listingResponse } from "../lib/listing.ts";
 import { decodeUrlPath, encodeUrlPath, TEMP_PREFIX } from "../lib/path.ts";
-import { fileETag } from "../lib/serve_content.ts";
+import { fileETag, FsStorage } from "../lib/storage/fs.ts";
+import { KeyedLock } from "../lib/keyed_lock.ts";
 import { formatRelativeTime } from "../lib/ui/portable.ts";
 import { sendOne, withServer } from "./_helpers.ts";
 
@@ -45,6 +46,28 @@ function bodyText(response: Response): string {
   return new TextDecoder("utf-8", { fatal: true }).decode(response.body);
 }
 
+/**
+ * A store in which `dir` is found at URL path `segments`: `dir` itself as ROOT,
+ * or a temp ROOT with the parents of `segments` and a link to `dir` at the end
+ * (followed: the store's `followSymlinks` lets a read leave ROOT).
+ */
+async function storageShowing(dir: string, segments: readonly string[]): Promise<FsStorage> {
+  let rootReal = dir;
+  if (segments.length > 0) {
+    rootReal = await Deno.realPath(await Deno.makeTempDir({ prefix: "listing_root_" }));
+    const parent = path.join(rootReal, ...segments.slice(0, -1));
+    await Deno.mkdir(parent, { recursive: true });
+    await Deno.symlink(dir, path.join(parent, segments[segments.length - 1]));
+  }
+  return new FsStorage({
+    rootReal,
+    fsync: false,
+    followSymlinks: true,
+    cache: null,
+    locks: new KeyedLock(),
+  });
+}
+
 async function list(
   dir: string,
   segments: readonly string[],
@@ -52,7 +75,12 @@ async function list(
   query = "",
   accept?: string,
 ): Promise<Response> {
-  return await listingResponse(makeRequest(query, accept), dir, segments, options);
+  return await listingResponse(
+    makeRequest(query, accept),
+    await storageShowing(dir, segments),
+    segments,
+    options,
+  );
 }
 
 interface JsonEntry {

@@ -450,12 +450,12 @@ Deno.test("resolveForRead", async (t) => {
   await withFixture(async ({ base, root }) => {
     for (const [relative, realRelative] of readable) {
       await t.step(`returns the real path of ${relative || "ROOT"}`, async () => {
-        const real = await resolveForRead(root, path.join(root, relative));
+        const { real } = await resolveForRead(root, path.join(root, relative));
         assert.equal(real, path.join(root, realRelative));
       });
     }
     await t.step("accepts a path reached through an alias of ROOT", async () => {
-      const real = await resolveForRead(root, path.join(base, "root-alias", "file.txt"));
+      const { real } = await resolveForRead(root, path.join(base, "root-alias", "file.txt"));
       assert.equal(real, path.join(root, "file.txt"));
     });
     for (const [relative, why] of unreadable) {
@@ -529,7 +529,7 @@ Deno.test("checkWriteInside", async (t) => {
 Deno.test("decoded request paths map under ROOT end to end", async () => {
   await withFixture(async ({ root }) => {
     const { segments } = decodeUrlPath("/sub/%69nner.txt", "linux");
-    const real = await resolveForRead(root, toFsPath(root, segments));
+    const { real } = await resolveForRead(root, toFsPath(root, segments));
     assert.equal(await Deno.readTextFile(real), "inner");
     const literal = decodeUrlPath("/%252e%252e/secret.txt", "linux").segments;
     await assertRejectsWith(resolveForRead(root, toFsPath(root, literal)), 404);

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { KeyedLock } from "../lib/keyed_lock.ts";
+import { FsStorage } from "../lib/storage/fs.ts";
 import { serve } from "../lib/mod.ts";
 import type { ServeOptions } from "../lib/mod.ts";
 import {
@@ -432,7 +433,13 @@ Deno.test("the lifetime must be positive and finite", async () => {
     assert.throws(
       () =>
         new ResumableUploads({
-          rootReal: "/nonexistent",
+          storage: new FsStorage({
+            rootReal: "/nonexistent",
+            fsync: false,
+            followSymlinks: false,
+            cache: null,
+            locks: new KeyedLock(),
+          }),
           fsync: false,
           locks: new KeyedLock(),
           maxBodyBytes: Infinity,
@@ -518,7 +525,13 @@ Deno.test("ResumableUploads: `restored` counts the uploads read back; sweep(now)
       await createPartial(port, "/b.txt", "data", ["Upload-Length: 10"]);
     });
     const uploads = new ResumableUploads({
-      rootReal: root,
+      storage: new FsStorage({
+        rootReal: root,
+        fsync: false,
+        followSymlinks: false,
+        cache: null,
+        locks: new KeyedLock(),
+      }),
       fsync: false,
       locks: new KeyedLock(),
       maxBodyBytes: Infinity,

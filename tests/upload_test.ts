@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import type { ExchangeRecord } from "../lib/mod.ts";
 import { TEMP_PREFIX } from "../lib/path.ts";
-import { fileETag } from "../lib/serve_content.ts";
+import { fileETag } from "../lib/storage/fs.ts";
 import {
   bytes,
   exchange,

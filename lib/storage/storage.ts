@@ -1,0 +1,129 @@
+/**
+ * The storage layer's contract: handlers reach stored files through a
+ * {@linkcode Storage} and nothing else touches the disk (or, later, an
+ * object store). Paths are decoded, validated URL segments; the store maps
+ * them to its own namespace and keeps its own bookkeeping (temp files,
+ * locks) out of sight.
+ *
+ * @module
+ */
+
+/** A path in the store: decoded, validated URL segments (`[]` is the root). */
+export type StoragePath = readonly string[];
+
+/** What the store knows about one file or directory. */
+export interface StoredEntry {
+  /** A regular file or a directory: a store holds nothing else. */
+  kind: "file" | "directory";
+  /** Size in bytes (0 for a directory). */
+  size: number;
+  /** The strong entity-tag of a file version, quotes included (`""` for a directory). */
+  etag: string;
+  /** Modification time in ms since the epoch. */
+  lastModified: number;
+}
+
+/** One entry of a directory, by name. */
+export interface ListedEntry extends StoredEntry {
+  /** The entry's name in its directory. */
+  name: string;
+}
+
+/**
+ * The bytes of a file version, readable at any offset and closed by whoever
+ * holds it last. `Deno.FsFile` is one.
+ */
+export interface ContentReader {
+  /** Moves the read position. */
+  seek(offset: number, whence: Deno.SeekMode): Promise<number>;
+  /** Reads into `buffer`; the count, or null at the end. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Releases the version (an open file, a connection to the store). */
+  close(): void;
+}
+
+/** A file version opened for reading: its metadata and its bytes (in memory when small and cached). */
+export interface OpenedFile {
+  /** The version's metadata; `kind` is "file". */
+  entry: StoredEntry;
+  /** Its bytes. Whoever takes it closes a reader. */
+  content: ContentReader | Uint8Array;
+}
+
+/**
+ * When a write may go ahead. {@linkcode WriteCondition.check} is the whole
+ * rule; a store runs it under its own exclusion, right before the new
+ * version becomes visible, against what is there then.
+ */
+export interface WriteCondition {
+  /**
+   * Throws (an `HttpError` of `lib/http/errors.ts`: 409, 412...) unless the write may
+   * replace `current` (null when nothing is there).
+   */
+  check(current: StoredEntry | null): void;
+}
+
+/** A new file version being written, invisible until committed. */
+export interface StagedFile {
+  /** Where it is to go. */
+  readonly path: StoragePath;
+  /** Bytes written so far. */
+  readonly size: number;
+  /** Appends `chunk`. */
+  write(chunk: Uint8Array): Promise<void>;
+}
+
+/** What a committed write did. */
+export interface Committed {
+  /** True when nothing was at the path before (201), false when a file was replaced (204). */
+  created: boolean;
+  /** The new version's metadata. */
+  entry: StoredEntry;
+}
+
+/** A file store: the only way handlers read and write files. */
+export interface Storage {
+  /** What is at `path`, or null when nothing the store serves is there. */
+  stat(path: StoragePath): Promise<StoredEntry | null>;
+  /**
+   * Opens the file at `path` for reading. A directory there is described,
+   * not opened (so a caller needs no second look); null when neither is there.
+   */
+  open(path: StoragePath): Promise<OpenedFile | StoredEntry | null>;
+  /**
+   * The entries of the directory at `path`, in no particular order. Throws
+   * (404) when there is no directory there.
+   */
+  list(path: StoragePath): Promise<ListedEntry[]>;
+  /**
+   * Starts a new version of the file at `path`, creating missing parent
+   * directories. Nothing is visible at `path` until {@linkcode Storage.commit}.
+   */
+  stage(path: StoragePath): Promise<StagedFile>;
+  /**
+   * Makes staged versions visible, all or none: every condition is checked
+   * (against what is at each path then) before any version is put in place.
+   * A staged file is spent afterwards, whatever the outcome.
+   */
+  commit(
+    writes: readonly { staged: StagedFile; condition: WriteCondition }[],
+  ): Promise<Committed[]>;
+  /** Drops a staged version that will not be committed. */
+  discard(staged: StagedFile): Promise<void>;
+  /**
+   * Removes the file or empty directory at `path` once `condition` accepts
+   * what is there (404 when nothing is).
+   */
+  remove(path: StoragePath, condition: WriteCondition): Promise<void>;
+  /**
+   * Renames `from` to `to` once `condition` accepts the source; with
+   * `overwrite` false an existing destination is 412. True when `to` was new.
+   */
+  move(
+    from: StoragePath,
+    to: StoragePath,
+    options: { overwrite: boolean; condition: WriteCondition },
+  ): Promise<boolean>;
+  /** Creates the directory at `path` and its parents; true when it was new (409 when a file is in the way). */
+  mkdir(path: StoragePath): Promise<boolean>;
+}
