@@ -170,3 +170,29 @@ Deno.test({
     });
   },
 });
+
+Deno.test("PUT, DELETE and MOVE racing on one name get only the statuses the race allows", async () => {
+  await withServer({ fsync: false }, async (server) => {
+    const allowed: Record<string, number[]> = {
+      PUT: [201, 204],
+      DELETE: [204, 404],
+      MOVE: [201, 204, 404],
+    };
+    const seen = new Set<string>();
+    const loop = async (method: string, rounds: number) => {
+      for (let i = 0; i < rounds; i++) {
+        const headers = method === "MOVE" ? ["Destination: /moved"] : [];
+        const body = method === "PUT" ? "x".repeat(100) : "";
+        if (method === "PUT") headers.push(`Content-Length: ${body.length}`);
+        const response = await sendOne(server.addr.port, `${method} /w HTTP/1.1`, headers, body);
+        seen.add(`${method} ${response.status}`);
+        assert.ok(
+          allowed[method].includes(response.status),
+          `${method} got ${response.status}: ${response.body}`,
+        );
+      }
+    };
+    await Promise.all([loop("PUT", 150), loop("PUT", 150), loop("DELETE", 150), loop("MOVE", 150)]);
+    assert.ok(seen.has("PUT 201") && seen.has("DELETE 204"), [...seen].join(", "));
+  });
+});
