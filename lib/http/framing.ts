@@ -26,13 +26,23 @@ export interface RequestFraming {
 }
 
 const DIGITS = /^[0-9]+$/;
+const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
 
-/** Splits a comma-separated list field into lowercase, trimmed, non-empty members. */
+/**
+ * `text` without leading and trailing OWS: SP and HTAB only (RFC 9110
+ * §5.6.3). Not `String.prototype.trim`, which also strips NBSP (0xA0, an
+ * obs-text byte) and VT/FF: `Transfer-Encoding: \xa0chunked` is not chunked.
+ */
+function trimOws(text: string): string {
+  return text.replace(OWS_EDGES, "");
+}
+
+/** Splits a comma-separated list field into lowercase, OWS-trimmed, non-empty members. */
 export function listMembers(value: string | undefined): string[] {
   if (value === undefined) return [];
   const members: string[] = [];
   for (const part of value.split(",")) {
-    const member = part.trim().toLowerCase();
+    const member = trimOws(part).toLowerCase();
     if (member !== "") members.push(member);
   }
   return members;
@@ -67,7 +77,7 @@ export function interpretHead(head: RequestHead): RequestFraming {
       throw new HttpError(400, "Both Content-Length and Transfer-Encoding");
     }
     if (head.minorVersion === 0) throw new HttpError(400, "Transfer-Encoding in HTTP/1.0");
-    const codings = transferEncoding.split(",").map((c) => c.trim().toLowerCase());
+    const codings = transferEncoding.split(",").map((c) => trimOws(c).toLowerCase());
     // The first "chunked" being the last coding also rules out a repeated one.
     if (codings.indexOf("chunked") !== codings.length - 1) {
       throw new HttpError(400, "Chunked must be the final transfer coding, once");
