@@ -428,7 +428,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       stats.violate(
         `RSS grew ${(growth * 100).toFixed(1)}% from after the warm-up ` +
           `(${mib(median(afterWarmup.samples))}) to the end (${mib(median(end.samples))}); ` +
-          `the limit is ${RSS_GROWTH_LIMIT * 100}%`,
+          `the limit is ${RSS_GROWTH_LIMIT * 100}% (V8 heap ${mib(afterWarmup.heapUsed ?? NaN)} ` +
+          `then ${mib(end.heapUsed ?? NaN)}; threads ${afterWarmup.threads} then ${end.threads})`,
       );
     }
 
