@@ -5,23 +5,27 @@
  * or closed cleanly; no internal error; and `GET /` still answered after
  * every batch. `deno task fuzz` runs the same for longer.
  *
+ * The model of how the server must frame the input comes from our own parser,
+ * so every input is also run through h11 and llhttp (`scripts/fuzz/differential.ts`):
+ * any disagreement not excused by `tests/differential_deviations.ts` fails the
+ * run. That check needs `/usr/bin/python3` with h11 and `node` (Debian:
+ * python3-h11, nodejs).
+ *
  * @module
  */
 
 import assert from "node:assert/strict";
-import {
-  checkExchange,
-  escapeBinary,
-  FUZZ_LIMITS,
-  generateCase,
-  healthCheck,
-  modelStream,
-  populateRoot,
-  runBatch,
-  toBinary,
-  toBytes,
-} from "../scripts/fuzz.ts";
-import type { CaseOutcome, StreamModel } from "../scripts/fuzz.ts";
+import { escapeBinary, toBinary, toBytes } from "../scripts/fuzz/bytes.ts";
+import { checkExchange } from "../scripts/fuzz/check.ts";
+import { healthCheck, populateRoot, runBatch } from "../scripts/fuzz/client.ts";
+import type { CaseOutcome } from "../scripts/fuzz/client.ts";
+import { describeFinding, runDifferential } from "../scripts/fuzz/differential.ts";
+import { generateCase } from "../scripts/fuzz/generate.ts";
+import { FUZZ_LIMITS } from "../scripts/fuzz/limits.ts";
+import { modelStream } from "../scripts/fuzz/model.ts";
+import type { StreamModel } from "../scripts/fuzz/model.ts";
+import { startOracles } from "../scripts/fuzz/oracles.ts";
+import { DEVIATIONS } from "./differential_deviations.ts";
 import { withServer } from "./_helpers.ts";
 
 /** Fixed, so that a failure here is a failure on every run; change it to explore. */
@@ -92,6 +96,10 @@ Deno.test({
     const internalErrors: unknown[] = [];
     const failures: string[] = [];
     const statuses = new Map<number, number>();
+    // First, so that a machine without the oracles fails at once, saying what to install.
+    const oracles = await startOracles();
+    // Each batch's inputs go to the oracles while the next batch runs, one batch at a time.
+    let differential = Promise.resolve<string[]>([]);
     const watchdog = startWatchdog();
     try {
       await withServer(
@@ -115,14 +123,36 @@ Deno.test({
                 failures.push(describeFailure(SEED, outcome));
               }
             }
+            differential = differential.then(async (found) => {
+              const report = await runDifferential(
+                outcomes.map((outcome) => outcome.fuzzCase.bytes),
+                oracles,
+                DEVIATIONS,
+                FUZZ_LIMITS,
+              );
+              return found.concat(report.findings.map((finding) => {
+                const index = outcomes[finding.index].fuzzCase.index;
+                return `case ${index}: ${describeFinding(finding)}\n` +
+                  `  replay: deno task fuzz -- --seed ${SEED} --case ${index}`;
+              }));
+            });
             assert.equal(await healthCheck(port), 200, `GET / after batch ${batch}`);
           }
         },
       );
     } finally {
       watchdog.stop();
+      await differential.catch(() => {});
+      await Promise.all(oracles.map((oracle) => oracle.close()));
     }
+    const unexcused = await differential;
     assert.deepEqual(failures.slice(0, 5), [], `${failures.length} failing case(s)`);
+    assert.deepEqual(
+      unexcused.slice(0, 5),
+      [],
+      `${unexcused.length} parser disagreement(s) with h11/llhttp that no row of ` +
+        "tests/differential_deviations.ts excuses: fix lib/http/ or add a row",
+    );
     assert.deepEqual(internalErrors.map(String), [], "onError was called");
     // The run must reach past the parser: handlers answered, and errors were exercised.
     for (const status of [200, 201, 204, 400, 404]) {

@@ -17,18 +17,11 @@ import { interpretHead } from "../lib/http/framing.ts";
 import { HeadParser } from "../lib/http/head_parser.ts";
 import type { HeadLimits, RequestHead } from "../lib/http/head_parser.ts";
 import { ReceiveBuffer } from "../lib/http/receive_buffer.ts";
-import {
-  escapeBinary,
-  genChunkedBody,
-  generateInput,
-  mutate,
-  Random,
-  randomBinary,
-  splitAt,
-  splitPoints,
-  toBinary,
-  toBytes,
-} from "../scripts/fuzz.ts";
+import { escapeBinary, toBinary, toBytes } from "../scripts/fuzz/bytes.ts";
+import { generateInput, splitAt, splitPoints } from "../scripts/fuzz/generate.ts";
+import { genChunkedBody, randomBinary } from "../scripts/fuzz/grammar.ts";
+import { mutate } from "../scripts/fuzz/mutate.ts";
+import { Random } from "../scripts/fuzz/random.ts";
 
 /** Limits small enough that generated inputs cross them often, and the server's defaults. */
 const LIMIT_SETS: { head: HeadLimits; chunked: ChunkedLimits }[] = [
