@@ -20,7 +20,7 @@
  * 10 s; after the run, every file holds one whole body the model allows
  * (scripts/soak/model.ts), the server serves what is on disk, no temp files
  * are left (while running, and after a SIGTERM by PID), resident memory at
- * the end within 20% of after the warm-up (the first fifth of the run; both
+ * the end within 20% of after the warm-up (the first 40% of the run; both
  * read after a full garbage collection forced through the V8 inspector, so
  * uncollected garbage does not count), and the server's sockets and other
  * file descriptors back to their count before the traffic.
@@ -51,17 +51,20 @@ export const RSS_GROWTH_LIMIT = 0.2;
 /**
  * The share of the run that warms the server up before its memory is taken
  * as the reference. Measured here (2 cores, 50 clients, memory read after a
- * forced collection): 95 MiB after a 12 s warm-up and 99 MiB at the end of a
- * 60 s run (+4%); 96 and 101 MiB (+6%) after an 8 s warm-up of a 20 s run.
+ * forced collection): the server grows from about 60 MiB at start-up to
+ * 120-130 MiB within the first 15-20 s of load, its threads rising from
+ * about 26 to 37 with it, and then stays there (eight more 15 s rounds,
+ * 110,000 requests: 124 to 129 MiB, V8 heap 9.0 to 9.1 MiB). Four 60 s runs
+ * with a 12 s warm-up ended -0.4% to +28% above it (the reference was taken
+ * on the climb); with 24 s, +0.2% and +7%.
  */
-export const WARMUP_FRACTION = 0.2;
+export const WARMUP_FRACTION = 0.4;
 /**
  * Below this the warm-up ends while the server is still growing to its
- * working size (from about 60 MiB at start-up), so the memory bound is then
- * reported but not checked: shortened runs (SOAK_SECONDS) stay meaningful for
- * everything else.
+ * working size, so the memory bound is then reported but not checked:
+ * shortened runs (SOAK_SECONDS) stay meaningful for everything else.
  */
-export const MIN_WARMUP_FOR_RSS_MS = 10_000;
+export const MIN_WARMUP_FOR_RSS_MS = 20_000;
 /** The names the clients fight over. */
 export const CONTESTED_NAMES: readonly string[] = ["w0", "w1", "w2", "w3", "d/w4", "d/w5"];
 /** Temp files of uploads in progress (lib/path.ts TEMP_PREFIX), spelled out so a rename there is noticed. */
