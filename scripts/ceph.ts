@@ -191,6 +191,11 @@ client mount timeout = 30
 [${RGW_NAME}]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 rgw data = ${d}/rgw
+# Deleted and overwritten objects' tails (the parts past the first 4 MiB, and multipart parts)
+# wait for RGW's garbage collector, by default for 2 h. Memstore keeps them in the OSD's memory
+# and counts them against its 1 GiB: collect after 10 s instead.
+rgw gc obj min wait = 10
+rgw gc processor period = 10
 log file = ${d}/radosgw.log
 `;
 }
