@@ -196,6 +196,10 @@ export interface MemoryPoint {
   samples: number[];
   /** V8 heap in use after it, bytes; null without the inspector. */
   heapUsed: number | null;
+  /** ArrayBuffer contents after it, bytes; null without the inspector. */
+  buffers: number | null;
+  /** What the V8 heap holds (used or not) after it, bytes; null without the inspector. */
+  heapTotal: number | null;
   /** The server's threads. */
   threads: number | null;
 }
@@ -209,10 +213,15 @@ export interface MemoryPoint {
 async function measureMemory(pid: number, inspector: Inspector | null): Promise<MemoryPoint> {
   const beforeGc = (await readRssBytes(pid)) ?? NaN;
   let heapUsed: number | null = null;
+  let buffers: number | null = null;
+  let heapTotal: number | null = null;
   if (inspector !== null) {
     await inspector.collectGarbage();
     await inspector.collectGarbage();
-    heapUsed = (await inspector.heapUsage()).usedSize;
+    const usage = await inspector.heapUsage();
+    heapUsed = usage.usedSize;
+    buffers = usage.backingStorageSize;
+    heapTotal = usage.totalSize;
   }
   await sleep(AFTER_GC_MS);
   const samples: number[] = [];
@@ -220,7 +229,7 @@ async function measureMemory(pid: number, inspector: Inspector | null): Promise<
     if (i > 0) await sleep(RSS_SAMPLE_GAP_MS);
     samples.push((await readRssBytes(pid)) ?? NaN);
   }
-  return { beforeGc, samples, heapUsed, threads: await readThreads(pid) };
+  return { beforeGc, samples, heapUsed, heapTotal, buffers, threads: await readThreads(pid) };
 }
 
 /** Every file and directory under `root`, relative, with `/` separators. */
@@ -504,7 +513,8 @@ function memory(point: MemoryPoint): string {
   const samples = point.samples.map((b) => (b / MiB).toFixed(1)).join(" ");
   const gc = point.heapUsed === null
     ? "no forced GC: no inspector"
-    : `after a forced GC; ${mib(point.beforeGc)} before it; V8 heap ${mib(point.heapUsed)} in use`;
+    : `after a forced GC; ${mib(point.beforeGc)} before it; V8 heap ${mib(point.heapUsed)} ` +
+      `in use of ${mib(point.heapTotal ?? NaN)}; ArrayBuffers ${mib(point.buffers ?? NaN)}`;
   return `${mib(median(point.samples))} (${samples}; ${gc}; ${point.threads} threads)`;
 }
 

@@ -16,6 +16,8 @@ export interface HeapUsage {
   usedSize: number;
   /** Bytes the heap holds. */
   totalSize: number;
+  /** Bytes of ArrayBuffer contents (outside the heap: a retained buffer shows here). */
+  backingStorageSize: number;
 }
 
 /** A connection to a process's inspector. */
@@ -77,7 +79,11 @@ export class Inspector {
   /** The V8 heap's size and use. */
   async heapUsage(): Promise<HeapUsage> {
     const result = await this.call("Runtime.getHeapUsage") as HeapUsage;
-    return { usedSize: result.usedSize, totalSize: result.totalSize };
+    return {
+      usedSize: result.usedSize,
+      totalSize: result.totalSize,
+      backingStorageSize: result.backingStorageSize ?? NaN,
+    };
   }
 
   /** Closes the connection and waits until it is closed. */
