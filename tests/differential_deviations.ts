@@ -212,28 +212,29 @@ export const DEVIATIONS: readonly Deviation[] = [
   },
   {
     id: "content-length-ows",
-    inputClass: "whitespace (OWS) after the digits of Content-Length",
+    inputClass: "an HTAB in the OWS after the digits of Content-Length (`1\\t`)",
     ours: "accepts: OWS around a field value is not part of it",
     h11: "accepts",
-    llhttp: "400 (HPE_INVALID_CONTENT_LENGTH)",
-    rfc: 'RFC 9112 §5: field-line = field-name ":" OWS field-value OWS',
+    llhttp: "400 (HPE_INVALID_CONTENT_LENGTH); a trailing SP is accepted",
+    rfc: 'RFC 9112 §5: field-line = field-name ":" OWS field-value OWS; OWS = *( SP / HTAB )',
     verdict: "oracle strictness",
     oracles: ["llhttp"],
     matches: (c) =>
       weAccepted(c) && theySaid(c, /^HPE_INVALID_CONTENT_LENGTH/) &&
       c.view.fields.some((field) =>
-        field.name.toLowerCase() === "content-length" && /[0-9][ \t]+$/.test(field.line.content)
+        field.name.toLowerCase() === "content-length" &&
+        /[0-9][ \t]*\t[ \t]*$/.test(field.line.content)
       ),
     examples: ["POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\t\r\n\r\nx"],
   },
   {
     id: "list-field-trailing-ows",
-    inputClass: "trailing OWS after a Transfer-Encoding or Connection value (`chunked\\t`, " +
-      "`close \\t`)",
+    inputClass: "an HTAB in the OWS after a Transfer-Encoding or Connection value " +
+      "(`chunked\\t`, `close \\t`)",
     ours: "trims it: `chunked` is chunked, `close` closes",
     h11: "trims it",
-    llhttp: "keeps trailing whitespace in the token: 400 for chunked, close ignored, keep-alive " +
-      "ignored",
+    llhttp: "takes a trailing HTAB into the token: 400 for chunked, close and keep-alive " +
+      "ignored (a trailing SP is trimmed)",
     rfc: "RFC 9112 §5: OWS around a field value is not part of it; RFC 9110 §5.6.1",
     verdict: "oracle strictness",
     oracles: ["llhttp"],
@@ -241,7 +242,7 @@ export const DEVIATIONS: readonly Deviation[] = [
       const request = c.view.fields.filter((field) =>
         ["transfer-encoding", "connection"].includes(field.name.toLowerCase())
       );
-      const odd = request.some((field) => /[ \t]$/.test(field.line.content));
+      const odd = request.some((field) => /\t[ \t]*$/.test(field.line.content));
       const aspect = c.disagreement.aspect;
       return odd && (aspect === "keepAlive" ||
         aspect === "body" && theySaid(c, /^HPE_INVALID_TRANSFER_ENCODING/) ||

@@ -165,7 +165,11 @@ export class Oracle {
 /** Starts every oracle; throws one error naming everything missing. */
 export async function startOracles(): Promise<Oracle[]> {
   const results = await Promise.allSettled(ORACLE_NAMES.map((name) => Oracle.start(name)));
-  const missing = results.flatMap((r) => r.status === "rejected" ? [String(r.reason)] : []);
+  const missing = results.flatMap((r) =>
+    r.status === "fulfilled"
+      ? []
+      : [r.reason instanceof Error ? r.reason.message : String(r.reason)]
+  );
   if (missing.length > 0) {
     await Promise.all(results.map((r) => r.status === "fulfilled" ? r.value.close() : null));
     throw new OracleUnavailableError(missing.join("\n"));
