@@ -5,7 +5,7 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
-import { AccessLogger, escapeLogValue } from "./lib/access_log.ts";
+import { AccessLogger, escapeLogValue } from "./lib/server/access_log.ts";
 import { HELP, parseCommandLine, UsageError } from "./lib/cli.ts";
 import type { Command } from "./lib/cli.ts";
 import { hashPassword, InsecureConfigurationError, serve } from "./lib/mod.ts";

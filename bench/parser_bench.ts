@@ -11,7 +11,7 @@ import { ChunkedDecoder, END, NEED_MORE } from "../lib/http/body_decoders.ts";
 import { interpretHead } from "../lib/http/framing.ts";
 import { HeadParser } from "../lib/http/head_parser.ts";
 import { ReceiveBuffer } from "../lib/http/receive_buffer.ts";
-import { DEFAULT_LIMITS } from "../lib/options.ts";
+import { DEFAULT_LIMITS } from "../lib/server/limits.ts";
 
 const browserHead = new TextEncoder().encode(
   "GET /assets/app.js?v=3 HTTP/1.1\r\n" +

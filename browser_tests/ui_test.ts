@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import * as path from "node:path";
 import type { Page } from "playwright-core";
-import { TEMP_PREFIX } from "../lib/path.ts";
+import { TEMP_PREFIX } from "../lib/storage/temp_files.ts";
 import { formatSize } from "../lib/ui/portable.ts";
 import {
   CHROMIUM_PATH,

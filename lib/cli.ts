@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import type { LogFormat } from "./access_log.ts";
+import type { LogFormat } from "./server/access_log.ts";
 import type { ServeOptions } from "./mod.ts";
 
 /** Thrown for a bad command line; the message is shown to the user. */

@@ -12,20 +12,20 @@
  * @module
  */
 
-import type { ConnectionContext, ExchangeRecord } from "./connection.ts";
-import { hashPassword, parseCredential, withAuth } from "./auth.ts";
-import { withCors } from "./cors.ts";
-import { isPublicBind, withGuard } from "./guard.ts";
-import { allowedMethods, createHandler } from "./handler.ts";
-import { FileCache } from "./file_cache.ts";
-import { KeyedLock } from "./keyed_lock.ts";
-import { DEFAULT_LIMITS } from "./options.ts";
-import type { Limits } from "./options.ts";
-import { ResumableUploads } from "./resumable.ts";
+import type { ConnectionContext, ExchangeRecord } from "./server/connection.ts";
+import { hashPassword, parseCredential, withAuth } from "./policy/auth.ts";
+import { withCors } from "./policy/cors.ts";
+import { isPublicBind, withGuard } from "./policy/guard.ts";
+import { allowedMethods, createHandler } from "./handlers/router.ts";
+import { FileCache } from "./storage/file_cache.ts";
+import { KeyedLock } from "./storage/keyed_lock.ts";
+import { DEFAULT_LIMITS } from "./server/limits.ts";
+import type { Limits } from "./server/limits.ts";
+import { ResumableUploads } from "./handlers/resumable.ts";
 import { FsStorage } from "./storage/fs.ts";
-import { acceptInto, ConnectionPool } from "./server.ts";
-import { removeStaleTemps } from "./temp_files.ts";
-import type { RunningServer } from "./server.ts";
+import { acceptInto, ConnectionPool } from "./server/accept_loop.ts";
+import { removeStaleTemps } from "./storage/temp_files.ts";
+import type { RunningServer } from "./server/accept_loop.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {

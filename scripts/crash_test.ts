@@ -21,7 +21,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseSize } from "../lib/cli.ts";
-import { TEMP_PREFIX } from "../lib/path.ts";
+import { TEMP_PREFIX } from "../lib/storage/temp_files.ts";
 
 const PROJECT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const MAIN = path.join(PROJECT, "main.ts");

@@ -11,9 +11,14 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { AccessLogger, escapeLogValue, formatAccessLog, redactUrl } from "../lib/access_log.ts";
-import type { LogFormat } from "../lib/access_log.ts";
-import type { ExchangeRecord } from "../lib/connection.ts";
+import {
+  AccessLogger,
+  escapeLogValue,
+  formatAccessLog,
+  redactUrl,
+} from "../lib/server/access_log.ts";
+import type { LogFormat } from "../lib/server/access_log.ts";
+import type { ExchangeRecord } from "../lib/server/connection.ts";
 import type { Request } from "../lib/http/message.ts";
 import { exchange as rawExchange, withServer } from "./_helpers.ts";
 

@@ -12,13 +12,13 @@ import {
   type PasswordVerifier,
   VERIFIED_CACHE_SIZE,
   withAuth,
-} from "../lib/auth.ts";
-import { AuthThrottle } from "../lib/auth_throttle.ts";
-import { errorResponse } from "../lib/connection.ts";
+} from "../lib/policy/auth.ts";
+import { AuthThrottle } from "../lib/policy/auth_throttle.ts";
+import { errorResponse } from "../lib/server/connection.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import type { Request, Response } from "../lib/http/message.ts";
-import { DEFAULT_LIMITS } from "../lib/options.ts";
-import { runServer } from "../lib/server.ts";
+import { DEFAULT_LIMITS } from "../lib/server/limits.ts";
+import { runServer } from "../lib/server/accept_loop.ts";
 import { bytes, exchange, parseResponses, readUntil, sendOne, writeAll } from "./_helpers.ts";
 
 // --- Helpers -------------------------------------------------------------------
@@ -133,7 +133,7 @@ async function accepts(options: AuthOptions, authorization?: string): Promise<bo
 }
 const wrappers = new WeakMap<AuthOptions, (request: Request) => Promise<Response>>();
 
-/** PBKDF2-HMAC-SHA-256 by node:crypto: an implementation independent of lib/auth.ts. */
+/** PBKDF2-HMAC-SHA-256 by node:crypto: an implementation independent of lib/policy/auth.ts. */
 function referencePbkdf2(password: string, salt: Uint8Array, iterations: number): string {
   return pbkdf2Sync(password, salt, iterations, 32, "sha256").toString("base64");
 }

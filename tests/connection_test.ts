@@ -1,5 +1,5 @@
 /**
- * Integration tests of the per-connection loop (lib/connection.ts) over real
+ * Integration tests of the per-connection loop (lib/server/connection.ts) over real
  * sockets: keep-alive, pipelining, framing errors and smuggling, body
  * draining, 100-continue, head limits, timeouts, chunked uploads and large
  * responses.

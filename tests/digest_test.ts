@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { reprDigestOf, UploadDigests, wantsSha256 } from "../lib/digest.ts";
+import { reprDigestOf, UploadDigests, wantsSha256 } from "../lib/content/digest.ts";
 import { HttpError } from "../lib/http/errors.ts";
 
 const body = new TextEncoder().encode("Hello, World!");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FileCache } from "../lib/file_cache.ts";
+import { FileCache } from "../lib/storage/file_cache.ts";
 import { entryOf } from "../lib/storage/fs.ts";
 
 /** No settling time: these files' change times are seconds fresh (see the test of settling below). */

@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
-import type { Handler } from "../lib/connection.ts";
+import type { Handler } from "../lib/server/connection.ts";
 import {
   isLoopbackAuthority,
   isLoopbackHost,
   isPublicBind,
   isSameOrigin,
   withGuard,
-} from "../lib/guard.ts";
-import type { GuardOptions } from "../lib/guard.ts";
+} from "../lib/policy/guard.ts";
+import type { GuardOptions } from "../lib/policy/guard.ts";
 import { HttpError } from "../lib/http/errors.ts";
 import type { TargetForm } from "../lib/http/head_parser.ts";
 import type { Request } from "../lib/http/message.ts";
-import { DEFAULT_LIMITS } from "../lib/options.ts";
-import { runServer } from "../lib/server.ts";
+import { DEFAULT_LIMITS } from "../lib/server/limits.ts";
+import { runServer } from "../lib/server/accept_loop.ts";
 import { exchange, parseResponses } from "./_helpers.ts";
 
 // --- Host classification ---------------------------------------------------------

@@ -595,7 +595,7 @@ Deno.test("scanFieldLine: offsets of name and trimmed value", () => {
 
 // ---------------------------------------------------------------------------
 // A model of a connection: bytes arrive in pieces, the parser, framing and a
-// body decoder run in turn exactly as lib/connection.ts drives them, and every
+// body decoder run in turn exactly as lib/server/connection.ts drives them, and every
 // completed exchange is recorded. Its outcome must not depend on how the bytes
 // were split.
 

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import type { Request, Response } from "../lib/http/message.ts";
-import { formatSize, type ListingOptions, listingResponse } from "../lib/listing.ts";
-import { decodeUrlPath, encodeUrlPath, TEMP_PREFIX } from "../lib/path.ts";
+import { formatSize, type ListingOptions, listingResponse } from "../lib/handlers/listing.ts";
+import { decodeUrlPath, encodeUrlPath } from "../lib/handlers/url_path.ts";
+import { TEMP_PREFIX } from "../lib/storage/temp_files.ts";
 import { fileETag, FsStorage } from "../lib/storage/fs.ts";
-import { KeyedLock } from "../lib/keyed_lock.ts";
+import { KeyedLock } from "../lib/storage/keyed_lock.ts";
 import { formatRelativeTime } from "../lib/ui/portable.ts";
 import { sendOne, withServer } from "./_helpers.ts";
 

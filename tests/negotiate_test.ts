@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { chooseCoding } from "../lib/negotiate.ts";
-import type { Coding } from "../lib/negotiate.ts";
+import { chooseCoding } from "../lib/content/negotiate.ts";
+import type { Coding } from "../lib/content/negotiate.ts";
 
 const both: Coding[] = ["br", "gzip"];
 

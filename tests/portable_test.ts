@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeUrlPath } from "../lib/path.ts";
+import { encodeUrlPath } from "../lib/handlers/url_path.ts";
 import {
   encodePathSegment,
   entryComparator,

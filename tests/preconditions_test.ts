@@ -7,7 +7,7 @@ import {
   parseETagList,
   type PreconditionOutcome,
   type Validators,
-} from "../lib/preconditions.ts";
+} from "../lib/content/preconditions.ts";
 
 const ETAG = '"5f1a-3e8-17b4c2d"';
 const WEAK_ETAG = 'W/"5f1a-3e8-17b4c2d"';

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ByteRange, parseRange, type RangeResult } from "../lib/range.ts";
+import { type ByteRange, parseRange, type RangeResult } from "../lib/content/range.ts";
 
 const IGNORE: RangeResult = { kind: "ignore" };
 const UNSATISFIABLE: RangeResult = { kind: "unsatisfiable" };

@@ -1,7 +1,7 @@
 /**
- * Tests of resumable uploads (lib/resumable.ts): header parsing as tables,
+ * Tests of resumable uploads (lib/handlers/resumable.ts): header parsing as tables,
  * and the protocol end to end through the real server (serve() of
- * lib/mod.ts, so lib/handler.ts does the routing) over real sockets and real
+ * lib/mod.ts, so lib/handlers/router.ts does the routing) over real sockets and real
  * temp directories, with raw sockets for interrupted clients and curl for
  * the documented command-line flow. The sweep and the restoring walk are
  * also tested on ResumableUploads itself, over uploads the server made.
@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
-import { KeyedLock } from "../lib/keyed_lock.ts";
+import { KeyedLock } from "../lib/storage/keyed_lock.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
 import { serve } from "../lib/mod.ts";
 import type { ServeOptions } from "../lib/mod.ts";
@@ -20,8 +20,8 @@ import {
   parseStructuredInteger,
   ResumableUploads,
   UPLOAD_PATH_PREFIX,
-} from "../lib/resumable.ts";
-import { UPLOAD_TEMP_PREFIX } from "../lib/temp_files.ts";
+} from "../lib/handlers/resumable.ts";
+import { UPLOAD_TEMP_PREFIX } from "../lib/storage/temp_files.ts";
 import { exchange, parseResponses, readUntil, run, writeAll } from "./_helpers.ts";
 import type { RawResponse } from "./_helpers.ts";
 

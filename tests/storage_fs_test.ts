@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { HttpError } from "../lib/http/errors.ts";
-import { KeyedLock } from "../lib/keyed_lock.ts";
+import { KeyedLock } from "../lib/storage/keyed_lock.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
 import type { StoredEntry, WriteCondition } from "../lib/storage/storage.ts";
 import { exchange, sendOne, withServer } from "./_helpers.ts";

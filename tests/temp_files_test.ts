@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { openTempFile, removeStaleTemps, UPLOAD_TEMP_PREFIX } from "../lib/temp_files.ts";
-import { TEMP_PREFIX } from "../lib/path.ts";
+import { openTempFile, removeStaleTemps, UPLOAD_TEMP_PREFIX } from "../lib/storage/temp_files.ts";
+import { TEMP_PREFIX } from "../lib/storage/temp_files.ts";
 
 Deno.test("removeStaleTemps removes other processes' temp files everywhere, and nothing else", async () => {
   const root = await Deno.makeTempDir();

@@ -11,8 +11,8 @@
  */
 
 import * as path from "node:path";
-import { makeParents, syncDirectory } from "../durability.ts";
-import type { FileCache } from "../file_cache.ts";
+import { makeParents, syncDirectory } from "./durability.ts";
+import type { FileCache } from "./file_cache.ts";
 import {
   followedInfo,
   isMissing,
@@ -21,11 +21,11 @@ import {
   statOrNullSync,
   statSyncQuiet,
   writeErrorToHttp,
-} from "../fs_errors.ts";
+} from "./fs_errors.ts";
 import { HttpError } from "../http/errors.ts";
-import type { KeyedLock } from "../keyed_lock.ts";
-import { checkWriteInside, isInside, resolveForRead, TEMP_PREFIX, toFsPath } from "../path.ts";
-import { openTempFile } from "../temp_files.ts";
+import type { KeyedLock } from "./keyed_lock.ts";
+import { checkWriteInside, isInside, resolveForRead, toFsPath } from "./fs_path.ts";
+import { openTempFile, TEMP_PREFIX } from "./temp_files.ts";
 import type {
   Committed,
   ListedEntry,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Limits } from "../../lib/options.ts";
+import type { Limits } from "../../lib/server/limits.ts";
 import { concat, toBytes } from "./bytes.ts";
 import { checkExchange } from "./check.ts";
 import type { Verdict } from "./check.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Limits } from "../../lib/options.ts";
+import type { Limits } from "../../lib/server/limits.ts";
 import { concat, escapeBinary, toBinary, toBytes } from "./bytes.ts";
 import { firstDisagreement } from "./compare.ts";
 import type { Disagreement } from "./compare.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { DEFAULT_LIMITS } from "../../lib/options.ts";
-import type { Limits } from "../../lib/options.ts";
+import { DEFAULT_LIMITS } from "../../lib/server/limits.ts";
+import type { Limits } from "../../lib/server/limits.ts";
 
 /** The server's default limits with short timeouts, so stalled inputs end fast, and 1 MiB bodies. */
 export const FUZZ_LIMITS: Limits = {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Limits } from "../../lib/options.ts";
+import type { Limits } from "../../lib/server/limits.ts";
 import { traceOurs } from "./ours.ts";
 
 /** How a request's body ends in the byte stream. */

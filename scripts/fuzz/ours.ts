@@ -15,7 +15,7 @@ import { HttpError } from "../../lib/http/errors.ts";
 import { interpretHead } from "../../lib/http/framing.ts";
 import { HeadParser } from "../../lib/http/head_parser.ts";
 import { ReceiveBuffer } from "../../lib/http/receive_buffer.ts";
-import type { Limits } from "../../lib/options.ts";
+import type { Limits } from "../../lib/server/limits.ts";
 import type { ParseTrace, TracedRequest } from "./trace.ts";
 
 /** A request as our parser read it, with what the server's model needs besides. */

@@ -30,7 +30,7 @@ import type { ResetHelper } from "./rst_helper.ts";
  * server reaches it.
  */
 export const REQUEST_TIMEOUT_MS = 10_000;
-/** The server's header timeout (lib/options.ts DEFAULT_LIMITS.headerTimeoutMs); slowloris heads are timed against it. */
+/** The server's header timeout (lib/server/limits.ts DEFAULT_LIMITS.headerTimeoutMs); slowloris heads are timed against it. */
 export const HEADER_TIMEOUT_MS = 10_000;
 /** How long each short slow-reader session reads. */
 export const SLOW_READ_MS = 20_000;

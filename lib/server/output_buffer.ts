@@ -1,0 +1,136 @@
+/**
+ * The send side of a connection: one buffer that gathers a response head and
+ * its body so small responses leave in a single write.
+ *
+ * @module
+ */
+
+import type { BodySink } from "../http/message.ts";
+
+const SMALL_BUFFER_BYTES = 8 * 1024;
+const LARGE_BUFFER_BYTES = 256 * 1024;
+/** Buffers kept for reuse, by size: many small ones (one per busy connection), few large ones. */
+const pools = new Map<number, { free: Uint8Array[]; keep: number }>([
+  [SMALL_BUFFER_BYTES, { free: [], keep: 1024 }],
+  [LARGE_BUFFER_BYTES, { free: [], keep: 8 }],
+]);
+const encoder = new TextEncoder();
+
+function acquire(size: number): Uint8Array {
+  return pools.get(size)?.free.pop() ?? new Uint8Array(size);
+}
+
+function recycle(buffer: Uint8Array): void {
+  const pool = pools.get(buffer.length);
+  if (pool !== undefined && pool.free.length < pool.keep) pool.free.push(buffer);
+}
+
+/**
+ * A write buffer over a connection. Small responses fill it and leave in one
+ * `write`; a streamed body uses a large buffer (large reads and writes were
+ * measured fastest here); a large in-memory body is written as it is. Buffers come from shared
+ * pools and go back on `release()`, so an idle connection holds none.
+ *
+ * @example
+ * ```ts
+ * const out = new OutputBuffer((bytes) => conn.write(bytes));
+ * out.writeString("HTTP/1.1 204 No Content\r\n\r\n");
+ * await out.flush();
+ * out.release();
+ * ```
+ */
+export class OutputBuffer implements BodySink {
+  readonly #send: (bytes: Uint8Array) => Promise<number>;
+  #buffer: Uint8Array | null = null;
+  #used = 0;
+  /** Bytes handed to the socket so far (for logs). */
+  bytesSent = 0;
+
+  /** @param send one socket write; may write fewer bytes than asked */
+  constructor(send: (bytes: Uint8Array) => Promise<number>) {
+    this.#send = send;
+  }
+
+  /** Appends a string (ASCII in practice: heads and chunk sizes), growing the buffer if it must. */
+  writeString(text: string): void {
+    for (;;) {
+      const buffer = this.#current();
+      const { read, written } = encoder.encodeInto(text, buffer.subarray(this.#used));
+      this.#used += written;
+      if (read === text.length) return;
+      text = text.slice(read);
+      this.#grow(buffer.length * 2);
+    }
+  }
+
+  /**
+   * Queues bytes, flushing first when they do not fit; bytes larger than the
+   * buffer go straight to the socket after the flush, uncopied (a cached
+   * 64 KiB body copied into a fresh large buffer cost a quarter of the CPU).
+   */
+  async write(bytes: Uint8Array): Promise<void> {
+    const buffer = this.#current();
+    if (this.#used + bytes.length <= buffer.length) {
+      buffer.set(bytes, this.#used);
+      this.#used += bytes.length;
+      return;
+    }
+    await this.flush();
+    if (bytes.length >= buffer.length / 2) await this.#sendAll(bytes);
+    else {
+      buffer.set(bytes, 0);
+      this.#used = bytes.length;
+    }
+  }
+
+  /** Returns free space of at least `minBytes` (when possible) to fill in place; flushes if needed. */
+  async region(minBytes: number): Promise<Uint8Array> {
+    let buffer = this.#current();
+    if (buffer.length < minBytes && buffer.length < LARGE_BUFFER_BYTES) {
+      buffer = this.#grow(Math.max(LARGE_BUFFER_BYTES, minBytes));
+    }
+    if (buffer.length - this.#used < minBytes && this.#used > 0) await this.flush();
+    return buffer.subarray(this.#used);
+  }
+
+  /** Marks `n` bytes of the last region as filled. */
+  commit(n: number): void {
+    this.#used += n;
+  }
+
+  /** Sends everything buffered. */
+  async flush(): Promise<void> {
+    if (this.#used === 0 || this.#buffer === null) return;
+    const pending = this.#buffer.subarray(0, this.#used);
+    this.#used = 0;
+    await this.#sendAll(pending);
+  }
+
+  /** Gives the buffer back to its pool once everything is sent; call after each response. */
+  release(): void {
+    if (this.#buffer === null || this.#used > 0) return;
+    recycle(this.#buffer);
+    this.#buffer = null;
+  }
+
+  async #sendAll(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      offset += await this.#send(bytes.subarray(offset));
+    }
+    this.bytesSent += bytes.length;
+  }
+
+  #current(): Uint8Array {
+    return this.#buffer ??= acquire(SMALL_BUFFER_BYTES);
+  }
+
+  #grow(size: number): Uint8Array {
+    const previous = this.#current();
+    const next = acquire(size);
+    next.set(previous.subarray(0, this.#used));
+    recycle(previous);
+    this.#buffer = next;
+    return next;
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Store paths to file-system paths under ROOT, and the real-path (symlink)
+ * checks that keep every read and write inside it.
+ *
+ * @module
+ */
+
+import * as path from "node:path";
+import { isMissing } from "./fs_errors.ts";
+import { HttpError } from "../http/errors.ts";
+
+/**
+ * Joins ROOT and segments with node:path (platform separator).
+ *
+ * Segments must come from {@link decodeUrlPath}; as a last line of defence a
+ * segment that node:path would treat as navigation or as a separator throws.
+ *
+ * @param root the server ROOT directory
+ * @param segments decoded, validated segments
+ * @throws {RangeError} for an empty, "." or ".." segment or one holding a separator
+ */
+export function toFsPath(root: string, segments: readonly string[]): string {
+  for (const segment of segments) {
+    if (
+      segment === "" || segment === "." || segment === ".." || segment.includes("/") ||
+      segment.includes("\\")
+    ) {
+      throw new RangeError(`Unsafe path segment ${JSON.stringify(segment)}`);
+    }
+  }
+  return path.join(root, ...segments);
+}
+
+/**
+ * Whether `candidate` (an absolute, real path) is `root` itself or inside it. Must not be fooled by sibling prefixes ("/srv/public-x" is NOT inside "/srv/public").
+ *
+ * @param root an absolute directory path
+ * @param candidate an absolute path to test
+ */
+export function isInside(root: string, candidate: string): boolean {
+  const normalRoot = path.resolve(root);
+  const normalCandidate = path.resolve(candidate);
+  if (normalCandidate === normalRoot) return true;
+  // Compare against "root + separator" so "/srv/public-x" never matches "/srv/public".
+  const prefix = normalRoot.endsWith(path.sep) ? normalRoot : normalRoot + path.sep;
+  return normalCandidate.startsWith(prefix);
+}
+
+/**
+ * For reads: Deno.realPath(fsPath) must be inside rootReal (rootReal is already a real path). Returns the real path and its `stat`, or throws HttpError(404) when it escapes ROOT (don't reveal it exists). NotFound from realPath propagates as HttpError(404) too.
+ *
+ * A path through a file ("file.txt/x") and a symlink loop are 404 as well,
+ * and so is anything that is neither a regular file nor a directory: opening
+ * a named pipe blocks until a writer comes (forever, pinning one of Deno's
+ * blocking threads), and a device or socket is nothing to serve.
+ * Callers should open the returned real path, not `fsPath`, to keep the
+ * window between check and use as small as possible.
+ *
+ * @param rootReal the real path of ROOT
+ * @param fsPath a path from {@link toFsPath}
+ * @param followOutside accept a real path outside ROOT (`--follow-symlinks`, reads only)
+ */
+export async function resolveForRead(
+  rootReal: string,
+  fsPath: string,
+  followOutside = false,
+): Promise<{ real: string; info: Deno.FileInfo }> {
+  let real: string;
+  try {
+    real = await Deno.realPath(fsPath);
+  } catch (error) {
+    if (isMissing(error) || error instanceof Deno.errors.FilesystemLoop) {
+      throw new HttpError(404, "Not found");
+    }
+    throw error;
+  }
+  if (!followOutside && !isInside(rootReal, real)) throw new HttpError(404, "Not found");
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(real);
+  } catch (error) {
+    if (isMissing(error)) throw new HttpError(404, "Not found"); // Removed since.
+    throw error;
+  }
+  if (!isFileOrDirectory(info)) throw new HttpError(404, "Not found");
+  return { real, info };
+}
+
+/** Whether `info` is a regular file or a directory: the only kinds the server opens or replaces. */
+export function isFileOrDirectory(info: Deno.FileInfo): boolean {
+  return info.isFile || info.isDirectory;
+}
+
+function forbidden(): HttpError {
+  return new HttpError(403, "Forbidden");
+}
+
+/**
+ * Real path of `fsPath`, or undefined when nothing is there. An entry that
+ * exists but does not resolve (a dangling symlink or a loop) throws 403: a
+ * write through it could create a file wherever it points.
+ */
+async function realPathIfExists(fsPath: string): Promise<string | undefined> {
+  // Racing DELETEs, MOVEs and PUTs may remove and re-create the entry between
+  // the two calls: only a link that stays dangling is refused.
+  for (;;) {
+    let link: Deno.FileInfo;
+    try {
+      link = await Deno.lstat(fsPath);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      if (error instanceof Deno.errors.FilesystemLoop) throw forbidden();
+      throw error;
+    }
+    try {
+      return await Deno.realPath(fsPath);
+    } catch (error) {
+      if (error instanceof Deno.errors.FilesystemLoop) throw forbidden();
+      if (!isMissing(error)) throw error;
+      if (link.isSymlink) throw forbidden(); // Dangling (or made so since): where it leads is unknown.
+    }
+  }
+}
+
+/**
+ * For writes: the real path of the nearest EXISTING ancestor directory of fsPath must be inside rootReal (covers a symlinked parent directory pointing outside); if fsPath itself exists and is a symlink whose target is outside ROOT, or is neither a regular file nor a directory, also refuse. Throws HttpError(403) when it escapes. Returns nothing.
+ *
+ * Dangling symlinks (as fsPath or as the nearest existing ancestor) and
+ * symlink loops are refused too, since where they lead cannot be checked.
+ * ROOT itself is not writable: its parent is outside ROOT.
+ *
+ * @param rootReal the real path of ROOT
+ * @param fsPath a path from {@link toFsPath}
+ */
+export async function checkWriteInside(rootReal: string, fsPath: string): Promise<void> {
+  let ancestor = path.dirname(fsPath);
+  let ancestorReal = await realPathIfExists(ancestor);
+  while (ancestorReal === undefined) {
+    const parent = path.dirname(ancestor);
+    if (parent === ancestor) throw forbidden();
+    ancestor = parent;
+    ancestorReal = await realPathIfExists(ancestor);
+  }
+  if (!isInside(rootReal, ancestorReal)) throw forbidden();
+
+  // Checked after the parent: a symlink inside an outside directory may point back in.
+  const targetReal = await realPathIfExists(fsPath);
+  if (targetReal === undefined) return;
+  if (!isInside(rootReal, targetReal)) throw forbidden();
+  // A pipe, socket or device is not ours to replace, move or remove (gone since: fine).
+  const info = await Deno.stat(targetReal).catch((error) => {
+    if (isMissing(error)) return null;
+    throw error;
+  });
+  if (info !== null && !isFileOrDirectory(info)) {
+    throw new HttpError(403, "Not a regular file or directory");
+  }
+}
