@@ -180,9 +180,9 @@ crash dir = ${d}/crash
 mon data = ${d}/mon.$id
 osd data = ${d}/osd.$id
 keyring = ${d}/keyring
-# The monitor speaks msgr2 only (a port other than 6789 is taken as v2). Without cephx, a client
-# whose mode list starts with "secure" (radosgw's default) offers no mode and gets EACCES
-# ("failed to fetch mon config"); "crc" works.
+# The monitor speaks msgr2 only (a port other than 6789 is taken as v2). Without cephx, radosgw
+# with the default modes ("secure crc") offered none and got EACCES ("failed to fetch mon
+# config"); with "crc" it connects.
 ms mon client mode = crc
 ms client mode = crc
 # Clients (radosgw, radosgw-admin, ceph) give up on the monitor after this many seconds, not 300.
