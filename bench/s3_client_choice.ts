@@ -903,6 +903,12 @@ async function rawChecks(ops: S3Ops, prefix: string): Promise<Check[]> {
   const quotedCurrent = await copyIf(quote(sourceEtag));
   const unquotedCurrent = await copyIf(unquote(sourceEtag));
   const stale = await copyIf('"0123456789abcdef0123456789abcdef"');
+  // A precondition on the destination: the copy target exists now.
+  const destinationBefore = await ops.head(`${prefix}copy-raw.txt`);
+  const noneMatch = await ops.copy(`${prefix}cond.txt`, `${prefix}copy-raw.txt`, {
+    headers: { "if-none-match": "*" },
+  });
+  const destinationAfter = await ops.head(`${prefix}copy-raw.txt`);
   const streamed = randomBytes(1024 * 1024);
   const viaNode = await (ops as S3Ops & { putStreamNode: S3Ops["putStream"] }).putStreamNode(
     `${prefix}streamed-node.bin`,
@@ -932,6 +938,14 @@ async function rawChecks(ops: S3Ops, prefix: string): Promise<Check[]> {
       name: "CopyObject x-amz-copy-if-match (RGW's name): stale ETag",
       aws: "(not an AWS header)",
       got: show(stale),
+      asAws: null,
+    },
+    {
+      name: "CopyObject If-None-Match: * on an existing destination",
+      aws: "(not checked)",
+      got: `${show(noneMatch)}, destination ${
+        destinationAfter.etag === destinationBefore.etag ? "kept" : "replaced"
+      }`,
       asAws: null,
     },
     {
