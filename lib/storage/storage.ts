@@ -71,6 +71,13 @@ export interface StagedFile {
   readonly size: number;
   /** Appends `chunk`. */
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Says no more bytes will be written, so a store may send what it still
+   * holds in memory now rather than at the commit (the S3 store does: a
+   * form's files then do not all wait in memory). Optional; a commit ends
+   * a file anyway.
+   */
+  end?(): Promise<void>;
 }
 
 /** What a committed write did. */

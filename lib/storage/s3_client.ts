@@ -1,0 +1,491 @@
+/**
+ * The S3 requests the S3 store makes, signed by `aws4fetch` (SigV4) and sent
+ * with Deno's `fetch`: no retries (a body is never sent twice behind our
+ * back; retry policy is the caller's), every failure an {@linkcode S3Error}
+ * with the store's error code, and the one place that knows the gateway's
+ * quirks (see {@linkcode putConditionHeaders}).
+ *
+ * Bodies are always `Uint8Array`s, so `fetch` sends a Content-Length: Deno's
+ * `fetch` sends stream bodies chunked, which S3 and RGW refuse (411).
+ * Integrity: every body goes with a `Content-MD5`, which RGW 16.2 and AWS
+ * verify (RGW ignores `x-amz-checksum-*`; see docs/s3-notes.md).
+ *
+ * @module
+ */
+
+import { AwsClient } from "aws4fetch";
+import { createHash } from "node:crypto";
+import type { S3Config } from "./s3_config.ts";
+import { escapeXmlText, xmlElements, xmlText } from "./s3_xml.ts";
+
+/**
+ * A failed S3 request. `status` is the store's HTTP status, or 0 when there
+ * was no answer (`code` "Unreachable" or "Timeout"). The message names the
+ * operation and the store's code, never a credential.
+ */
+export class S3Error extends Error {
+  /** The store's HTTP status; 0 when it did not answer. */
+  readonly status: number;
+  /** The store's error code (`NoSuchKey`, `SlowDown`...), or `Unreachable`, `Timeout`, `InvalidResponse`. */
+  readonly code: string;
+  /** The store's `Retry-After`, when it sent one. */
+  readonly retryAfter: string | undefined;
+
+  constructor(status: number, code: string, message: string, retryAfter?: string) {
+    super(message);
+    this.name = "S3Error";
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** What HeadObject (or a listing) says about an object. */
+export interface ObjectInfo {
+  /** Size in bytes. */
+  size: number;
+  /** The store's ETag, quoted (`"9a0364b9e99bb480dd25e1f0284c8555"`). */
+  etag: string;
+  /** Last modification in ms since the epoch, whole seconds (what HEAD and HTTP dates carry). */
+  lastModified: number;
+}
+
+/** One object of a listing. */
+export interface ListedObject extends ObjectInfo {
+  /** Its full key. */
+  key: string;
+}
+
+/** One page of ListObjectsV2. */
+export interface ListPage {
+  /** Objects, in key order. */
+  objects: ListedObject[];
+  /** Common prefixes (with `delimiter`), each ending with the delimiter. */
+  prefixes: string[];
+  /** The token of the next page, or null on the last one. */
+  nextToken: string | null;
+}
+
+/** A part of a multipart upload, as CompleteMultipartUpload needs it. */
+export interface UploadedPart {
+  /** 1-based part number. */
+  partNumber: number;
+  /** The part's ETag (quoted). */
+  etag: string;
+}
+
+/** How long a request may take to get its response head; a stalled store is then 504, not a hang. */
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Percent-encodes like SigV4's canonical URI: everything but A-Z a-z 0-9 - _ . ~. */
+export function encodeRfc3986(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/** A key as a URL path: each "/"-separated segment percent-encoded on its own. */
+export function encodeKey(key: string): string {
+  return key.split("/").map(encodeRfc3986).join("/");
+}
+
+/** The binary MD5 of `bytes` (Content-MD5 sends it in base64). */
+export function md5(bytes: Uint8Array): Uint8Array {
+  return createHash("md5").update(bytes).digest();
+}
+
+function base64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** An ETag with its quotes, whatever form the store gave it in. */
+export function quoteETag(etag: string): string {
+  return `"${unquoteETag(etag)}"`;
+}
+
+/** An ETag without its quotes. */
+export function unquoteETag(etag: string): string {
+  return etag.replace(/^"(.*)"$/, "$1");
+}
+
+/**
+ * The conditional headers of a PutObject that must replace exactly
+ * `currentETag` (or create the key when it is null): `If-None-Match: *`, or
+ * `If-Match` with the ETag.
+ *
+ * RGW 16.2 QUIRK, handled here and only here: it compares `If-Match` with
+ * the ETag *without* its quotes, so the quoted form HTTP (and AWS) writes
+ * gets 412 even when it matches. The unquoted form matches on RGW; AWS
+ * documents the quoted one (unquoted was not tried against AWS). Reads
+ * (GetObject `If-Match`) and `x-amz-copy-if-match` take quotes fine.
+ */
+export function putConditionHeaders(currentETag: string | null): Record<string, string> {
+  return currentETag === null ? { "If-None-Match": "*" } : { "If-Match": unquoteETag(currentETag) };
+}
+
+/** The ETag S3 gives a multipart object: MD5 of the parts' binary MD5s, a dash, the part count. */
+export function multipartETag(partDigests: readonly Uint8Array[]): string {
+  const all = new Uint8Array(partDigests.length * 16);
+  partDigests.forEach((digest, i) => all.set(digest, i * 16));
+  return `"${hex(md5(all))}-${partDigests.length}"`;
+}
+
+/** An HTTP date or ISO timestamp in ms, floored to the second (HEAD has seconds; listings have ms). */
+function parseTime(text: string | null | undefined): number {
+  const ms = text ? Date.parse(text) : NaN;
+  return Number.isNaN(ms) ? 0 : Math.floor(ms / 1000) * 1000;
+}
+
+/** The error code for an answer without a body (HEAD). */
+function codeForStatus(status: number): string {
+  switch (status) {
+    case 403:
+      return "AccessDenied";
+    case 404:
+      return "NoSuchKey";
+    case 412:
+      return "PreconditionFailed";
+    case 503:
+      return "SlowDown";
+    default:
+      return `Http${status}`;
+  }
+}
+
+interface SendInit {
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  /** Statuses that are not failures (default: 2xx). */
+  accept?: (status: number) => boolean;
+}
+
+/** Signed S3 requests against one bucket. */
+export class S3Client {
+  readonly #aws: AwsClient;
+  readonly #bucket: string;
+  readonly #endpoint: URL;
+  readonly #pathStyle: boolean;
+  readonly #timeoutMs: number;
+
+  /** @param config endpoint, bucket, region, addressing and credentials */
+  constructor(config: S3Config, options: { timeoutMs?: number } = {}) {
+    this.#aws = new AwsClient({
+      accessKeyId: config.credentials.accessKeyId,
+      secretAccessKey: config.credentials.secretAccessKey,
+      sessionToken: config.credentials.sessionToken,
+      service: "s3",
+      region: config.region,
+      retries: 0,
+    });
+    this.#bucket = config.bucket;
+    this.#endpoint = new URL(config.endpoint);
+    this.#pathStyle = config.pathStyle;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** The bucket's name. */
+  get bucket(): string {
+    return this.#bucket;
+  }
+
+  /** The URL of `key` ("" for the bucket itself) with a query of already-ordered pairs. */
+  url(key: string, query: [string, string][] = []): string {
+    const base = this.#endpoint.pathname.replace(/\/$/, "");
+    const host = this.#pathStyle ? this.#endpoint.host : `${this.#bucket}.${this.#endpoint.host}`;
+    const bucketPath = this.#pathStyle ? `${base}/${encodeRfc3986(this.#bucket)}` : base;
+    const path = key === ""
+      ? (this.#pathStyle ? bucketPath : `${base}/`)
+      : `${bucketPath}/${encodeKey(key)}`;
+    const search = query.length === 0
+      ? ""
+      : "?" + query.map(([name, value]) =>
+        value === "" ? encodeRfc3986(name) : `${encodeRfc3986(name)}=${encodeRfc3986(value)}`
+      ).join("&");
+    return `${this.#endpoint.protocol}//${host}${path}${search}`;
+  }
+
+  /**
+   * Signs and sends one request; resolves with the response once its head
+   * arrived (the body is the caller's to read or cancel). Throws S3Error for
+   * no answer, a timeout, or a status `accept` refuses (after reading the
+   * error document).
+   */
+  async send(
+    operation: string,
+    method: string,
+    url: string,
+    init: SendInit = {},
+  ): Promise<Response> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
+    let response: Response;
+    try {
+      response = await this.#aws.fetch(url, {
+        method,
+        headers: init.headers,
+        // Our bodies are plain ArrayBuffer-backed arrays; the type says any buffer.
+        body: init.body as Uint8Array<ArrayBuffer> | undefined,
+        signal: controller.signal,
+      });
+    } catch (error) {
+      if (controller.signal.aborted) {
+        throw new S3Error(0, "Timeout", `${operation}: no answer within ${this.#timeoutMs} ms`);
+      }
+      // Deno's message names the URL (bucket and key, never a credential) and the OS error.
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new S3Error(0, "Unreachable", `${operation}: ${reason}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    const accept = init.accept ?? ((status: number) => status >= 200 && status < 300);
+    if (accept(response.status)) return response;
+    throw await this.#errorOf(operation, method, response);
+  }
+
+  async #errorOf(operation: string, method: string, response: Response): Promise<S3Error> {
+    let code = codeForStatus(response.status);
+    let message = "";
+    if (method !== "HEAD") {
+      const text = await response.text().catch(() => "");
+      code = xmlText(text, "Code") ?? code;
+      message = xmlText(text, "Message") ?? "";
+    } else {
+      await response.body?.cancel();
+    }
+    return new S3Error(
+      response.status,
+      code,
+      `${operation}: ${response.status} ${code}${message === "" ? "" : ` (${message})`}`,
+      response.headers.get("retry-after") ?? undefined,
+    );
+  }
+
+  /** A response body that is expected to be a (small) XML document, with S3's "200 but <Error>" case. */
+  async #document(operation: string, response: Response): Promise<string> {
+    const text = await response.text();
+    if (/^\s*(<\?xml[^>]*>\s*)?<Error>/.test(text)) {
+      const code = xmlText(text, "Code") ?? "InternalError";
+      throw new S3Error(response.status, code, `${operation}: ${code} in a ${response.status}`);
+    }
+    return text;
+  }
+
+  /** ListObjectsV2 with `max-keys` 1 under `prefix`: fails with the store's error when the bucket is unusable. */
+  async probe(prefix: string): Promise<void> {
+    await this.listObjects({ prefix, maxKeys: 1 });
+  }
+
+  /** HeadObject: the object's size, ETag and Last-Modified, or null when there is none. */
+  async headObject(key: string): Promise<ObjectInfo | null> {
+    const response = await this.send("HeadObject", "HEAD", this.url(key), {
+      accept: (status) => status === 200 || status === 404,
+    });
+    await response.body?.cancel();
+    if (response.status === 404) return null;
+    return this.#infoOf("HeadObject", response.headers);
+  }
+
+  #infoOf(operation: string, headers: Headers): ObjectInfo {
+    const etag = headers.get("etag");
+    const size = Number(headers.get("content-length"));
+    if (etag === null || !Number.isSafeInteger(size)) {
+      throw new S3Error(200, "InvalidResponse", `${operation}: no ETag or Content-Length`);
+    }
+    return { size, etag: quoteETag(etag), lastModified: parseTime(headers.get("last-modified")) };
+  }
+
+  /**
+   * GetObject from byte `start` to the end, only while the object's ETag is
+   * `etag` (412 otherwise): the response, whose body the caller reads or cancels.
+   */
+  async getObject(key: string, options: { start: number; etag: string }): Promise<Response> {
+    const headers: Record<string, string> = { "If-Match": options.etag };
+    if (options.start > 0) headers.Range = `bytes=${options.start}-`;
+    const response = await this.send("GetObject", "GET", this.url(key), { headers });
+    const expected = options.start > 0 ? 206 : 200;
+    if (response.status !== expected) {
+      await response.body?.cancel();
+      throw new S3Error(response.status, "InvalidResponse", `GetObject: ${response.status}`);
+    }
+    return response;
+  }
+
+  /**
+   * PutObject of a whole body, with Content-MD5 and any extra headers (the
+   * conditions of {@linkcode putConditionHeaders}). Resolves with the new
+   * ETag and the store's Date (PutObject has no Last-Modified).
+   */
+  async putObject(
+    key: string,
+    body: Uint8Array,
+    headers: Record<string, string> = {},
+  ): Promise<{ etag: string; date: number }> {
+    const digest = md5(body);
+    const response = await this.send("PutObject", "PUT", this.url(key), {
+      headers: { ...headers, "Content-MD5": base64(digest) },
+      body,
+    });
+    await response.body?.cancel();
+    const etag = response.headers.get("etag");
+    // A non-multipart object's ETag is its MD5: a store that says otherwise stored something else.
+    if (etag !== null && unquoteETag(etag) !== hex(digest)) {
+      throw new S3Error(
+        response.status,
+        "InvalidResponse",
+        "PutObject: ETag is not the body's MD5",
+      );
+    }
+    return {
+      etag: `"${hex(digest)}"`,
+      date: parseTime(response.headers.get("date")) || Date.now(),
+    };
+  }
+
+  /** DeleteObject (204 whether or not the key existed). */
+  async deleteObject(key: string): Promise<void> {
+    const response = await this.send("DeleteObject", "DELETE", this.url(key));
+    await response.body?.cancel();
+  }
+
+  /**
+   * CopyObject `source` to `key` only while the source's ETag is
+   * `sourceETag`. Sends RGW's own `x-amz-copy-if-match` (RGW 16.2 ignores
+   * the AWS name) and AWS's `x-amz-copy-source-if-match`. Resolves with the
+   * copy's ETag.
+   */
+  async copyObject(source: string, key: string, sourceETag: string): Promise<{ etag: string }> {
+    const response = await this.send("CopyObject", "PUT", this.url(key), {
+      headers: {
+        "x-amz-copy-source": `/${encodeRfc3986(this.#bucket)}/${encodeKey(source)}`,
+        "x-amz-metadata-directive": "COPY",
+        "x-amz-copy-if-match": sourceETag,
+        "x-amz-copy-source-if-match": sourceETag,
+      },
+    });
+    const text = await this.#document("CopyObject", response);
+    const etag = xmlText(text, "ETag");
+    if (etag === undefined) throw new S3Error(200, "InvalidResponse", "CopyObject: no ETag");
+    return { etag: quoteETag(etag) };
+  }
+
+  /** One page of ListObjectsV2. */
+  async listObjects(options: {
+    prefix: string;
+    delimiter?: string;
+    maxKeys?: number;
+    token?: string | null;
+  }): Promise<ListPage> {
+    const query: [string, string][] = [["list-type", "2"]];
+    if (options.token) query.push(["continuation-token", options.token]);
+    if (options.delimiter !== undefined) query.push(["delimiter", options.delimiter]);
+    if (options.maxKeys !== undefined) query.push(["max-keys", String(options.maxKeys)]);
+    query.push(["prefix", options.prefix]);
+    const response = await this.send("ListObjectsV2", "GET", this.url("", query));
+    const text = await this.#document("ListObjectsV2", response);
+    const objects = xmlElements(text, "Contents").map((block): ListedObject => ({
+      key: xmlText(block, "Key") ?? "",
+      size: Number(xmlText(block, "Size") ?? "0"),
+      etag: quoteETag(xmlText(block, "ETag") ?? ""),
+      lastModified: parseTime(xmlText(block, "LastModified")),
+    }));
+    const prefixes = xmlElements(text, "CommonPrefixes").map((block) =>
+      xmlText(block, "Prefix") ?? ""
+    );
+    const truncated = xmlText(text, "IsTruncated") === "true";
+    const nextToken = truncated ? xmlText(text, "NextContinuationToken") ?? null : null;
+    if (truncated && nextToken === null) {
+      throw new S3Error(200, "InvalidResponse", "ListObjectsV2: truncated without a token");
+    }
+    return { objects, prefixes, nextToken };
+  }
+
+  /** CreateMultipartUpload: the new upload's id. */
+  async createMultipartUpload(key: string): Promise<string> {
+    const response = await this.send(
+      "CreateMultipartUpload",
+      "POST",
+      this.url(key, [["uploads", ""]]),
+    );
+    const uploadId = xmlText(await this.#document("CreateMultipartUpload", response), "UploadId");
+    if (!uploadId) throw new S3Error(200, "InvalidResponse", "CreateMultipartUpload: no UploadId");
+    return uploadId;
+  }
+
+  /** UploadPart with Content-MD5 (`digest` is the part's binary MD5): the part's ETag. */
+  async uploadPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Uint8Array,
+    digest: Uint8Array,
+  ): Promise<string> {
+    const response = await this.send(
+      "UploadPart",
+      "PUT",
+      this.url(key, [["partNumber", String(partNumber)], ["uploadId", uploadId]]),
+      { headers: { "Content-MD5": base64(digest) }, body },
+    );
+    await response.body?.cancel();
+    const etag = response.headers.get("etag");
+    if (etag === null) throw new S3Error(200, "InvalidResponse", "UploadPart: no ETag");
+    return quoteETag(etag);
+  }
+
+  /**
+   * CompleteMultipartUpload: the object's ETag, or null when the store's
+   * answer has none (RGW 16.2 leaves `<ETag>` empty).
+   */
+  async completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: readonly UploadedPart[],
+  ): Promise<string | null> {
+    const xml = "<CompleteMultipartUpload>" +
+      parts.map((part) =>
+        `<Part><PartNumber>${part.partNumber}</PartNumber>` +
+        `<ETag>${escapeXmlText(part.etag)}</ETag></Part>`
+      ).join("") + "</CompleteMultipartUpload>";
+    const response = await this.send(
+      "CompleteMultipartUpload",
+      "POST",
+      this.url(key, [["uploadId", uploadId]]),
+      { body: new TextEncoder().encode(xml) },
+    );
+    // AWS may answer 200 and report the failure in the body.
+    const etag = xmlText(await this.#document("CompleteMultipartUpload", response), "ETag");
+    return etag ? quoteETag(etag) : null;
+  }
+
+  /** AbortMultipartUpload; an upload already gone is not an error. */
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    const response = await this.send(
+      "AbortMultipartUpload",
+      "DELETE",
+      this.url(key, [["uploadId", uploadId]]),
+      { accept: (status) => (status >= 200 && status < 300) || status === 404 },
+    );
+    await response.body?.cancel();
+  }
+
+  /** ListMultipartUploads under `prefix` (first page, up to 1000): key, id and start time of each. */
+  async listMultipartUploads(
+    prefix: string,
+  ): Promise<{ key: string; uploadId: string; initiated: number }[]> {
+    const response = await this.send(
+      "ListMultipartUploads",
+      "GET",
+      this.url("", [["prefix", prefix], ["uploads", ""]]),
+    );
+    const text = await this.#document("ListMultipartUploads", response);
+    return xmlElements(text, "Upload").map((block) => ({
+      key: xmlText(block, "Key") ?? "",
+      uploadId: xmlText(block, "UploadId") ?? "",
+      initiated: parseTime(xmlText(block, "Initiated")),
+    }));
+  }
+}
