@@ -23,13 +23,19 @@ import { DEFAULT_LIMITS } from "./server/limits.ts";
 import type { Limits } from "./server/limits.ts";
 import { ResumableUploads } from "./handlers/resumable.ts";
 import { FsStorage } from "./storage/fs.ts";
+import { openS3Storage } from "./storage/s3.ts";
+import { isS3Root } from "./storage/s3_config.ts";
+import type { S3Options } from "./storage/s3_config.ts";
 import { acceptInto, ConnectionPool } from "./server/accept_loop.ts";
-import { removeStaleTemps } from "./storage/temp_files.ts";
 import type { RunningServer } from "./server/accept_loop.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
-  /** The directory to serve and upload into. */
+  /**
+   * The directory to serve and upload into, or `s3://bucket/prefix`: a
+   * bucket of an S3-compatible store (endpoint and credentials from `s3`,
+   * the `AWS_*` environment variables and `~/.aws`; see lib/storage/s3.ts).
+   */
   root: string;
   /** Address to bind; default 127.0.0.1. */
   hostname?: string;
@@ -71,6 +77,8 @@ export interface ServeOptions {
   uploadExpiryMs?: number;
   /** Keep small files in memory (checked against `stat` on every request); default true. */
   cache?: boolean;
+  /** Endpoint, addressing style, profile, region or credentials of an `s3://` root. */
+  s3?: S3Options;
   /** Protocol limits and timeouts; unset ones take {@linkcode DEFAULT_LIMITS}. */
   limits?: Partial<Limits>;
   /** Called after each response (for an access log). */
@@ -140,7 +148,9 @@ interface Core {
   /** The connection context, given whether the connection came to a loopback address. */
   context(loopback: boolean): ConnectionContext;
   onError: (error: unknown) => void;
-  /** Stops background work (the resumable-upload sweeper). */
+  /** Removes crash debris: temp files under ROOT that no live writer owns. */
+  removeStaleTemps(): Promise<string[]>;
+  /** Stops background work (the resumable-upload sweeper) and gives up the store's claims. */
   close(): Promise<void>;
 }
 
@@ -148,23 +158,27 @@ interface Core {
 const DEFAULT_UPLOAD_EXPIRY_MS = 24 * 60 * 60 * 1000;
 
 async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
-  const rootReal = await Deno.realPath(options.root);
-  if (!(await Deno.stat(rootReal)).isDirectory) {
+  const locks = new KeyedLock();
+  const s3 = isS3Root(options.root)
+    ? await openS3Storage(options.root, options.s3 ?? {}, locks)
+    : null;
+  const rootReal = s3?.label ?? await Deno.realPath(options.root);
+  if (s3 === null && !(await Deno.stat(rootReal)).isDirectory) {
     throw new Error(`${options.root} is not a directory`);
   }
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const readOnly = options.readOnly ?? false;
   const credentials = (options.auth ?? []).map(parseCredential);
   const fsync = options.fsync ?? true;
-  const locks = new KeyedLock();
-  const storage = new FsStorage({
+  const storage = s3?.storage ?? new FsStorage({
     rootReal,
     fsync,
     followSymlinks: options.followSymlinks ?? false,
     cache: options.cache === false ? null : new FileCache(CACHE_LIMITS),
     locks,
   });
-  const resumable = readOnly ? null : new ResumableUploads({
+  // Resumable uploads keep partial data on disk: the fs store only (on S3 they are off).
+  const resumable = readOnly || !(storage instanceof FsStorage) ? null : new ResumableUploads({
     storage,
     fsync,
     locks,
@@ -187,7 +201,7 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
     ? routes
     : withAuth(routes, { credentials, protectReads: options.authReads ?? false });
   // PATCH appends to resumable uploads.
-  if (cors) handler = withCors(handler, allowedMethods(readOnly) + (readOnly ? "" : ", PATCH"));
+  if (cors) handler = withCors(handler, allowedMethods(readOnly) + (resumable ? ", PATCH" : ""));
   const onError = options.onError ??
     ((error: unknown) => console.error("filedrop: internal error:", error));
   const contexts = [false, true].map((loopbackOnly): ConnectionContext => ({
@@ -200,8 +214,16 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
   const close = async () => {
     resumable?.close();
     await resumable?.restored;
+    await storage.close();
   };
-  return { rootReal, limits, context: (loopback) => contexts[loopback ? 1 : 0], onError, close };
+  return {
+    rootReal,
+    limits,
+    context: (loopback) => contexts[loopback ? 1 : 0],
+    onError,
+    removeStaleTemps: () => storage.removeStaleTemps(),
+    close,
+  };
 }
 
 /** Whether a connection arrived on a loopback address (a Unix socket counts as local). */
@@ -232,7 +254,7 @@ export async function createConnectionHandler(
     (conn) => core.context(isLoopbackConnection(conn)),
     core.limits,
   );
-  const staleTempsRemoved = removeStaleTemps(core.rootReal);
+  const staleTempsRemoved = core.removeStaleTemps();
   return {
     root: core.rootReal,
     serveConnection: (conn) => pool.serve(conn),
@@ -287,7 +309,7 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
   });
   const scheme = options.tls === undefined ? "http" : "https";
   const url = `${scheme}://${hostForUrl(running.addr.hostname)}:${running.addr.port}/`;
-  const staleTempsRemoved = removeStaleTemps(core.rootReal);
+  const staleTempsRemoved = core.removeStaleTemps();
   return {
     addr: running.addr,
     get openConnections() {

@@ -69,6 +69,8 @@ export const MIN_WARMUP_FOR_RSS_MS = 20_000;
 export const CONTESTED_NAMES: readonly string[] = ["w0", "w1", "w2", "w3", "d/w4", "d/w5"];
 /** Temp files of uploads in progress (lib/path.ts TEMP_PREFIX), spelled out so a rename there is noticed. */
 const TEMP_PREFIX = ".filedrop-tmp-";
+/** The store's state directory under ROOT (lib/storage/temp_files.ts STATE_DIR), spelled out too. */
+const STATE_DIR = `${TEMP_PREFIX}state`;
 const STATIC_SIZES = { s: 3000, m: 300 * 1024, big: 8 * 1024 * 1024 } as const;
 /** How long the server gets to close every connection once the clients are done. */
 const SOCKET_SETTLE_MS = 5_000;
@@ -241,6 +243,8 @@ async function walk(
   const directories: string[] = [];
   for await (const entry of Deno.readDir(path.join(root, prefix))) {
     const relative = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
+    // The store's own lock and owner files: bookkeeping, not content.
+    if (relative === STATE_DIR) continue;
     if (entry.isDirectory) {
       directories.push(relative);
       const inner = await walk(root, relative);

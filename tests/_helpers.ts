@@ -6,6 +6,7 @@
  */
 
 import { serve } from "../lib/mod.ts";
+import { STATE_DIR } from "../lib/storage/temp_files.ts";
 import type { FileServer, ServeOptions } from "../lib/mod.ts";
 
 /** Runs `fn` against a real server on an OS-chosen port over a fresh temp ROOT. */
@@ -282,4 +283,13 @@ export async function firstLine(
     clearTimeout(timer);
   }
   return text.slice(0, text.indexOf("\n"));
+}
+
+/**
+ * The names in `dir`, sorted, leaving out the store's own state directory
+ * (its lock and owner files, made on the first write): what a user stored.
+ */
+export function storedNames(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((entry) => entry.name).filter((name) => name !== STATE_DIR)
+    .sort();
 }

@@ -19,6 +19,7 @@ import {
   firstLine,
   parseResponses,
   readUntil,
+  storedNames,
   withServer,
   writeAll,
 } from "./_helpers.ts";
@@ -221,11 +222,10 @@ Deno.test("shutdown closes a stalled connection when the grace period ends", asy
       assert.ok((await readUntil(slowHead, { timeoutMs: 1000 })).closed);
       // The aborted upload leaves nothing behind once its handler unwinds.
       for (let i = 0; i < 40; i++) {
-        const names = [...Deno.readDirSync(root)].map((entry) => entry.name);
-        if (names.length === 0) break;
+        if (storedNames(root).length === 0) break;
         await sleep(25);
       }
-      assert.deepEqual([...Deno.readDirSync(root)].map((entry) => entry.name), []);
+      assert.deepEqual(storedNames(root), []);
     } finally {
       closeQuietly(stalled);
       closeQuietly(slowHead);
@@ -309,7 +309,12 @@ Deno.test("300 reset connections in a burst cost nothing: the next GET is answer
 });
 
 Deno.test("a download finishes intact during a 2 s storm of resets, and GETs stay prompt", async () => {
-  await withServer({ onNotice: () => {} }, async (server, root) => {
+  const notices: string[] = [];
+  const errors: unknown[] = [];
+  await withServer({
+    onNotice: (line) => notices.push(line),
+    onError: (error) => errors.push(error),
+  }, async (server, root) => {
     await Deno.writeTextFile(path.join(root, "index.html"), "hello\n");
     const big = new Uint8Array(32 * 1024 * 1024);
     for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
@@ -356,8 +361,11 @@ Deno.test("a download finishes intact during a 2 s storm of resets, and GETs sta
     assert.equal(body.length, big.length);
     assert.deepEqual(await digest(body), await digest(big), "the download is intact");
     assert.ok(
-      latencies.every((ms) => ms < 1000),
-      `GETs during the storm answered in ${latencies.map((ms) => ms.toFixed(0)).join(", ")} ms`,
+      // Every GET answered; nearly all at once (one may meet a GC pause or a busy
+      // machine; the defect this guards against left most unanswered for seconds).
+      latencies.every((ms) => ms < 2000) && latencies.filter((ms) => ms < 500).length >= 8,
+      `GETs during the storm answered in ${latencies.map((ms) => ms.toFixed(0)).join(", ")} ms ` +
+        `(notices: ${notices.join(" | ")}; errors: ${errors.join(" | ")})`,
     );
     assert.equal(await settledConnections(server, 2000), 0, "every connection is closed");
   });

@@ -227,7 +227,7 @@ function put(target: string, body: string, extra = ""): string {
 async function tempFilesIn(dir: string): Promise<string[]> {
   const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.name.startsWith(".filedrop-tmp-")) names.push(entry.name);
+    if (entry.isFile && entry.name.startsWith(".filedrop-tmp-")) names.push(entry.name);
   }
   return names;
 }

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { serve } from "../lib/mod.ts";
 import type { FileServer } from "../lib/mod.ts";
-import { bytes, parseResponses, readUntil, writeAll } from "./_helpers.ts";
+import { bytes, parseResponses, readUntil, storedNames, writeAll } from "./_helpers.ts";
 import type { RawResponse } from "./_helpers.ts";
 
 const KiB = 1024;
@@ -112,8 +112,8 @@ async function rawPut(
   }
 }
 
-async function namesIn(directory: string): Promise<string[]> {
-  return (await Array.fromAsync(Deno.readDir(directory))).map((entry) => entry.name).sort();
+function namesIn(directory: string): Promise<string[]> {
+  return Promise.resolve(storedNames(directory));
 }
 
 /**
@@ -193,10 +193,27 @@ Deno.test({
   ignore: skipReason !== null,
   fn: () =>
     // Three inodes: the root directory and two files.
-    withFullDisk(",nr_inodes=3", async (mountPoint, start) => {
-      await Deno.writeTextFile(path.join(mountPoint, "a.txt"), "a");
-      await Deno.writeTextFile(path.join(mountPoint, "b.txt"), "b");
+    // Room for the store's own state (its owner file and a lock file, made by the
+    // first write) and a few files; the test fills the rest itself.
+    withFullDisk(",nr_inodes=16", async (mountPoint, start) => {
       const server = await start();
+      for (const name of ["a.txt", "b.txt"]) {
+        const stored = await fetch(`${server.url}${name}`, { method: "PUT", body: name[0] });
+        await stored.body?.cancel();
+        assert.equal(stored.status, 201);
+      }
+      // Take every inode left.
+      const fillers: string[] = [];
+      for (;;) {
+        const filler = path.join(mountPoint, `filler-${fillers.length}`);
+        try {
+          await Deno.writeTextFile(filler, "");
+        } catch {
+          break;
+        }
+        fillers.push(filler);
+      }
+      assert.ok(fillers.length > 0);
       const refused = await fetch(`${server.url}c.txt`, { method: "PUT", body: "c" });
       await refused.body?.cancel();
       assert.equal(refused.status, 507);
@@ -205,8 +222,11 @@ Deno.test({
       await replaced.body?.cancel();
       assert.equal(replaced.status, 507);
       assert.equal(await Deno.readTextFile(path.join(mountPoint, "a.txt")), "a");
-      assert.deepEqual(await namesIn(mountPoint), ["a.txt", "b.txt"]);
-      await Deno.remove(path.join(mountPoint, "b.txt"));
+      assert.deepEqual(
+        (await namesIn(mountPoint)).filter((name) => !name.startsWith("filler-")),
+        ["a.txt", "b.txt"],
+      );
+      await Deno.remove(fillers.pop()!);
       const fits = await fetch(`${server.url}a.txt`, { method: "PUT", body: "A" });
       await fits.body?.cancel();
       assert.equal(fits.status, 204);

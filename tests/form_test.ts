@@ -15,6 +15,7 @@ import type { Request, Response } from "../lib/http/message.ts";
 import { KeyedLock } from "../lib/storage/keyed_lock.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
 import { TEMP_PREFIX } from "../lib/storage/temp_files.ts";
+import { storedNames } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -144,29 +145,34 @@ async function withRoot(
   try {
     await fn({ context, dir, root });
   } finally {
+    // Stores give up their claim (an open, locked owner file) when closed.
+    for (const storage of stores.splice(0)) await storage.close();
     await Deno.remove(root, { recursive: true });
   }
 }
 
+/** The stores made for the running test, closed when it ends. */
+const stores: FsStorage[] = [];
+
 /** The file-system store over `root`. */
 function storageAt(root: string, fsync: boolean): FsStorage {
-  return new FsStorage({
+  const storage = new FsStorage({
     rootReal: root,
     fsync,
     followSymlinks: false,
     cache: null,
     locks: new KeyedLock(),
   });
+  stores.push(storage);
+  return storage;
 }
 
 function postUp(context: FormUploadContext, _dir: string, request: Request): Promise<Response> {
   return postForm(context, request, ["up"]);
 }
 
-async function names(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for await (const entry of Deno.readDir(dir)) found.push(entry.name);
-  return found.sort();
+function names(dir: string): Promise<string[]> {
+  return Promise.resolve(storedNames(dir));
 }
 
 function bodyText(response: Response): string {

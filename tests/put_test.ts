@@ -37,7 +37,7 @@ function del(port: number, target: string, headers: string[] = []) {
 async function tempFiles(dir: string): Promise<string[]> {
   const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.name.startsWith(TEMP_PREFIX)) names.push(entry.name);
+    if (entry.isFile && entry.name.startsWith(TEMP_PREFIX)) names.push(entry.name);
   }
   return names;
 }

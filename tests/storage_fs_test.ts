@@ -13,7 +13,7 @@ import { HttpError } from "../lib/http/errors.ts";
 import { KeyedLock } from "../lib/storage/keyed_lock.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
 import type { StoredEntry, WriteCondition } from "../lib/storage/storage.ts";
-import { exchange, sendOne, withServer } from "./_helpers.ts";
+import { exchange, sendOne, storedNames, withServer } from "./_helpers.ts";
 
 async function withStorage(fn: (storage: FsStorage, root: string) => Promise<void>) {
   const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "filedrop-storage-" }));
@@ -27,6 +27,7 @@ async function withStorage(fn: (storage: FsStorage, root: string) => Promise<voi
   try {
     await fn(storage, root);
   } finally {
+    await storage.close();
     await Deno.remove(root, { recursive: true });
   }
 }
@@ -38,8 +39,8 @@ const ONLY_NEW: WriteCondition = {
   },
 };
 
-async function names(dir: string): Promise<string[]> {
-  return (await Array.fromAsync(Deno.readDir(dir))).map((entry) => entry.name).sort();
+function names(dir: string): Promise<string[]> {
+  return Promise.resolve(storedNames(dir));
 }
 
 const text = new TextEncoder();

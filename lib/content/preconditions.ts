@@ -274,6 +274,7 @@ function floorToSecond(ms: number): number {
  */
 export function writeCondition(method: string, headers: ConditionalHeaders): WriteCondition {
   return {
+    createOnly: headers.ifNoneMatch?.trim() === "*",
     check(current: StoredEntry | null): void {
       if (current?.kind === "directory") throw new HttpError(409, "The target is a directory");
       const validators = current === null

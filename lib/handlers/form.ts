@@ -157,6 +157,7 @@ function chunksOf(stream: BusboyFileStream): AsyncIterable<Uint8Array> {
 /** The condition every target of a form meets: no directory there, and no file unless `overwrite`. */
 function formCondition(overwrite: boolean): WriteCondition {
   return {
+    createOnly: !overwrite,
     check(current: StoredEntry | null): void {
       if (current?.kind === "directory") {
         throw new HttpError(409, "A directory has that file's name");
@@ -219,6 +220,8 @@ async function receiveFiles(request: Request, options: ReceiveOptions): Promise<
     const file = await context.storage.stage(targetPath);
     staged.add(file);
     for await (const data of chunksOf(stream)) await file.write(data);
+    // Lets the store send what it holds now: the next parts need not wait behind it in memory.
+    await file.end?.();
     return { name, staged: file };
   }
 

@@ -24,8 +24,9 @@ import {
 } from "./fs_errors.ts";
 import { HttpError } from "../http/errors.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
+import { PathLocks } from "./path_locks.ts";
 import { checkWriteInside, isInside, resolveForRead, toFsPath } from "./fs_path.ts";
-import { openTempFile, TEMP_PREFIX } from "./temp_files.ts";
+import { TEMP_PREFIX, TempFiles } from "./temp_files.ts";
 import type {
   Committed,
   ListedEntry,
@@ -47,7 +48,11 @@ export interface FsStorageOptions {
   followSymlinks: boolean;
   /** Small files kept in memory (checked against `stat` on every use), or null. */
   cache: FileCache | null;
-  /** Per-path locks, shared with whatever else writes under ROOT in this process. */
+  /**
+   * This process's lock queue, shared with whatever else writes under ROOT in
+   * it; the store adds file locks that hold across processes (see
+   * {@linkcode PathLocks}).
+   */
   locks: KeyedLock;
 }
 
@@ -156,15 +161,16 @@ async function readWhole(file: Deno.FsFile, size: number): Promise<Uint8Array> {
   return bytes.subarray(0, offset);
 }
 
-/** Runs `task` holding the lock of every key, taken in sorted order so two writers cannot deadlock. */
-async function withLocks<T>(
-  locks: KeyedLock,
-  keys: readonly string[],
-  task: () => Promise<T>,
-): Promise<T> {
-  const [first, ...rest] = [...new Set(keys)].sort();
-  if (first === undefined) return await task();
-  return await locks.run(first, () => withLocks(locks, rest, task));
+/**
+ * The lock key of a write target: its real directory and its name, so that a
+ * path through an in-ROOT symlinked directory locks the same as the direct one.
+ */
+async function lockKeyOf(fsPath: string): Promise<string> {
+  try {
+    return path.join(await Deno.realPath(path.dirname(fsPath)), path.basename(fsPath));
+  } catch {
+    return fsPath; // No directory yet: nothing to alias it.
+  }
 }
 
 /** The file-system store. See the module documentation for what it guarantees. */
@@ -173,20 +179,35 @@ export class FsStorage implements Storage {
   readonly #fsync: boolean;
   readonly #followSymlinks: boolean;
   readonly #cache: FileCache | null;
-  readonly #locks: KeyedLock;
+  readonly #locks: PathLocks;
+  readonly #temps: TempFiles;
 
   /** @param options ROOT, durability, symlink policy, cache and locks */
   constructor(options: FsStorageOptions) {
+    this.#temps = new TempFiles(options.rootReal);
     this.#rootReal = options.rootReal;
     this.#fsync = options.fsync;
     this.#followSymlinks = options.followSymlinks;
     this.#cache = options.cache;
-    this.#locks = options.locks;
+    this.#locks = new PathLocks(options.rootReal, options.locks);
   }
 
   /** ROOT's real path. */
   get rootReal(): string {
     return this.#rootReal;
+  }
+
+  /**
+   * Removes the temp files under ROOT that no live writer owns (crash debris;
+   * never another live instance's). Returns their paths.
+   */
+  removeStaleTemps(): Promise<string[]> {
+    return this.#temps.removeStale();
+  }
+
+  /** Gives up this process's claim on its temp files (call once no write is in flight). */
+  async close(): Promise<void> {
+    await this.#temps.close();
   }
 
   /** The file-system path of `storagePath` (not resolved). */
@@ -285,7 +306,7 @@ export class FsStorage implements Storage {
       const created = current === null ? await makeParents(path.dirname(target)) : [];
       // Created with its final mode where the umask allows, so that most writes need no chmod.
       const mode = current === null ? NEW_FILE_MODE : (current.mode ?? NEW_FILE_MODE) & 0o777;
-      const temp = await openTempFile(path.dirname(target), mode);
+      const temp = await this.#temps.open(path.dirname(target), mode);
       return new FsStagedFile(storagePath, target, temp, mode, created);
     } catch (error) {
       throw writeErrorToHttp(error) ?? error;
@@ -312,7 +333,8 @@ export class FsStorage implements Storage {
     try {
       const infos: Deno.FileInfo[] = [];
       for (const file of staged) infos.push(await file.finish(this.#fsync));
-      const created = await withLocks(this.#locks, staged.map((file) => file.target), async () => {
+      const keys = await Promise.all(staged.map((file) => lockKeyOf(file.target)));
+      const created = await this.#locks.run(keys, async () => {
         // Synchronous stats: microseconds under the lock. Every condition first: all or none.
         const currents = staged.map((file) => statOrNullSync(file.target));
         writes.forEach(({ condition }, i) => {
@@ -324,6 +346,10 @@ export class FsStorage implements Storage {
           // The target changed mode since staging (rare): follow it.
           if (current !== null && ((current.mode ?? NEW_FILE_MODE) & 0o777) !== file.mode) {
             await Deno.chmod(file.tempPath, current.mode! & 0o777);
+          }
+          if (writes[i].condition.createOnly) {
+            await this.#linkNew(file, writes[i].condition);
+            continue;
           }
           // Async: replacing a file frees the old one's blocks, which took a third
           // of the event loop's time for 1 MiB files when done synchronously (measured).
@@ -346,6 +372,23 @@ export class FsStorage implements Storage {
     }
   }
 
+  /**
+   * Puts a staged file in place only if nothing is there: a hard link fails
+   * when the target exists, where a rename would replace it (so not even a
+   * writer outside this server is overwritten). Then the temp name goes.
+   */
+  async #linkNew(file: FsStagedFile, condition: WriteCondition): Promise<void> {
+    try {
+      await Deno.link(file.tempPath, file.target);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      const current = statOrNullSync(file.target);
+      condition.check(current === null ? null : entryOf(current));
+      throw new HttpError(412, "Precondition failed"); // Something that is not a file or directory.
+    }
+    await Deno.remove(file.tempPath);
+  }
+
   async discard(staged: StagedFile): Promise<void> {
     const file = this.#own(staged);
     file.close();
@@ -356,7 +399,7 @@ export class FsStorage implements Storage {
     if (storagePath.length === 0) throw new HttpError(403, "ROOT cannot be deleted");
     const fsPath = this.fsPath(storagePath);
     await checkWriteInside(this.#rootReal, fsPath);
-    await this.#locks.run(fsPath, async () => {
+    await this.#locks.run([await lockKeyOf(fsPath)], async () => {
       const link = await lstatOrNull(fsPath);
       if (link === null) throw new HttpError(404, "Not found");
       // The link itself is removed, but the condition judges what a read serves.
@@ -383,7 +426,8 @@ export class FsStorage implements Storage {
     if (isInside(source, target)) throw new HttpError(409, "Cannot move a directory into itself");
     await checkWriteInside(this.#rootReal, source);
     await checkWriteInside(this.#rootReal, target);
-    return await withLocks(this.#locks, [source, target], async () => {
+    const keys = [await lockKeyOf(source), await lockKeyOf(target)];
+    return await this.#locks.run(keys, async () => {
       const link = await lstatOrNull(source);
       if (link === null) throw new HttpError(404, "Not found");
       // The link itself moves, but the condition judges what a read serves.

@@ -61,6 +61,13 @@ export interface WriteCondition {
    * replace `current` (null when nothing is there).
    */
   check(current: StoredEntry | null): void;
+  /**
+   * The write must not replace anything (`If-None-Match: *`, a form without
+   * overwrite). {@linkcode WriteCondition.check} already says so; a store
+   * that can also refuse atomically (a no-replace rename, a conditional put)
+   * does, so that not even a writer that bypasses this server can be overwritten.
+   */
+  readonly createOnly?: boolean;
 }
 
 /** A new file version being written, invisible until committed. */

@@ -73,7 +73,12 @@ export function parseSockets(text: string): SocketCount {
     if (state === "LISTEN") listeners++;
     else tcpByState[state] = (tcpByState[state] ?? 0) + 1;
   }
-  const fds = fdText.split("\n").filter((line) => line.includes(" -> ")).length;
+  // The store's owner file (held open and locked for the process's life, from its
+  // first write on, to show other instances it is alive) is not a leak.
+  const fds =
+    fdText.split("\n").filter((line) =>
+      line.includes(" -> ") && !line.includes("/.filedrop-tmp-state/owners/")
+    ).length;
   return { fds, socketFds: inodes.size, listeners, tcpByState };
 }
 
