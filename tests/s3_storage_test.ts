@@ -15,6 +15,7 @@ import { HttpError } from "../lib/http/errors.ts";
 import { KeyedLock } from "../lib/storage/keyed_lock.ts";
 import { MIN_PART_BYTES, S3Storage } from "../lib/storage/s3.ts";
 import {
+  conditionalWriteLost,
   md5,
   multipartETag,
   putConditionHeaders,
@@ -141,6 +142,20 @@ Deno.test("s3 quirk: a conditional PutObject sends If-Match without quotes, If-N
   assert.deepEqual(putConditionHeaders(null), { "If-None-Match": "*" });
   assert.deepEqual(putConditionHeaders('"abc"'), { "If-Match": "abc" });
   assert.deepEqual(putConditionHeaders('"abc-2"'), { "If-Match": "abc-2" });
+});
+
+Deno.test("s3 quirk: a 500 on a conditional PutObject counts as a possibly lost race, like 412", () => {
+  assert.equal(conditionalWriteLost(new S3Error(412, "PreconditionFailed", "x")), true);
+  assert.equal(
+    conditionalWriteLost(new S3Error(500, "UnknownError", "x")),
+    true,
+    "RGW 16.2's loser",
+  );
+  assert.equal(conditionalWriteLost(new S3Error(404, "NoSuchKey", "x")), true, "AWS, key deleted");
+  assert.equal(conditionalWriteLost(new S3Error(409, "ConditionalRequestConflict", "x")), true);
+  assert.equal(conditionalWriteLost(new S3Error(404, "NoSuchBucket", "x")), false);
+  assert.equal(conditionalWriteLost(new S3Error(503, "SlowDown", "x")), false);
+  assert.equal(conditionalWriteLost(new S3Error(0, "Unreachable", "x")), false);
 });
 
 Deno.test("s3 multipart ETag: MD5 of the parts' MD5s, a dash and the count", () => {
@@ -585,6 +600,22 @@ s3Test(
       storage.move(["e.txt"], ["dir"], { overwrite: true, condition: ANYTHING }),
       409,
     );
+  },
+);
+
+s3Test(
+  "stale multipart uploads (a dead instance's) are aborted at start-up, fresh ones kept",
+  async ({ storage, client, prefix }) => {
+    await client.createMultipartUpload(`${prefix}interrupted.bin`);
+    assert.deepEqual(
+      await storage.removeStaleTemps(),
+      [],
+      "a fresh upload may belong to a live instance",
+    );
+    assert.equal((await client.listMultipartUploads(prefix)).length, 1);
+    // Every upload counts as stale when the cut-off is in the future.
+    assert.deepEqual(await storage.removeStaleTemps(-60_000), [`${prefix}interrupted.bin`]);
+    assert.deepEqual(await client.listMultipartUploads(prefix), []);
   },
 );
 

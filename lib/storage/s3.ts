@@ -33,7 +33,9 @@
  *   ETag>`, so the store refuses it if anything changed in between, from
  *   any instance; the condition is then checked again against the new
  *   state (up to 4 times, then 503). This is exact across instances: two
- *   instances racing `If-Match` PUTs get exactly one winner.
+ *   instances racing `If-Match` PUTs get exactly one winner. (RGW 16.2
+ *   usually answers the loser with 500 instead of 412: see
+ *   {@linkcode conditionalWriteLost}, where that is handled.)
  * - A multipart write (bodies over the part size, and form files spilled
  *   from memory): RGW 16.2 ignores preconditions on CompleteMultipartUpload,
  *   so it is check-then-act: exact against this process's writers only;
@@ -67,7 +69,14 @@
 
 import { HttpError } from "../http/errors.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
-import { md5, multipartETag, putConditionHeaders, S3Client, S3Error } from "./s3_client.ts";
+import {
+  conditionalWriteLost,
+  md5,
+  multipartETag,
+  putConditionHeaders,
+  S3Client,
+  S3Error,
+} from "./s3_client.ts";
 import type { ObjectInfo, UploadedPart } from "./s3_client.ts";
 import { describeS3Location, resolveS3Config } from "./s3_config.ts";
 import type { S3Options } from "./s3_config.ts";
@@ -90,6 +99,8 @@ export const MIN_PART_BYTES = 5 * 1024 * 1024;
 export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
 /** Bytes of ended, uncommitted small files (a form's) the store keeps in memory by default. */
 export const DEFAULT_HELD_BYTES = 64 * 1024 * 1024;
+/** A multipart upload older than this is an interrupted one (no upload takes a day). */
+const STALE_UPLOAD_MS = 24 * 60 * 60 * 1000;
 /** S3's most parts in one upload. */
 const MAX_PARTS = 10_000;
 /** Tries of a conditional PutObject that lost a race, each after checking the condition again. */
@@ -128,14 +139,6 @@ function fileEntry(info: ObjectInfo): StoredEntry {
 
 function directoryEntry(lastModified: number): StoredEntry {
   return { kind: "directory", size: 0, etag: "", lastModified };
-}
-
-/** Whether a conditional write failed because the object changed since it was looked at. */
-function lostRace(error: unknown): boolean {
-  return error instanceof S3Error &&
-    (error.status === 412 || error.status === 409 ||
-      // AWS answers If-Match on a missing key with 404 (RGW with 412).
-      (error.status === 404 && error.code === "NoSuchKey"));
 }
 
 /** Runs `task` holding the lock of every key, taken in sorted order so two writers cannot deadlock. */
@@ -269,8 +272,10 @@ class S3StagedFile implements StagedFile {
         );
         return { created: current === null, entry: this.#entry(put.etag, put.date) };
       } catch (error) {
-        if (!lostRace(error)) throw error;
+        if (!conditionalWriteLost(error)) throw error;
         if (attempt === PUT_ATTEMPTS) {
+          // A store error that persists is that error; only repeated lost races are a 503.
+          if (error instanceof S3Error && error.status === 500) throw error;
           throw new HttpError(503, "The file kept changing during the write; try again", {
             "Retry-After": "1",
           });
@@ -523,6 +528,30 @@ export class S3Storage implements Storage {
     return this.#heldBytes;
   }
 
+  /**
+   * Aborts the multipart uploads under the prefix that were started more
+   * than a day ago (`olderThanMs`): debris of instances that died
+   * mid-upload, never visible as objects but billed as storage. Returns
+   * their keys. Looks at the store's first 1000 uploads (one page) per call.
+   */
+  removeStaleTemps(olderThanMs = STALE_UPLOAD_MS): Promise<string[]> {
+    return this.#mapped(async () => {
+      const cutoff = Date.now() - olderThanMs;
+      const removed: string[] = [];
+      for (const upload of await this.#client.listMultipartUploads(this.#prefix)) {
+        if (upload.initiated === 0 || upload.initiated > cutoff) continue;
+        await this.#client.abortMultipartUpload(upload.key, upload.uploadId);
+        removed.push(upload.key);
+      }
+      return removed;
+    });
+  }
+
+  /** Nothing to give up: the store keeps no local state. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** The key of a path. */
   key(path: StoragePath): string {
     return this.#prefix + path.join("/");
@@ -723,7 +752,10 @@ export class S3Storage implements Storage {
             ...putConditionHeaders(null),
           });
         } catch (error) {
-          if (lostRace(error)) return false; // Made by another instance just now.
+          // Made by another instance just now (or a store failure, if it is not there).
+          if (conditionalWriteLost(error) && (await this.#stat(path))?.kind === "directory") {
+            return false;
+          }
           throw error;
         }
         return true;
