@@ -225,7 +225,8 @@ async function readEntries(
     name: entry.name,
     isDirectory: entry.kind === "directory",
     size: entry.kind === "directory" ? null : entry.size,
-    mtime: entry.lastModified,
+    // An object store's directory (a common prefix) has no time of its own: 0, shown as unknown.
+    mtime: entry.kind === "directory" && entry.lastModified === 0 ? null : entry.lastModified,
     etag: entry.kind === "directory" ? null : entry.etag,
   }));
 }
