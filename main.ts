@@ -10,6 +10,7 @@ import { HELP, parseCommandLine, UsageError } from "./lib/cli.ts";
 import type { Command } from "./lib/cli.ts";
 import { hashPassword, InsecureConfigurationError, serve } from "./lib/mod.ts";
 import type { FileServer, ServeOptions } from "./lib/mod.ts";
+import { isS3Root, S3ConfigError } from "./lib/storage/s3_config.ts";
 
 function fail(message: string): never {
   console.error(`filedrop: ${message}`);
@@ -35,6 +36,8 @@ async function listen(options: ServeOptions, portWasDefault: boolean): Promise<F
       fail(`cannot bind address ${options.hostname}`);
     }
     if (error instanceof InsecureConfigurationError) fail(error.message);
+    // No credentials, no bucket, no answer from the store: said as is (never with a secret).
+    if (error instanceof S3ConfigError) fail(error.message);
     // A host name that does not resolve, a bad --auth value, a bad certificate, a port needing privileges.
     const reason = error instanceof Error ? error.message : String(error);
     fail(`cannot serve on ${options.hostname} port ${options.port}: ${reason}`);
@@ -50,8 +53,13 @@ async function readPassword(): Promise<string> {
 
 function describe(server: FileServer, options: ServeOptions): string[] {
   const on = (flag: boolean | undefined) => (flag ? "on" : "off");
+  const s3 = isS3Root(options.root);
   const writes = options.readOnly
     ? "off (--read-only)"
+    : s3
+    ? `on (PUT, POST forms, DELETE, MOVE; no resumable uploads on S3${
+      options.limits?.maxBodyBytes === undefined ? "" : `; max ${options.limits.maxBodyBytes} bytes`
+    })`
     : `on (PUT, POST forms, resumable, DELETE, MOVE; fsync ${on(options.fsync)}${
       options.limits?.maxBodyBytes === undefined ? "" : `; max ${options.limits.maxBodyBytes} bytes`
     })`;
@@ -74,13 +82,16 @@ function describe(server: FileServer, options: ServeOptions): string[] {
 
 async function runServe(command: Extract<Command, { kind: "serve" }>): Promise<void> {
   const { options, portWasDefault, reporting, tlsFiles } = command;
-  let root: Deno.FileInfo;
-  try {
-    root = await Deno.stat(options.root);
-  } catch {
-    fail(`ROOT ${JSON.stringify(options.root)} does not exist or cannot be read`);
+  // An s3:// ROOT is checked by serve() (one listing of the bucket).
+  if (!isS3Root(options.root)) {
+    let root: Deno.FileInfo;
+    try {
+      root = await Deno.stat(options.root);
+    } catch {
+      fail(`ROOT ${JSON.stringify(options.root)} does not exist or cannot be read`);
+    }
+    if (!root.isDirectory) fail(`ROOT ${JSON.stringify(options.root)} is not a directory`);
   }
-  if (!root.isDirectory) fail(`ROOT ${JSON.stringify(options.root)} is not a directory`);
   if (tlsFiles !== null) {
     try {
       options.tls = {

@@ -50,6 +50,7 @@ export const HELP = `Usage: filedrop [options] [ROOT]
 
 Serves ROOT (default: the current directory) over HTTP: GET and HEAD read
 files, PUT uploads them atomically, DELETE removes them, MOVE renames them.
+ROOT may be s3://BUCKET/PREFIX: a bucket of an S3-compatible object store.
 
 Network:
   --host ADDR            address to bind (default 127.0.0.1)            [HOST]
@@ -79,6 +80,20 @@ Reads:
   --spa                  answer unknown paths that accept HTML with /index.html
   --no-compress          no gzip on the fly, no precompressed .br/.gz files
   --cache-control VALUE  Cache-Control of file responses (default no-cache)
+
+Object storage (ROOT = s3://BUCKET/PREFIX):
+  --s3-endpoint URL      the store's endpoint (default AWS_ENDPOINT_URL_S3,
+                         AWS_ENDPOINT_URL, the profile's endpoint_url, else
+                         AWS S3 in AWS_REGION, default us-east-1)
+  --s3-path-style        URLs as ENDPOINT/BUCKET/KEY (the default with a
+                         custom endpoint; AWS gets BUCKET.ENDPOINT/KEY)
+  --s3-profile NAME      take credentials, region and endpoint from this
+                         profile of ~/.aws/credentials and ~/.aws/config
+                         (default AWS_PROFILE, else "default"); without it,
+                         AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/
+                         AWS_SESSION_TOKEN come first when readable
+  The environment is read only with --allow-env; ~/.aws needs --allow-read
+  (and --allow-env=HOME). Resumable uploads are off on S3.
 
 Output:
   --log FORMAT           access log on stdout, one line per request:
@@ -142,6 +157,9 @@ const OPTIONS = {
   spa: { type: "boolean" },
   "no-compress": { type: "boolean" },
   "cache-control": { type: "string" },
+  "s3-endpoint": { type: "string" },
+  "s3-path-style": { type: "boolean" },
+  "s3-profile": { type: "string" },
   log: { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -243,6 +261,17 @@ export function parseCommandLine(
     options.cacheControl = values["cache-control"];
   }
   if (maxBody !== undefined) options.limits = { maxBodyBytes: parseSize(maxBody) };
+  const s3Flags = {
+    endpoint: values["s3-endpoint"],
+    pathStyle: values["s3-path-style"],
+    profile: values["s3-profile"],
+  };
+  if (Object.values(s3Flags).some((value) => value !== undefined)) {
+    if (!/^s3:\/\//i.test(options.root)) throw new UsageError("--s3-* options need an s3:// ROOT");
+    options.s3 = Object.fromEntries(
+      Object.entries(s3Flags).filter(([, value]) => value !== undefined),
+    );
+  }
 
   const log = values.log ?? env[`${ENV_PREFIX}LOG`] ?? "common";
   if (!(LOG_FORMATS as readonly string[]).includes(log)) {
