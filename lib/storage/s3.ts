@@ -78,7 +78,7 @@ import {
   S3Error,
 } from "./s3_client.ts";
 import type { ObjectInfo, UploadedPart } from "./s3_client.ts";
-import { describeS3Location, resolveS3Config } from "./s3_config.ts";
+import { describeS3Location, resolveS3Config, S3ConfigError } from "./s3_config.ts";
 import type { S3Options } from "./s3_config.ts";
 import { s3ErrorToHttp } from "./s3_errors.ts";
 import type {
@@ -789,7 +789,7 @@ export async function openS3Storage(
     const reason = error instanceof S3Error
       ? (error.code === "Unreachable" ? "no answer" : `${error.status} ${error.code}`)
       : String(error);
-    throw new Error(`cannot use ${label} at ${config.endpoint}: ${reason}`);
+    throw new S3ConfigError(`cannot use ${label} at ${config.endpoint}: ${reason}`);
   }
   return {
     storage: new S3Storage({ client, prefix: config.prefix, locks }),
