@@ -9,7 +9,9 @@ import { AccessLogger, escapeLogValue } from "./lib/server/access_log.ts";
 import { HELP, parseCommandLine, UsageError } from "./lib/cli.ts";
 import type { Command } from "./lib/cli.ts";
 import { hashPassword, InsecureConfigurationError, serve } from "./lib/mod.ts";
-import type { FileServer, ServeOptions } from "./lib/mod.ts";
+import type { ServeOptions } from "./lib/mod.ts";
+import { serveWithWorkers } from "./lib/server/workers.ts";
+import type { WorkerReports } from "./lib/server/workers.ts";
 import { isS3Root, S3ConfigError } from "./lib/storage/s3_config.ts";
 
 function fail(message: string): never {
@@ -22,14 +24,27 @@ function readableEnvironment(): Record<string, string> {
   return Deno.permissions.querySync({ name: "env" }).state === "granted" ? Deno.env.toObject() : {};
 }
 
+/** What the command needs of a running server: one on this thread, or several workers. */
+interface Running {
+  root: string;
+  url: string;
+  port: number;
+  shutdown(): Promise<void>;
+  finished: Promise<void>;
+}
+
 /** Starts the server; every way that can fail ends the process with one line on stderr. */
-async function listen(options: ServeOptions, portWasDefault: boolean): Promise<FileServer> {
+async function listen(
+  options: ServeOptions,
+  portWasDefault: boolean,
+  start: (options: ServeOptions) => Promise<Running>,
+): Promise<Running> {
   try {
-    return await serve(options);
+    return await start(options);
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse && portWasDefault) {
       console.error(`filedrop: port ${options.port} is in use; picking a free port instead`);
-      return await listen({ ...options, port: 0 }, false);
+      return await listen({ ...options, port: 0 }, false, start);
     }
     if (error instanceof Deno.errors.AddrInUse) fail(`port ${options.port} is already in use`);
     if (error instanceof Deno.errors.AddrNotAvailable) {
@@ -51,7 +66,7 @@ async function readPassword(): Promise<string> {
   return text.replace(/\r?\n$/, "");
 }
 
-function describe(server: FileServer, options: ServeOptions): string[] {
+function describe(server: Running, options: ServeOptions, workers: number): string[] {
   const on = (flag: boolean | undefined) => (flag ? "on" : "off");
   const s3 = isS3Root(options.root);
   const writes = options.readOnly
@@ -73,15 +88,17 @@ function describe(server: FileServer, options: ServeOptions): string[] {
     }`,
     `  TLS:      ${on(options.tls !== undefined)}`,
     `  listings: ${on(options.listing)}`,
+    `  workers:  ${workers === 1 ? "1 (--workers N to use more cores)" : workers}`,
   ];
   if (options.hostname === "0.0.0.0" || options.hostname === "::") {
-    lines.push(`  reachable on every interface of this machine at port ${server.addr.port}`);
+    lines.push(`  reachable on every interface of this machine at port ${server.port}`);
   }
   return lines;
 }
 
 async function runServe(command: Extract<Command, { kind: "serve" }>): Promise<void> {
   const { options, portWasDefault, reporting, tlsFiles } = command;
+  let workers = command.workers;
   // An s3:// ROOT is checked by serve() (one listing of the bucket).
   if (!isS3Root(options.root)) {
     let root: Deno.FileInfo;
@@ -118,24 +135,49 @@ async function runServe(command: Extract<Command, { kind: "serve" }>): Promise<v
     )
     : null;
   if (logger !== null) options.onExchange = (record) => logger.log(record);
-  options.onError = (error) => {
-    // Unexpected errors only: the client saw a bare 500. The detail stays here.
-    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  // Unexpected errors only: the client saw a bare 500. The detail stays here.
+  const internalError = (detail: string) =>
     console.error(`filedrop: internal error: ${escapeLogValue(detail)}`);
+  options.onError = (error) =>
+    internalError(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+  const reportSwept = (removed: number) => {
+    if (removed > 0) {
+      console.error(`filedrop: removed ${removed} temp file(s) left by an earlier crash`);
+    }
   };
 
-  const server = await listen(options, portWasDefault);
+  if (workers > 1 && Deno.build.os !== "linux") {
+    console.error(`filedrop: --workers needs SO_REUSEPORT as Linux has it; serving with one`);
+    workers = 1;
+  }
+  if (workers > 1 && options.tls !== undefined) {
+    console.error("filedrop: --workers does not work with TLS yet; serving with one");
+    workers = 1;
+  }
+  const reports: WorkerReports = {
+    log: (line) => logger?.logLine(line),
+    error: internalError,
+    notice: (text) => console.error(`filedrop: ${escapeLogValue(text)}`),
+    swept: reportSwept,
+  };
+  const format = logging ? reporting.log as Exclude<typeof reporting.log, "off"> : null;
+  const server = await listen(
+    options,
+    portWasDefault,
+    workers > 1
+      ? async ({ onExchange: _log, onError: _error, onNotice: _notice, ...plain }) =>
+        await serveWithWorkers(plain, workers, format, reports)
+      : async (options) => {
+        const single = await serve(options);
+        single.staleTempsRemoved.then((removed) => reportSwept(removed.length));
+        return { ...single, port: single.addr.port, finished: single.finished };
+      },
+  );
   console.log(
     `filedrop serving ${server.root} at ${server.url}` +
       (options.readOnly ? " (read-only)" : ""),
   );
-  if (!reporting.quiet) console.log(describe(server, options).join("\n"));
-
-  server.staleTempsRemoved.then((removed) => {
-    if (removed.length > 0) {
-      console.error(`filedrop: removed ${removed.length} temp file(s) left by an earlier crash`);
-    }
-  });
+  if (!reporting.quiet) console.log(describe(server, options, workers).join("\n"));
 
   const stop = async () => {
     await server.shutdown();

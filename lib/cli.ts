@@ -33,6 +33,8 @@ export type Command =
   | {
     kind: "serve";
     options: ServeOptions;
+    /** How many workers serve the port (`--workers`); 1 runs the server on the main thread. */
+    workers: number;
     portWasDefault: boolean;
     reporting: Reporting;
     tlsFiles: { cert: string; key: string } | null;
@@ -59,6 +61,8 @@ Network:
   --tls-cert FILE        serve HTTPS with this PEM certificate chain
   --tls-key FILE         ... and this PEM private key
   --cors                 let scripts on any origin read and write
+  --workers N|auto       serve with N workers on one port, one per core
+                         with auto (Linux; default 1)        [FILEDROP_WORKERS]
 
 Writes:
   --read-only            refuse every write with 403          [FILEDROP_READ_ONLY]
@@ -160,6 +164,7 @@ const OPTIONS = {
   "s3-endpoint": { type: "string" },
   "s3-path-style": { type: "boolean" },
   "s3-profile": { type: "string" },
+  workers: { type: "string" },
   log: { type: "string" },
   quiet: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -203,6 +208,18 @@ function usageErrorFrom(error: unknown): UsageError {
   return new UsageError(
     suggestion === null ? message : `${message}; did you mean --${suggestion}?`,
   );
+}
+
+/** Most workers: more than the cores of any machine this runs on helps nobody. */
+const MAX_WORKERS = 256;
+
+/** `--workers`: a count from 1 to {@linkcode MAX_WORKERS}, or `auto` for one per core. */
+function parseWorkers(text: string): number {
+  if (text === "auto") return Math.max(1, Math.min(MAX_WORKERS, navigator.hardwareConcurrency));
+  if (!/^[0-9]+$/.test(text) || Number(text) < 1 || Number(text) > MAX_WORKERS) {
+    throw new UsageError(`--workers must be auto or a number from 1 to ${MAX_WORKERS}`);
+  }
+  return Number(text);
 }
 
 function envFlag(env: Record<string, string | undefined>, name: string): boolean | undefined {
@@ -273,6 +290,8 @@ export function parseCommandLine(
     );
   }
 
+  const workers = parseWorkers(values.workers ?? env[`${ENV_PREFIX}WORKERS`] ?? "1");
+
   const log = values.log ?? env[`${ENV_PREFIX}LOG`] ?? "common";
   if (!(LOG_FORMATS as readonly string[]).includes(log)) {
     throw new UsageError(`--log must be one of ${LOG_FORMATS.join(", ")}`);
@@ -285,6 +304,7 @@ export function parseCommandLine(
   return {
     kind: "serve",
     options,
+    workers,
     portWasDefault: portText === undefined,
     reporting: { log: log as Reporting["log"], quiet: values.quiet ?? false },
     tlsFiles: certFile === undefined ? null : { cert: certFile, key: keyFile! },

@@ -69,6 +69,17 @@ export interface ServeOptions {
    * which case such a server refuses to start.
    */
   publicWrites?: boolean;
+  /**
+   * Share the port with other listeners that set it too (`SO_REUSEPORT`,
+   * Linux; the kernel spreads connections among them): how the workers of
+   * `--workers` share one port. Not with `tls`. Default false.
+   */
+  reusePort?: boolean;
+  /**
+   * Remove crash debris (temp files no live writer owns) at start-up; default
+   * true. Of several servers on one ROOT started together, one is enough.
+   */
+  sweepOnStart?: boolean;
   /** Serve HTTPS with this PEM certificate chain and private key. */
   tls?: { cert: string; key: string };
   /** Follow symlinks whose target is outside ROOT, for reads only (unsafe); default false. */
@@ -126,7 +137,7 @@ function hostForUrl(hostname: string): string {
 /** Options of {@linkcode createConnectionHandler}: those of {@linkcode serve} that are not about a listener. */
 export type ConnectionHandlerOptions = Omit<
   ServeOptions,
-  "hostname" | "port" | "tls" | "publicWrites"
+  "hostname" | "port" | "tls" | "publicWrites" | "reusePort"
 >;
 
 /** Serves HTTP/1.1 on connections the caller accepted itself (TCP, TLS, a Unix socket). */
@@ -294,7 +305,7 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
   let listener: Deno.Listener;
   try {
     listener = options.tls === undefined
-      ? Deno.listen({ hostname, port })
+      ? Deno.listen({ hostname, port, reusePort: options.reusePort ?? false })
       : Deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key });
   } catch (error) {
     // Nothing may outlive a failed bind (callers retry on another port).
@@ -309,7 +320,9 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
   });
   const scheme = options.tls === undefined ? "http" : "https";
   const url = `${scheme}://${hostForUrl(running.addr.hostname)}:${running.addr.port}/`;
-  const staleTempsRemoved = core.removeStaleTemps();
+  const staleTempsRemoved = options.sweepOnStart === false
+    ? Promise.resolve([])
+    : core.removeStaleTemps();
   return {
     addr: running.addr,
     get openConnections() {

@@ -53,7 +53,7 @@ Deno.test("parseCompileTask refuses tasks it could not extend safely", () => {
   for (const task of cases) assert.throws(() => parseCompileTask(task), Error, task);
 });
 
-Deno.test("the compile task bakes in net, read, write, env and a small young generation", () => {
+Deno.test("the compile task bakes in net, read, write, env, the worker module and a small young generation", () => {
   assert.deepEqual(
     [...COMPILE.flags].sort(),
     [
@@ -61,6 +61,8 @@ Deno.test("the compile task bakes in net, read, write, env and a small young gen
       "--allow-net",
       "--allow-read",
       "--allow-write",
+      // --workers loads it with new Worker(); embedded so the binary can.
+      "--include=lib/server/worker.ts",
       "--v8-flags=--max-semi-space-size=4",
     ],
   );

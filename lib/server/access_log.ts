@@ -358,7 +358,17 @@ export class AccessLogger {
    * @param record the exchange reported by the connection
    */
   log(record: ExchangeRecord): void {
-    const line = formatAccessLog(this.#format, record, this.#now()) + "\n";
+    this.logLine(formatAccessLog(this.#format, record, this.#now()));
+  }
+
+  /**
+   * Queues a line already formatted (by a worker, with
+   * {@linkcode formatAccessLog}); the same promises as {@linkcode AccessLogger.log}.
+   *
+   * @param text the line, without its newline
+   */
+  logLine(text: string): void {
+    const line = text + "\n";
     // Lines are ASCII, so their length is their size in bytes.
     if (this.#queuedBytes + line.length > this.#maxBufferedBytes) {
       this.#drop(1);
