@@ -197,3 +197,47 @@ Deno.test({
     });
   },
 });
+
+Deno.test("a resumable upload created on one instance is resumed and finished on the other", async () => {
+  await withInstances(2, [], async ([a, b], root) => {
+    const interop = "Upload-Draft-Interop-Version: 8";
+    const created = await sendOne(a.port, "POST /up/file.bin HTTP/1.1", [
+      "Upload-Complete: ?0",
+      interop,
+      "Content-Length: 5",
+    ], "hello");
+    // sendOne reads the first response: the 104, which carries the upload's address.
+    const location = created.headers.get("location")!;
+    assert.match(location, /^\/\.well-known\/filedrop-uploads\//);
+    const offsetOn = async (port: number) =>
+      (await sendOne(port, `HEAD ${location} HTTP/1.1`, [interop])).headers.get("upload-offset");
+    // The creation is answered once the 5 bytes are checkpointed.
+    const deadline = Date.now() + 3000;
+    while ((await offsetOn(a.port)) !== "5" && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(await offsetOn(b.port), "5", "the other instance finds the upload and its offset");
+
+    const appended = await sendOne(b.port, `PATCH ${location} HTTP/1.1`, [
+      "Content-Type: application/partial-upload",
+      "Upload-Offset: 5",
+      "Upload-Complete: ?0",
+      interop,
+      "Content-Length: 6",
+    ], " world");
+    assert.equal(appended.status, 204);
+    assert.equal(await offsetOn(a.port), "11", "the first instance sees the append");
+
+    const finished = await sendOne(a.port, `PATCH ${location} HTTP/1.1`, [
+      "Content-Type: application/partial-upload",
+      "Upload-Offset: 11",
+      "Upload-Complete: ?1",
+      interop,
+      "Content-Length: 1",
+    ], "!");
+    assert.equal(finished.status, 201, finished.body);
+    assert.equal(await Deno.readTextFile(path.join(root, "up", "file.bin")), "hello world!");
+    assert.equal((await sendOne(b.port, `HEAD ${location} HTTP/1.1`, [interop])).status, 404);
+    assert.deepEqual(storedNames(path.join(root, "up")), ["file.bin"]);
+  });
+});

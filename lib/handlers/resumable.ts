@@ -10,8 +10,14 @@
  * from the creation request are checked again, and a reader sees the old file
  * or the new one, never a part.
  *
- * State: an in-memory record per upload is authoritative while the server
- * runs (lookups, the busy flag, running digests). Beside the target lie the
+ * State: the files are the truth, so that any worker or instance serving ROOT
+ * can take a request for any upload. Each upload has a claim file,
+ * `ROOT/.filedrop-tmp-state/uploads/<key>`, holding its target's path (how
+ * another instance finds it) and locked (`flock`) by whichever process is
+ * transferring data to it, completing or cancelling it: a second one gets 409
+ * and `Retry-After`, and nothing cuts data that is being written. An in-memory
+ * record per upload caches the sidecar; it is read again before each request
+ * acts (another instance may have appended). Beside the target lie the
  * partial data and a JSON sidecar that records the target, the preconditions
  * and the last *checkpointed* offset: the data up to it was flushed before the
  * sidecar said so. At start-up the sidecars are read back and the data is cut
@@ -35,7 +41,7 @@ import type { HeaderList } from "../http/serialize.ts";
 import type { KeyedLock } from "../storage/keyed_lock.ts";
 import { checkWriteInside, toFsPath } from "../storage/fs_path.ts";
 import { encodeUrlPath } from "./url_path.ts";
-import { directoriesUnder, UPLOAD_TEMP_PREFIX } from "../storage/temp_files.ts";
+import { directoriesUnder, STATE_DIR, UPLOAD_TEMP_PREFIX } from "../storage/temp_files.ts";
 import { writeCondition } from "../content/preconditions.ts";
 import type { ConditionalHeaders } from "../content/preconditions.ts";
 import { conditionalHeaders } from "../content/serve_content.ts";
@@ -146,8 +152,10 @@ interface Upload {
   offset: number;
   /** active: data on disk; complete: finished (kept for HEAD until expiry); gone: cancelled or expired. */
   state: "active" | "complete" | "gone";
-  /** A request is transferring data (creation or append). */
+  /** A request of this process is transferring data (creation or append), or cancelling. */
   busy: boolean;
+  /** The locked claim file while `busy` (see {@linkcode ResumableUploads.#claim}). */
+  claim: Deno.FsFile | null;
   /** Hashes of exactly the bytes [0, offset), or null when they must be recomputed from the file. */
   reprDigests: UploadDigests | null;
 }
@@ -276,6 +284,8 @@ function parseSidecar(text: string): Sidecar | null {
 export class ResumableUploads {
   readonly #storage: FsStorage;
   readonly #rootReal: string;
+  /** Where the claim files are. */
+  readonly #claims: string;
   readonly #fsync: boolean;
   readonly #locks: KeyedLock;
   readonly #maxBodyBytes: number;
@@ -294,6 +304,7 @@ export class ResumableUploads {
   constructor(options: ResumableOptions) {
     this.#storage = options.storage;
     this.#rootReal = options.storage.rootReal;
+    this.#claims = path.join(this.#rootReal, STATE_DIR, "uploads");
     this.#fsync = options.fsync;
     this.#locks = options.locks;
     this.#maxBodyBytes = options.maxBodyBytes;
@@ -347,16 +358,20 @@ export class ResumableUploads {
    */
   handleResource(request: Request, token: string): Promise<Response> {
     return answeringProblems(async () => {
-      // An upload of an earlier run may not be read back yet.
-      const upload = this.#lookup(token) ?? await this.restored.then(() => this.#lookup(token));
+      // An upload of an earlier run may not be read back yet; one created by
+      // another instance is found through its claim file.
+      const upload = this.#lookup(token) ??
+        await this.restored.then(() => this.#lookup(token)) ??
+        await this.#find(token);
       if (upload === null) throw new HttpError(404, "No such upload");
       switch (request.method) {
         case "HEAD":
+          if (!(await this.#reload(upload))) throw new HttpError(404, "No such upload");
           return { status: 204, headers: this.#stateHeaders(upload) };
         case "PATCH":
           return await this.#append(upload, request);
         case "DELETE":
-          await this.#forget(upload);
+          await this.#exclusively(upload, () => this.#forget(upload));
           return { status: 204, headers: [] };
         case "OPTIONS":
           return { status: 204, headers: [["Allow", "HEAD, PATCH, DELETE, OPTIONS"]] };
@@ -485,11 +500,14 @@ export class ResumableUploads {
       offset: 0,
       state: "active",
       busy: true,
+      claim: null,
       reprDigests,
     };
-    // Registered before its files exist, so the restoring walk never takes them for debris.
+    // Registered (and claimed) before its files exist, so that no restoring walk,
+    // here or in another instance, takes them for debris.
     this.#uploads.set(key, upload);
     try {
+      upload.claim = await this.#claim(upload, true);
       const createdDirectories = await makeParents(directory);
       (await Deno.open(upload.dataPath, { write: true, createNew: true, mode: 0o600 })).close();
       await this.#writeSidecar(upload, 0);
@@ -524,6 +542,7 @@ export class ResumableUploads {
         ],
       };
     } finally {
+      this.#release(upload);
       upload.busy = false;
     }
   }
@@ -538,17 +557,24 @@ export class ResumableUploads {
     if (complete === null) throw new HttpError(400, "Appending needs Upload-Complete");
     const offset = parseStructuredInteger(request.headers.get("upload-offset"));
     if (offset === null) throw new HttpError(400, "Appending needs Upload-Offset");
+    return await this.#exclusively(upload, async () => {
+      if (!(await this.#reload(upload))) throw new HttpError(404, "No such upload");
+      return await this.#appendClaimed(upload, request, complete, offset);
+    });
+  }
+
+  /** {@linkcode ResumableUploads.#append} once the upload is this request's alone. */
+  async #appendClaimed(
+    upload: Upload,
+    request: Request,
+    complete: boolean,
+    offset: number,
+  ): Promise<Response> {
     if (upload.state === "complete") {
       if (request.body.length === 0) {
         throw new UploadProblem(410, "completed-upload", "The upload is already complete");
       }
       throw inconsistentLength();
-    }
-    if (upload.busy) {
-      throw new HttpError(409, "Another request is transferring data to this upload", {
-        "Upload-Offset": String(upload.offset),
-        "Retry-After": "1",
-      });
     }
     if (offset !== upload.offset) {
       throw new UploadProblem(
@@ -566,19 +592,13 @@ export class ResumableUploads {
       complete,
       upload.expiresAt,
     );
-    // No await between the busy check and here: two requests cannot both pass it.
-    upload.busy = true;
-    try {
-      await checkWriteInside(this.#rootReal, upload.fsPath);
-      await this.#receive(upload, request, { announce: speaksInterop(request), keepPartial: true });
-      if (complete) return await this.#finish(upload);
-      return {
-        status: 204,
-        headers: [["Upload-Complete", "?0"], ["Upload-Offset", String(upload.offset)]],
-      };
-    } finally {
-      upload.busy = false;
-    }
+    await checkWriteInside(this.#rootReal, upload.fsPath);
+    await this.#receive(upload, request, { announce: speaksInterop(request), keepPartial: true });
+    if (complete) return await this.#finish(upload);
+    return {
+      status: 204,
+      headers: [["Upload-Complete", "?0"], ["Upload-Offset", String(upload.offset)]],
+    };
   }
 
   /**
@@ -782,7 +802,105 @@ export class ResumableUploads {
       upload.state = "gone";
       if (this.#uploads.get(upload.key) === upload) this.#uploads.delete(upload.key);
       if (active) await removeFiles(upload);
+      await removeIfPresent(path.join(this.#claims, upload.key)).catch(() => {});
     });
+  }
+
+  /**
+   * Takes the upload's claim: opens (with `create`, making) its claim file and
+   * locks it if no other process holds it; null when one does. A new claim
+   * file gets the target's segments, for other instances to find the upload.
+   */
+  async #claim(
+    upload: Pick<Upload, "key" | "segments">,
+    create: boolean,
+  ): Promise<Deno.FsFile | null> {
+    const claimPath = path.join(this.#claims, upload.key);
+    if (create) await Deno.mkdir(this.#claims, { recursive: true });
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(claimPath, { read: true, write: true, create: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      // An upload of an earlier version, from before claim files: make its own now.
+      await Deno.mkdir(this.#claims, { recursive: true });
+      file = await Deno.open(claimPath, { read: true, write: true, create: true });
+    }
+    if (!(await file.tryLock(true))) {
+      file.close();
+      return null;
+    }
+    if ((await file.stat()).size === 0) {
+      await writeAll(file, encoder.encode(JSON.stringify(upload.segments)));
+    }
+    return file;
+  }
+
+  /** Drops this request's claim on the upload, if it holds one (closing the file unlocks it). */
+  #release(upload: Upload): void {
+    upload.claim?.close();
+    upload.claim = null;
+  }
+
+  /** Runs `task` holding the upload's claim; 409 while another request or instance holds it. */
+  async #exclusively<T>(upload: Upload, task: () => Promise<T>): Promise<T> {
+    if (upload.busy) throw busy(upload);
+    upload.busy = true;
+    try {
+      upload.claim = await this.#claim(upload, false);
+      if (upload.claim === null) throw busy(upload);
+      return await task();
+    } finally {
+      this.#release(upload);
+      upload.busy = false;
+    }
+  }
+
+  /**
+   * Reads the upload's sidecar again (another instance may have appended,
+   * completed or cancelled it): false when it is no longer active anywhere.
+   */
+  async #reload(upload: Upload): Promise<boolean> {
+    if (upload.state !== "active") return true; // Completed or gone here: that is final.
+    let sidecar: Sidecar | null;
+    try {
+      sidecar = parseSidecar(await Deno.readTextFile(upload.sidecarPath));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      sidecar = null;
+    }
+    if (sidecar === null) {
+      // Completed or cancelled by another instance.
+      upload.state = "gone";
+      if (this.#uploads.get(upload.key) === upload) this.#uploads.delete(upload.key);
+      return false;
+    }
+    if (sidecar.offset !== upload.offset) upload.reprDigests = null; // Bytes we did not hash.
+    upload.offset = sidecar.offset;
+    upload.length = sidecar.length;
+    return true;
+  }
+
+  /** Finds an upload created by another instance (or worker) from its claim file. */
+  async #find(token: string): Promise<Upload | null> {
+    if (!TOKEN.test(token)) return null;
+    const key = keyOf(token);
+    let segments: unknown;
+    try {
+      segments = JSON.parse(await Deno.readTextFile(path.join(this.#claims, key)));
+    } catch {
+      return null;
+    }
+    if (!Array.isArray(segments) || !segments.every((s) => typeof s === "string")) return null;
+    let fsPath: string;
+    try {
+      fsPath = toFsPath(this.#rootReal, segments);
+    } catch {
+      return null;
+    }
+    const name = UPLOAD_TEMP_PREFIX + key + SIDECAR_SUFFIX;
+    await this.#restoreFile(path.dirname(fsPath), name, new Set([name])).catch(() => false);
+    return this.#lookup(token);
   }
 
   /**
@@ -841,7 +959,18 @@ export class ResumableUploads {
       await removeIfPresent(fullPath);
       return false;
     }
-    if (size > sidecar.offset) await Deno.truncate(dataPath, sidecar.offset);
+    if (size > sidecar.offset) {
+      // Bytes past the checkpoint: a crash's, to cut; or another instance's,
+      // being written right now (it holds the claim), to leave alone.
+      const claim = await this.#claim({ key, segments: sidecar.segments }, false);
+      if (claim !== null) {
+        try {
+          await Deno.truncate(dataPath, sidecar.offset);
+        } finally {
+          claim.close();
+        }
+      }
+    }
     if (this.#uploads.has(key)) return false;
     this.#uploads.set(key, {
       key,
@@ -857,10 +986,19 @@ export class ResumableUploads {
       offset: sidecar.offset,
       state: "active",
       busy: false,
+      claim: null,
       reprDigests: null,
     });
     return true;
   }
+}
+
+/** The answer to a request for an upload that another request, here or elsewhere, is busy with. */
+function busy(upload: Upload): HttpError {
+  return new HttpError(409, "Another request is transferring data to this upload", {
+    "Upload-Offset": String(upload.offset),
+    "Retry-After": "1",
+  });
 }
 
 /** The KeyedLock key that serialises an upload's sidecar writes, completion and removal. */
