@@ -50,9 +50,13 @@ export class ServerProcess {
    * stdout line gives the URL. The inspector (on loopback, a free port) lets
    * the soak force a garbage collection before it reads the server's memory.
    * Both output streams are drained until it exits, so it never blocks on a
-   * pipe.
+   * pipe. `env` is added to the environment it inherits.
    */
-  static async start(root: string, args: readonly string[]): Promise<ServerProcess> {
+  static async start(
+    root: string,
+    args: readonly string[],
+    env: Record<string, string> = {},
+  ): Promise<ServerProcess> {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -67,6 +71,7 @@ export class ServerProcess {
         root,
       ],
       cwd: PROJECT,
+      env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
