@@ -77,6 +77,8 @@ export function entryOf(info: Deno.FileInfo): StoredEntry | null {
 class FsStagedFile implements StagedFile {
   readonly path: StoragePath;
   readonly target: string;
+  /** The target with its directories resolved: what the commit locks. */
+  readonly lockKey: string;
   readonly tempPath: string;
   /** The mode the file must have (the umask may have taken bits from it at creation). */
   readonly mode: number;
@@ -89,14 +91,15 @@ class FsStagedFile implements StagedFile {
 
   constructor(
     storagePath: StoragePath,
-    target: string,
+    target: { fsPath: string; lockKey: string },
     temp: { path: string; file: Deno.FsFile | null },
     mode: number,
     createdDirectories: string[],
   ) {
     this.adopted = temp.file === null;
     this.path = storagePath;
-    this.target = target;
+    this.target = target.fsPath;
+    this.lockKey = target.lockKey;
     this.tempPath = temp.path;
     this.#file = temp.file;
     this.mode = mode;
@@ -161,18 +164,6 @@ async function readWhole(file: Deno.FsFile, size: number): Promise<Uint8Array> {
   return bytes.subarray(0, offset);
 }
 
-/**
- * The lock key of a write target: its real directory and its name, so that a
- * path through an in-ROOT symlinked directory locks the same as the direct one.
- */
-async function lockKeyOf(fsPath: string): Promise<string> {
-  try {
-    return path.join(await Deno.realPath(path.dirname(fsPath)), path.basename(fsPath));
-  } catch {
-    return fsPath; // No directory yet: nothing to alias it.
-  }
-}
-
 /** The file-system store. See the module documentation for what it guarantees. */
 export class FsStorage implements Storage {
   readonly #rootReal: string;
@@ -207,6 +198,7 @@ export class FsStorage implements Storage {
 
   /** Gives up this process's claim on its temp files (call once no write is in flight). */
   async close(): Promise<void> {
+    this.#locks.close();
     await this.#temps.close();
   }
 
@@ -299,7 +291,7 @@ export class FsStorage implements Storage {
 
   async stage(storagePath: StoragePath): Promise<StagedFile> {
     const target = this.fsPath(storagePath);
-    await checkWriteInside(this.#rootReal, target);
+    const lockKey = await checkWriteInside(this.#rootReal, target);
     try {
       const current = await statOrNull(target);
       // A file already at the target means its directory exists.
@@ -307,7 +299,7 @@ export class FsStorage implements Storage {
       // Created with its final mode where the umask allows, so that most writes need no chmod.
       const mode = current === null ? NEW_FILE_MODE : (current.mode ?? NEW_FILE_MODE) & 0o777;
       const temp = await this.#temps.open(path.dirname(target), mode);
-      return new FsStagedFile(storagePath, target, temp, mode, created);
+      return new FsStagedFile(storagePath, { fsPath: target, lockKey }, temp, mode, created);
     } catch (error) {
       throw writeErrorToHttp(error) ?? error;
     }
@@ -320,10 +312,16 @@ export class FsStorage implements Storage {
    */
   async adopt(storagePath: StoragePath, tempPath: string): Promise<StagedFile> {
     const target = this.fsPath(storagePath);
-    await checkWriteInside(this.#rootReal, target);
+    const lockKey = await checkWriteInside(this.#rootReal, target);
     const current = await statOrNull(target);
     const mode = current === null ? NEW_FILE_MODE : (current.mode ?? NEW_FILE_MODE) & 0o777;
-    return new FsStagedFile(storagePath, target, { path: tempPath, file: null }, mode, []);
+    return new FsStagedFile(
+      storagePath,
+      { fsPath: target, lockKey },
+      { path: tempPath, file: null },
+      mode,
+      [],
+    );
   }
 
   async commit(
@@ -333,8 +331,7 @@ export class FsStorage implements Storage {
     try {
       const infos: Deno.FileInfo[] = [];
       for (const file of staged) infos.push(await file.finish(this.#fsync));
-      const keys = await Promise.all(staged.map((file) => lockKeyOf(file.target)));
-      const created = await this.#locks.run(keys, async () => {
+      const created = await this.#locks.run(staged.map((file) => file.lockKey), async () => {
         // Synchronous stats: microseconds under the lock. Every condition first: all or none.
         const currents = staged.map((file) => statOrNullSync(file.target));
         writes.forEach(({ condition }, i) => {
@@ -398,8 +395,8 @@ export class FsStorage implements Storage {
   async remove(storagePath: StoragePath, condition: WriteCondition): Promise<void> {
     if (storagePath.length === 0) throw new HttpError(403, "ROOT cannot be deleted");
     const fsPath = this.fsPath(storagePath);
-    await checkWriteInside(this.#rootReal, fsPath);
-    await this.#locks.run([await lockKeyOf(fsPath)], async () => {
+    const lockKey = await checkWriteInside(this.#rootReal, fsPath);
+    await this.#locks.run([lockKey], async () => {
       const link = await lstatOrNull(fsPath);
       if (link === null) throw new HttpError(404, "Not found");
       // The link itself is removed, but the condition judges what a read serves.
@@ -424,9 +421,10 @@ export class FsStorage implements Storage {
     const target = this.fsPath(to);
     if (target === source) throw new HttpError(403, "Source and destination are the same");
     if (isInside(source, target)) throw new HttpError(409, "Cannot move a directory into itself");
-    await checkWriteInside(this.#rootReal, source);
-    await checkWriteInside(this.#rootReal, target);
-    const keys = [await lockKeyOf(source), await lockKeyOf(target)];
+    const keys = [
+      await checkWriteInside(this.#rootReal, source),
+      await checkWriteInside(this.#rootReal, target),
+    ];
     return await this.#locks.run(keys, async () => {
       const link = await lstatOrNull(source);
       if (link === null) throw new HttpError(404, "Not found");

@@ -96,11 +96,13 @@ function forbidden(): HttpError {
 }
 
 /**
- * Real path of `fsPath`, or undefined when nothing is there. An entry that
- * exists but does not resolve (a dangling symlink or a loop) throws 403: a
- * write through it could create a file wherever it points.
+ * Real path of `fsPath` and its `lstat`, or undefined when nothing is there.
+ * An entry that exists but does not resolve (a dangling symlink or a loop)
+ * throws 403: a write through it could create a file wherever it points.
  */
-async function realPathIfExists(fsPath: string): Promise<string | undefined> {
+async function realPathIfExists(
+  fsPath: string,
+): Promise<{ real: string; link: Deno.FileInfo } | undefined> {
   // Racing DELETEs, MOVEs and PUTs may remove and re-create the entry between
   // the two calls: only a link that stays dangling is refused.
   for (;;) {
@@ -113,7 +115,7 @@ async function realPathIfExists(fsPath: string): Promise<string | undefined> {
       throw error;
     }
     try {
-      return await Deno.realPath(fsPath);
+      return { real: await Deno.realPath(fsPath), link };
     } catch (error) {
       if (error instanceof Deno.errors.FilesystemLoop) throw forbidden();
       if (!isMissing(error)) throw error;
@@ -123,36 +125,44 @@ async function realPathIfExists(fsPath: string): Promise<string | undefined> {
 }
 
 /**
- * For writes: the real path of the nearest EXISTING ancestor directory of fsPath must be inside rootReal (covers a symlinked parent directory pointing outside); if fsPath itself exists and is a symlink whose target is outside ROOT, or is neither a regular file nor a directory, also refuse. Throws HttpError(403) when it escapes. Returns nothing.
+ * For writes: the real path of the nearest EXISTING ancestor directory of fsPath must be inside rootReal (covers a symlinked parent directory pointing outside); if fsPath itself exists and is a symlink whose target is outside ROOT, or is neither a regular file nor a directory, also refuse. Throws HttpError(403) when it escapes.
  *
  * Dangling symlinks (as fsPath or as the nearest existing ancestor) and
  * symlink loops are refused too, since where they lead cannot be checked.
  * ROOT itself is not writable: its parent is outside ROOT.
  *
+ * Returns `fsPath` with its existing directories resolved (its own name kept:
+ * a link there is replaced, not followed): the same for every path that
+ * reaches the same entry, so it is what writes lock on.
+ *
  * @param rootReal the real path of ROOT
  * @param fsPath a path from {@link toFsPath}
  */
-export async function checkWriteInside(rootReal: string, fsPath: string): Promise<void> {
+export async function checkWriteInside(rootReal: string, fsPath: string): Promise<string> {
   let ancestor = path.dirname(fsPath);
-  let ancestorReal = await realPathIfExists(ancestor);
+  let ancestorReal = (await realPathIfExists(ancestor))?.real;
   while (ancestorReal === undefined) {
     const parent = path.dirname(ancestor);
     if (parent === ancestor) throw forbidden();
     ancestor = parent;
-    ancestorReal = await realPathIfExists(ancestor);
+    ancestorReal = (await realPathIfExists(ancestor))?.real;
   }
   if (!isInside(rootReal, ancestorReal)) throw forbidden();
+  const resolved = path.join(ancestorReal, path.relative(ancestor, fsPath));
 
   // Checked after the parent: a symlink inside an outside directory may point back in.
-  const targetReal = await realPathIfExists(fsPath);
-  if (targetReal === undefined) return;
-  if (!isInside(rootReal, targetReal)) throw forbidden();
+  const target = await realPathIfExists(fsPath);
+  if (target === undefined) return resolved;
+  if (!isInside(rootReal, target.real)) throw forbidden();
   // A pipe, socket or device is not ours to replace, move or remove (gone since: fine).
-  const info = await Deno.stat(targetReal).catch((error) => {
-    if (isMissing(error)) return null;
-    throw error;
-  });
+  const info = !target.link.isSymlink
+    ? target.link
+    : await Deno.stat(target.real).catch((error) => {
+      if (isMissing(error)) return null;
+      throw error;
+    });
   if (info !== null && !isFileOrDirectory(info)) {
     throw new HttpError(403, "Not a regular file or directory");
   }
+  return resolved;
 }
