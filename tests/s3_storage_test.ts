@@ -72,6 +72,7 @@ function s3Test(
         await fn({ storage, client, prefix });
       } finally {
         await removePrefix(client, prefix);
+        await storage.close();
       }
     },
   });
@@ -207,6 +208,7 @@ Deno.test({
       );
     } finally {
       await removePrefix(client, prefix);
+      client.close();
     }
   },
 });
@@ -322,6 +324,11 @@ class RacedClient extends S3Client {
     this.#race = { key, body };
   }
 
+  override close(): void {
+    this.#other.close();
+    super.close();
+  }
+
   override async putObject(key: string, body: Uint8Array, headers: Record<string, string> = {}) {
     const race = this.#race;
     if (race !== null && race.key === key) {
@@ -347,6 +354,7 @@ function racedTest(
         await fn({ storage, client, prefix });
       } finally {
         await removePrefix(client, prefix);
+        await storage.close();
       }
     },
   });

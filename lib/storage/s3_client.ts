@@ -5,8 +5,17 @@
  * with the store's error code, and the one place that knows the gateway's
  * quirks (see {@linkcode putConditionHeaders}).
  *
- * Bodies are always `Uint8Array`s, so `fetch` sends a Content-Length: Deno's
- * `fetch` sends stream bodies chunked, which S3 and RGW refuse (411).
+ * Two transports. Requests without a body (HEAD, GET, DELETE, listings,
+ * CopyObject) go through `fetch`, whose streamed response bodies cost the
+ * least memory (measured: a 100 MiB GetObject read to the end added 38 MiB
+ * RSS, against 73 MiB through `node:http`). Requests with a body
+ * (PutObject, UploadPart, CompleteMultipartUpload) go through `node:http`
+ * / `node:https` with an explicit Content-Length, signed by aws4fetch:
+ * Deno's `fetch` copies every body into a fresh buffer that only a garbage
+ * collection frees, and thirteen 8 MiB parts took the process from 44 to
+ * 133 MiB RSS (85 MiB with a forced GC after each), where `node:http`
+ * writes the caller's buffer and stayed at 65 MiB. (A stream body is no way
+ * out: Deno's `fetch` sends it chunked, which S3 and RGW refuse with 411.)
  * Integrity: every body goes with a `Content-MD5`, which RGW 16.2 and AWS
  * verify (RGW ignores `x-amz-checksum-*`; see docs/s3-notes.md).
  *
@@ -14,7 +23,10 @@
  */
 
 import { AwsClient } from "aws4fetch";
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
+import * as http from "node:http";
+import * as https from "node:https";
 import type { S3Config } from "./s3_config.ts";
 import { escapeXmlText, xmlElements, xmlText } from "./s3_xml.ts";
 
@@ -163,6 +175,18 @@ function parseTime(text: string | null | undefined): number {
   return Number.isNaN(ms) ? 0 : Math.floor(ms / 1000) * 1000;
 }
 
+/** The S3Error of a failed answer: the code and message of its error document, or of its status. */
+function errorOf(operation: string, answer: BodyAnswer): S3Error {
+  const code = xmlText(answer.text, "Code") ?? codeForStatus(answer.status);
+  const message = xmlText(answer.text, "Message") ?? "";
+  return new S3Error(
+    answer.status,
+    code,
+    `${operation}: ${answer.status} ${code}${message === "" ? "" : ` (${message})`}`,
+    answer.headers.get("retry-after") ?? undefined,
+  );
+}
+
 /** The error code for an answer without a body (HEAD). */
 function codeForStatus(status: number): string {
   switch (status) {
@@ -181,9 +205,19 @@ function codeForStatus(status: number): string {
 
 interface SendInit {
   headers?: Record<string, string>;
-  body?: Uint8Array;
   /** Statuses that are not failures (default: 2xx). */
   accept?: (status: number) => boolean;
+}
+
+/** The answer to a request with a body: small (empty or an XML document), read whole. */
+interface BodyAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
 }
 
 /** Signed S3 requests against one bucket. */
@@ -193,6 +227,8 @@ export class S3Client {
   readonly #endpoint: URL;
   readonly #pathStyle: boolean;
   readonly #timeoutMs: number;
+  /** Keep-alive connections of the body transport, made on first use; closed by {@linkcode close}. */
+  #agent: http.Agent | null = null;
 
   /** @param config endpoint, bucket, region, addressing and credentials */
   constructor(config: S3Config, options: { timeoutMs?: number } = {}) {
@@ -250,8 +286,6 @@ export class S3Client {
       response = await this.#aws.fetch(url, {
         method,
         headers: init.headers,
-        // Our bodies are plain ArrayBuffer-backed arrays; the type says any buffer.
-        body: init.body as Uint8Array<ArrayBuffer> | undefined,
         signal: controller.signal,
       });
     } catch (error) {
@@ -264,32 +298,79 @@ export class S3Client {
     } finally {
       clearTimeout(timer);
     }
-    const accept = init.accept ?? ((status: number) => status >= 200 && status < 300);
-    if (accept(response.status)) return response;
-    throw await this.#errorOf(operation, method, response);
+    if ((init.accept ?? isSuccess)(response.status)) return response;
+    const text = method === "HEAD" ? "" : await response.text().catch(() => "");
+    if (method === "HEAD") await response.body?.cancel();
+    throw errorOf(operation, { status: response.status, headers: response.headers, text });
   }
 
-  async #errorOf(operation: string, method: string, response: Response): Promise<S3Error> {
-    let code = codeForStatus(response.status);
-    let message = "";
-    if (method !== "HEAD") {
-      const text = await response.text().catch(() => "");
-      code = xmlText(text, "Code") ?? code;
-      message = xmlText(text, "Message") ?? "";
-    } else {
-      await response.body?.cancel();
-    }
-    return new S3Error(
-      response.status,
-      code,
-      `${operation}: ${response.status} ${code}${message === "" ? "" : ` (${message})`}`,
-      response.headers.get("retry-after") ?? undefined,
-    );
+  /**
+   * Signs and sends one request with `body` through `node:http(s)` with its
+   * Content-Length (see the module documentation for why not `fetch`), and
+   * reads the (small) answer whole. Throws like {@linkcode send}. The body
+   * is not used once this settles, so the caller may reuse its buffer.
+   */
+  async sendBody(
+    operation: string,
+    method: string,
+    url: string,
+    body: Uint8Array,
+    init: SendInit = {},
+  ): Promise<BodyAnswer> {
+    // UNSIGNED-PAYLOAD: the body is not hashed for the signature; Content-MD5 guards it.
+    const signed = await this.#aws.sign(url, { method, headers: init.headers });
+    const headers: Record<string, string> = {};
+    signed.headers.forEach((value, name) => void (headers[name] = value));
+    headers["content-length"] = String(body.length);
+    const secure = url.startsWith("https:");
+    this.#agent ??= secure
+      ? new https.Agent({ keepAlive: true })
+      : new http.Agent({ keepAlive: true });
+    const answer = await new Promise<BodyAnswer>((resolve, reject) => {
+      let timedOut = false;
+      const options = { method, headers, agent: this.#agent! };
+      const request = (secure ? https : http).request(signed.url, options, (response) => {
+        const chunks: Uint8Array[] = [];
+        response.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+        response.on("error", reject);
+        response.on("end", () => {
+          const answerHeaders = new Headers();
+          for (const [name, value] of Object.entries(response.headers)) {
+            if (value !== undefined) answerHeaders.set(name, String(value));
+          }
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: answerHeaders,
+            text: Buffer.concat(chunks).toString("utf8"),
+          });
+        });
+      });
+      request.setTimeout(this.#timeoutMs, () => {
+        timedOut = true;
+        request.destroy();
+      });
+      request.on("error", (error: Error) => {
+        reject(
+          timedOut
+            ? new S3Error(0, "Timeout", `${operation}: no progress within ${this.#timeoutMs} ms`)
+            : new S3Error(0, "Unreachable", `${operation}: ${error.message}`),
+        );
+      });
+      request.end(body);
+    });
+    if ((init.accept ?? isSuccess)(answer.status)) return answer;
+    throw errorOf(operation, answer);
+  }
+
+  /** Closes the kept-alive connections of the body transport (those of `fetch` are Deno's). */
+  close(): void {
+    this.#agent?.destroy();
+    this.#agent = null;
   }
 
   /** A response body that is expected to be a (small) XML document, with S3's "200 but <Error>" case. */
-  async #document(operation: string, response: Response): Promise<string> {
-    const text = await response.text();
+  async #document(operation: string, response: Response | BodyAnswer): Promise<string> {
+    const text = response instanceof Response ? await response.text() : response.text;
     if (/^\s*(<\?xml[^>]*>\s*)?<Error>/.test(text)) {
       const code = xmlText(text, "Code") ?? "InternalError";
       throw new S3Error(response.status, code, `${operation}: ${code} in a ${response.status}`);
@@ -348,23 +429,17 @@ export class S3Client {
     headers: Record<string, string> = {},
   ): Promise<{ etag: string; date: number }> {
     const digest = md5(body);
-    const response = await this.send("PutObject", "PUT", this.url(key), {
+    const answer = await this.sendBody("PutObject", "PUT", this.url(key), body, {
       headers: { ...headers, "Content-MD5": base64(digest) },
-      body,
     });
-    await response.body?.cancel();
-    const etag = response.headers.get("etag");
+    const etag = answer.headers.get("etag");
     // A non-multipart object's ETag is its MD5: a store that says otherwise stored something else.
     if (etag !== null && unquoteETag(etag) !== hex(digest)) {
-      throw new S3Error(
-        response.status,
-        "InvalidResponse",
-        "PutObject: ETag is not the body's MD5",
-      );
+      throw new S3Error(answer.status, "InvalidResponse", "PutObject: ETag is not the body's MD5");
     }
     return {
       etag: `"${hex(digest)}"`,
-      date: parseTime(response.headers.get("date")) || Date.now(),
+      date: parseTime(answer.headers.get("date")) || Date.now(),
     };
   }
 
@@ -446,14 +521,14 @@ export class S3Client {
     body: Uint8Array,
     digest: Uint8Array,
   ): Promise<string> {
-    const response = await this.send(
+    const answer = await this.sendBody(
       "UploadPart",
       "PUT",
       this.url(key, [["partNumber", String(partNumber)], ["uploadId", uploadId]]),
-      { headers: { "Content-MD5": base64(digest) }, body },
+      body,
+      { headers: { "Content-MD5": base64(digest) } },
     );
-    await response.body?.cancel();
-    const etag = response.headers.get("etag");
+    const etag = answer.headers.get("etag");
     if (etag === null) throw new S3Error(200, "InvalidResponse", "UploadPart: no ETag");
     return quoteETag(etag);
   }
@@ -472,14 +547,14 @@ export class S3Client {
         `<Part><PartNumber>${part.partNumber}</PartNumber>` +
         `<ETag>${escapeXmlText(part.etag)}</ETag></Part>`
       ).join("") + "</CompleteMultipartUpload>";
-    const response = await this.send(
+    const answer = await this.sendBody(
       "CompleteMultipartUpload",
       "POST",
       this.url(key, [["uploadId", uploadId]]),
-      { body: new TextEncoder().encode(xml) },
+      new TextEncoder().encode(xml),
     );
     // AWS may answer 200 and report the failure in the body.
-    const etag = xmlText(await this.#document("CompleteMultipartUpload", response), "ETag");
+    const etag = xmlText(await this.#document("CompleteMultipartUpload", answer), "ETag");
     return etag ? quoteETag(etag) : null;
   }
 
