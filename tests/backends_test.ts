@@ -447,6 +447,59 @@ suite("auth: writes need credentials, reads do not", async (server) => {
   assert.equal((await send(server, "DELETE", "/s.txt")).status, 401);
 }, { auth: ["me:secret"] });
 
+suite(
+  "compression: a precompressed sibling, or gzip on the fly, and identity ranges",
+  async (server) => {
+    const text = "filedrop ".repeat(4000);
+    await putText(server, "/z/page.txt", text);
+    const gz = await send(server, "GET", "/z/page.txt", { headers: { "Accept-Encoding": "gzip" } });
+    assert.equal(gz.status, 200);
+      assert.equal(gz.text, text);
+    const raw = await fetch(new URL("/z/page.txt", server.url), {
+      headers: { "Accept-Encoding": "gzip" },
+    });
+    assert.equal(raw.headers.get("content-encoding"), "gzip");
+    assert.equal(raw.headers.get("vary"), "Accept-Encoding");
+    await raw.body?.cancel();
+    const packed = await new Response(
+      new Blob([text]).stream().pipeThrough(new CompressionStream("gzip")),
+    ).arrayBuffer();
+    await send(server, "PUT", "/z/page.txt.gz", { body: packed });
+    const sibling = await fetch(new URL("/z/page.txt", server.url), {
+      headers: { "Accept-Encoding": "gzip" },
+    });
+    assert.equal(sibling.headers.get("content-encoding"), "gzip");
+    assert.equal(
+      sibling.headers.get("content-length"),
+      String(packed.byteLength),
+      "the stored sibling",
+    );
+    assert.equal(await sibling.text(), text);
+    const range = await send(server, "GET", "/z/page.txt", {
+      headers: { "Accept-Encoding": "identity", Range: "bytes=9-16" },
+    });
+    assert.equal(range.text, "filedrop");
+  },
+);
+
+Deno.test({
+  name:
+    "s3: resumable uploads are off: their namespace is 501, Upload-Complete PUTs are plain PUTs",
+  ignore: s3Ignored,
+  fn: () =>
+    withBackend(BACKENDS[1], "resumable-off", {}, async (server) => {
+      const resource = await send(server, "PATCH", "/.well-known/filedrop-uploads/abc", {
+        body: "x",
+      });
+      assert.equal(resource.status, 501);
+      const put = await putText(server, "/r.txt", "whole", { "Upload-Complete": "?1" });
+      assert.equal(put.status, 201);
+      assert.equal((await send(server, "GET", "/r.txt")).text, "whole");
+      const options = await send(server, "OPTIONS", "/");
+      assert.equal(options.headers.get("accept-patch"), null, "no resumable uploads announced");
+    }),
+});
+
 // --- Two instances on one bucket -------------------------------------------------
 
 /** Rounds of the race: each round, two PUTs with the same If-Match through two instances. */
