@@ -16,6 +16,7 @@ import {
 import type { ConfigSources } from "../lib/storage/s3_config.ts";
 import { encodeKey, S3Client } from "../lib/storage/s3_client.ts";
 import { decodeXmlText, xmlElements, xmlText } from "../lib/storage/s3_xml.ts";
+import { HELP, parseCommandLine, UsageError } from "../lib/cli.ts";
 
 function sources(env: Record<string, string>, files: Record<string, string> = {}): ConfigSources {
   return {
@@ -182,4 +183,33 @@ Deno.test("s3 xml: elements, entities, empty elements", () => {
   assert.equal(xmlText(blocks[1], "Key"), "");
   assert.equal(xmlText(xml, "Missing"), undefined);
   assert.equal(decodeXmlText("&unknown; &#xZZ;"), "&unknown; &#xZZ;");
+});
+
+Deno.test("command line: --s3-endpoint, --s3-path-style and --s3-profile go with an s3:// ROOT only", () => {
+  const command = parseCommandLine([
+    "--s3-endpoint",
+    "http://127.0.0.1:7480",
+    "--s3-path-style",
+    "--s3-profile",
+    "ceph",
+    "s3://drop/team",
+  ]);
+  assert.equal(command.kind, "serve");
+  if (command.kind !== "serve") return;
+  assert.equal(command.options.root, "s3://drop/team");
+  assert.deepEqual(command.options.s3, {
+    endpoint: "http://127.0.0.1:7480",
+    pathStyle: true,
+    profile: "ceph",
+  });
+  const plain = parseCommandLine(["s3://drop"]);
+  assert.equal(
+    plain.kind === "serve" && plain.options.s3,
+    undefined,
+    "nothing set: the environment decides",
+  );
+  assert.throws(() => parseCommandLine(["--s3-profile", "x", "./dir"]), UsageError);
+  for (const flag of ["--s3-endpoint", "--s3-path-style", "--s3-profile", "s3://"]) {
+    assert.ok(HELP.includes(flag), flag);
+  }
 });
