@@ -141,6 +141,27 @@ function directoryEntry(lastModified: number): StoredEntry {
   return { kind: "directory", size: 0, etag: "", lastModified };
 }
 
+/** Lookups a commit of many files (a form of up to 1000) runs at once: the store is shared. */
+const STAT_CONCURRENCY = 16;
+
+/** `items.map(task)`, with at most `limit` tasks running at a time; results in order. */
+async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 /** Runs `task` holding the lock of every key, taken in sorted order so two writers cannot deadlock. */
 async function withLocks<T>(
   locks: KeyedLock,
@@ -679,7 +700,11 @@ export class S3Storage implements Storage {
         for (const file of files) await file.prepare();
         return await withLocks(this.#locks, files.map((file) => file.key), async () => {
           // Every condition first: a taken name fails the whole form with nothing written.
-          const currents = await Promise.all(files.map((file) => this.#stat(file.path)));
+          const currents = await mapLimited(
+            files,
+            STAT_CONCURRENCY,
+            (file) => this.#stat(file.path),
+          );
           writes.forEach(({ condition }, i) => condition.check(currents[i]));
           if (currents.some((current) => current?.kind === "directory")) {
             throw new HttpError(409, "A directory has that name");
