@@ -57,12 +57,23 @@
  *   preconditions on the copy's destination). Moving a directory (a
  *   prefix) is not supported: 501.
  * - MKDIR: the marker is PUT with `If-None-Match: *`: atomic.
+ * - "No file over a directory, nothing under a file" is check-then-act: an
+ *   object store has no such rule, and another instance may create `a/x`
+ *   while this one writes the file `a` (both then exist; the listing shows
+ *   both names).
+ *
+ * Memory: an upload in progress holds at most two parts (16 MiB by default);
+ * concurrent uploads each hold theirs (no store-wide bound beyond the
+ * 64 MiB of ended form files). A committed entry's Last-Modified is the
+ * store's Date of the answer (PutObject reports none) or this process's
+ * clock after a multipart Complete: close, not exact; reads use HEAD's.
  *
  * Limits: a multipart upload has at most 10,000 parts (80 GiB at 8 MiB);
  * CopyObject copies at most 5 GiB (larger files cannot be moved); a
  * directory exists only while something is under it or it has a marker, so
  * removing the last file of a directory made by a PUT (no marker) makes
- * the directory go too.
+ * the directory go too. Resumable uploads (kept on disk by the fs store)
+ * are not offered over S3.
  *
  * @module
  */
