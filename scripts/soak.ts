@@ -475,6 +475,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       if (otherFds > 0) {
         stats.violate(`${when}, ${otherFds} more file descriptor(s) open than at start`);
       }
+      if (snapshot.stateDuplicates > 0) {
+        stats.violate(
+          `${when}, ${snapshot.stateDuplicates} extra descriptor(s) of the store's lock ` +
+            `and owner files (each should be open once at most)`,
+        );
+      }
     }
     const growth = median(end.samples) / median(afterWarmup.samples) - 1;
     const rssUnchecked = warmupMs < MIN_WARMUP_FOR_RSS_MS
@@ -572,7 +578,7 @@ function sockets(count: SocketCount): string {
   const states = Object.entries(count.tcpByState).map(([state, n]) => `${state} ${n}`).join(", ");
   return `${count.fds} fds, ${count.socketFds} of them sockets, ${count.listeners} listening${
     states === "" ? "" : `, ${states}`
-  }`;
+  }; ${count.stateFds} more of lock and owner files`;
 }
 
 /** The figures of a run, as lines to print. */

@@ -184,7 +184,22 @@ Deno.test("soak procfs: sockets of a process from its fd links and the TCP table
     socketFds: 3,
     listeners: 1,
     tcpByState: { CLOSE_WAIT: 1 },
+    stateFds: 0,
+    stateDuplicates: 0,
   });
+  // The store's lock and owner files are counted apart; a second descriptor of one is a leak.
+  const state = "/tmp/r/.filedrop-tmp-state";
+  const withState = [
+    "lrwx------ 1 u u 64 Dec 6 04:00 7 -> /tmp/r/w0",
+    `lrwx------ 1 u u 64 Dec 6 04:00 8 -> ${state}/locks/1f`,
+    `lrwx------ 1 u u 64 Dec 6 04:00 9 -> ${state}/locks/a0`,
+    `lrwx------ 1 u u 64 Dec 6 04:00 10 -> ${state}/owners/3ee7e2`,
+    `lrwx------ 1 u u 64 Dec 6 04:00 11 -> ${state}/locks/1f`,
+  ].join("\n");
+  const counted = parseSockets(`${text.split("\n==\n")[0]}\n${withState}\n==\n`);
+  assert.equal(counted.fds, 5);
+  assert.equal(counted.stateFds, 4);
+  assert.equal(counted.stateDuplicates, 1);
 });
 
 function soakSeconds(): number {

@@ -54,7 +54,21 @@ export interface SocketCount {
   listeners: number;
   /** Those that are other TCP sockets, by state (ESTABLISHED, CLOSE_WAIT, ...). */
   tcpByState: Record<string, number>;
+  /**
+   * Descriptors of the store's own lock and owner files (not in `fds`): the
+   * store keeps each open once opened, so their number only grows to the
+   * number of such files (256 lock stripes and one owner file at most).
+   */
+  stateFds: number;
+  /** How many of those are a second (or later) descriptor of a file already open: a leak. */
+  stateDuplicates: number;
 }
+
+/**
+ * The store's state directory under ROOT (lib/storage/temp_files.ts STATE_DIR),
+ * spelled out so a rename there is noticed.
+ */
+const STATE_DIR_PART = "/.filedrop-tmp-state/";
 
 /**
  * Parses the output of `ls -l /proc/PID/fd` followed by a line `==` and the
@@ -73,13 +87,21 @@ export function parseSockets(text: string): SocketCount {
     if (state === "LISTEN") listeners++;
     else tcpByState[state] = (tcpByState[state] ?? 0) + 1;
   }
-  // The store's owner file (held open and locked for the process's life, from its
-  // first write on, to show other instances it is alive) is not a leak.
-  const fds =
-    fdText.split("\n").filter((line) =>
-      line.includes(" -> ") && !line.includes("/.filedrop-tmp-state/owners/")
-    ).length;
-  return { fds, socketFds: inodes.size, listeners, tcpByState };
+  const targets = fdText.split("\n").filter((line) => line.includes(" -> ")).map((line) =>
+    line.slice(line.indexOf(" -> ") + 4)
+  );
+  // The owner file (locked for the process's life to show other instances it
+  // is alive) and the lock stripes (kept open between writes) are a bounded
+  // set, not a leak, as long as no file of theirs is open twice.
+  const state = targets.filter((target) => target.includes(STATE_DIR_PART));
+  return {
+    fds: targets.length - state.length,
+    socketFds: inodes.size,
+    listeners,
+    tcpByState,
+    stateFds: state.length,
+    stateDuplicates: state.length - new Set(state).size,
+  };
 }
 
 /** The sockets `pid` holds open now. */
