@@ -454,7 +454,7 @@ suite(
     await putText(server, "/z/page.txt", text);
     const gz = await send(server, "GET", "/z/page.txt", { headers: { "Accept-Encoding": "gzip" } });
     assert.equal(gz.status, 200);
-      assert.equal(gz.text, text);
+    assert.equal(gz.text, text);
     const raw = await fetch(new URL("/z/page.txt", server.url), {
       headers: { "Accept-Encoding": "gzip" },
     });
