@@ -64,7 +64,8 @@ async function setAge(file: string, ageMs: number): Promise<void> {
 async function tempFiles(dir: string): Promise<string[]> {
   const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.name.startsWith(TEMP_PREFIX)) names.push(entry.name);
+    // Files only: the store's state directory (lock and owner files) is no upload.
+    if (entry.isFile && entry.name.startsWith(TEMP_PREFIX)) names.push(entry.name);
   }
   return names;
 }

@@ -610,6 +610,9 @@ Deno.test("a listing has a weak ETag and Last-Modified, answers 304, and changes
     assert.equal(unchanged.body, "");
     assert.equal(unchanged.headers.get("etag"), etag);
     assert.equal(unchanged.headers.get("vary"), "Accept");
+    // The kept page's CSP nonce must stay: a new one in a 304 would block its scripts.
+    assert.ok(first.headers.get("content-security-policy"));
+    assert.equal(unchanged.headers.get("content-security-policy"), undefined);
     const byDate = await listing([`If-Modified-Since: ${first.headers.get("last-modified")}`]);
     assert.equal(byDate.status, 304);
 

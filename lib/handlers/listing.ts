@@ -123,8 +123,9 @@ export async function listingResponse(
     sortOrder,
     String(writable),
   ]);
-  const representationHeaders: HeaderList = [["Vary", "Accept"]];
   let body: string;
+  /** Headers of this page's bytes only: never on a 304 (see below). */
+  let pageHeaders: HeaderList = [];
   if (json) {
     body = renderJson(segments, entries);
   } else {
@@ -140,23 +141,28 @@ export async function listingResponse(
       now: Date.now(),
     };
     body = renderHtml(page);
-    representationHeaders.push(
+    pageHeaders = [
       ["Content-Security-Policy", htmlCsp(nonce)],
       // Not "no-referrer": with it, browsers send `Origin: null` on the form's POST,
       // which the cross-origin write guard (rightly) refuses.
       ["Referrer-Policy", "same-origin"],
-    );
+    ];
   }
   const bytes = new TextEncoder().encode(body);
-  return serveContent(request, bytes, {
+  const response = serveContent(request, bytes, {
     size: bytes.length,
     validators,
     lastModifiedText: formatHttpDate(validators.lastModified),
   }, {
     cacheControl: "no-cache",
     contentType: json ? "application/json; charset=utf-8" : "text/html; charset=utf-8",
-    representationHeaders,
+    representationHeaders: [["Vary", "Accept"]],
   });
+  // A 304 updates the headers of the page the browser kept (RFC 9111 §4.3.4): a
+  // fresh nonce there would no longer match that page's scripts and styles, and
+  // the browser would block them. The kept page keeps the policy it came with.
+  if (response.status !== 304) response.headers.push(...pageHeaders);
+  return response;
 }
 
 /**
