@@ -17,7 +17,6 @@ import {
   followedInfo,
   isMissing,
   lstatOrNull,
-  statOrNull,
   statOrNullSync,
   statSyncQuiet,
   writeErrorToHttp,
@@ -291,9 +290,9 @@ export class FsStorage implements Storage {
 
   async stage(storagePath: StoragePath): Promise<StagedFile> {
     const target = this.fsPath(storagePath);
-    const lockKey = await checkWriteInside(this.#rootReal, target);
+    // What is there now comes with the check: one stat fewer per upload.
+    const { lockKey, current } = await checkWriteInside(this.#rootReal, target);
     try {
-      const current = await statOrNull(target);
       // A file already at the target means its directory exists.
       const created = current === null ? await makeParents(path.dirname(target)) : [];
       // Created with its final mode where the umask allows, so that most writes need no chmod.
@@ -312,8 +311,7 @@ export class FsStorage implements Storage {
    */
   async adopt(storagePath: StoragePath, tempPath: string): Promise<StagedFile> {
     const target = this.fsPath(storagePath);
-    const lockKey = await checkWriteInside(this.#rootReal, target);
-    const current = await statOrNull(target);
+    const { lockKey, current } = await checkWriteInside(this.#rootReal, target);
     const mode = current === null ? NEW_FILE_MODE : (current.mode ?? NEW_FILE_MODE) & 0o777;
     return new FsStagedFile(
       storagePath,
@@ -395,7 +393,7 @@ export class FsStorage implements Storage {
   async remove(storagePath: StoragePath, condition: WriteCondition): Promise<void> {
     if (storagePath.length === 0) throw new HttpError(403, "ROOT cannot be deleted");
     const fsPath = this.fsPath(storagePath);
-    const lockKey = await checkWriteInside(this.#rootReal, fsPath);
+    const { lockKey } = await checkWriteInside(this.#rootReal, fsPath);
     await this.#locks.run([lockKey], async () => {
       const link = await lstatOrNull(fsPath);
       if (link === null) throw new HttpError(404, "Not found");
@@ -422,8 +420,8 @@ export class FsStorage implements Storage {
     if (target === source) throw new HttpError(403, "Source and destination are the same");
     if (isInside(source, target)) throw new HttpError(409, "Cannot move a directory into itself");
     const keys = [
-      await checkWriteInside(this.#rootReal, source),
-      await checkWriteInside(this.#rootReal, target),
+      (await checkWriteInside(this.#rootReal, source)).lockKey,
+      (await checkWriteInside(this.#rootReal, target)).lockKey,
     ];
     return await this.#locks.run(keys, async () => {
       const link = await lstatOrNull(source);

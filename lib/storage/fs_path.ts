@@ -131,14 +131,18 @@ async function realPathIfExists(
  * symlink loops are refused too, since where they lead cannot be checked.
  * ROOT itself is not writable: its parent is outside ROOT.
  *
- * Returns `fsPath` with its existing directories resolved (its own name kept:
- * a link there is replaced, not followed): the same for every path that
- * reaches the same entry, so it is what writes lock on.
+ * Returns `lockKey`, `fsPath` with its existing directories resolved (its
+ * own name kept: a link there is replaced, not followed), the same for every
+ * path that reaches the same entry, so it is what writes lock on; and
+ * `current`, what is there now (a link followed), or null.
  *
  * @param rootReal the real path of ROOT
  * @param fsPath a path from {@link toFsPath}
  */
-export async function checkWriteInside(rootReal: string, fsPath: string): Promise<string> {
+export async function checkWriteInside(
+  rootReal: string,
+  fsPath: string,
+): Promise<{ lockKey: string; current: Deno.FileInfo | null }> {
   let ancestor = path.dirname(fsPath);
   let ancestorReal = (await realPathIfExists(ancestor))?.real;
   while (ancestorReal === undefined) {
@@ -148,11 +152,11 @@ export async function checkWriteInside(rootReal: string, fsPath: string): Promis
     ancestorReal = (await realPathIfExists(ancestor))?.real;
   }
   if (!isInside(rootReal, ancestorReal)) throw forbidden();
-  const resolved = path.join(ancestorReal, path.relative(ancestor, fsPath));
+  const lockKey = path.join(ancestorReal, path.relative(ancestor, fsPath));
 
   // Checked after the parent: a symlink inside an outside directory may point back in.
   const target = await realPathIfExists(fsPath);
-  if (target === undefined) return resolved;
+  if (target === undefined) return { lockKey, current: null };
   if (!isInside(rootReal, target.real)) throw forbidden();
   // A pipe, socket or device is not ours to replace, move or remove (gone since: fine).
   const info = !target.link.isSymlink
@@ -164,5 +168,5 @@ export async function checkWriteInside(rootReal: string, fsPath: string): Promis
   if (info !== null && !isFileOrDirectory(info)) {
     throw new HttpError(403, "Not a regular file or directory");
   }
-  return resolved;
+  return { lockKey, current: info };
 }
