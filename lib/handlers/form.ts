@@ -211,13 +211,12 @@ async function receiveFiles(request: Request, options: ReceiveOptions): Promise<
     if (names.has(name)) throw new HttpError(400, "Two file parts have the same name");
     names.add(name);
     const targetPath = [...dirPath, name];
-    // Checked again by the store before committing; this early check spares a
-    // client streaming a large file only to learn its name was taken.
-    condition.check(await context.storage.stat(targetPath));
     // A part the parser found after the request failed must not stage a file
     // once the cleanup below may have taken its list.
     abort.signal.throwIfAborted();
-    const file = await context.storage.stage(targetPath);
+    // The condition is checked as the file is staged (and again at the commit):
+    // a client streaming a large file learns at once that its name was taken.
+    const file = await context.storage.stage(targetPath, condition);
     staged.add(file);
     for await (const data of chunksOf(stream)) await file.write(data);
     // Lets the store send what it holds now: the next parts need not wait behind it in memory.

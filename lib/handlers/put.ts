@@ -31,15 +31,9 @@ export async function putFile(
     throw new HttpError(411, "PUT needs Content-Length or chunked Transfer-Encoding");
   }
   const digests = UploadDigests.fromHeaders(request.headers);
-  const conditions = conditionalHeaders(request);
-  const condition = writeCondition(request.method, conditions);
-  // A precondition fails before the body is read, so a client learns of a 412
-  // without sending it all. Without one, the store's check at commit is enough.
-  if (conditions.ifMatch ?? conditions.ifNoneMatch ?? conditions.ifUnmodifiedSince) {
-    condition.check(await storage.stat(path));
-  }
-
-  const staged = await storage.stage(path);
+  const condition = writeCondition(request.method, conditionalHeaders(request));
+  // Checked before the body is read too: a 409 or 412 costs the client no upload.
+  const staged = await storage.stage(path, condition);
   try {
     for (let chunk = await request.body.read(); chunk !== null; chunk = await request.body.read()) {
       digests.update(chunk);

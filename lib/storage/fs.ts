@@ -288,10 +288,11 @@ export class FsStorage implements Storage {
     return entries.filter((entry) => entry !== null);
   }
 
-  async stage(storagePath: StoragePath): Promise<StagedFile> {
+  async stage(storagePath: StoragePath, early?: WriteCondition): Promise<StagedFile> {
     const target = this.fsPath(storagePath);
     // What is there now comes with the check: one stat fewer per upload.
     const { lockKey, current } = await checkWriteInside(this.#rootReal, target);
+    early?.check(current === null ? null : entryOf(current));
     try {
       // A file already at the target means its directory exists.
       const created = current === null ? await makeParents(path.dirname(target)) : [];

@@ -693,9 +693,10 @@ export class S3Storage implements Storage {
     });
   }
 
-  stage(path: StoragePath): Promise<StagedFile> {
+  stage(path: StoragePath, early?: WriteCondition): Promise<StagedFile> {
     return this.#mapped(async () => {
       if (path.length === 0) throw new HttpError(409, "ROOT is a directory");
+      if (early !== undefined) early.check(await this.stat(path));
       await this.#checkAncestors(path);
       return new S3StagedFile(this.#host, path, this.key(path));
     });

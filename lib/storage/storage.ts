@@ -112,8 +112,11 @@ export interface Storage {
   /**
    * Starts a new version of the file at `path`, creating missing parent
    * directories. Nothing is visible at `path` until {@linkcode Storage.commit}.
+   * With `early`, that condition is checked first against what is there now
+   * (and again at the commit): a write that cannot succeed fails before its
+   * body is read, so a client waiting on `100-continue` learns it at once.
    */
-  stage(path: StoragePath): Promise<StagedFile>;
+  stage(path: StoragePath, early?: WriteCondition): Promise<StagedFile>;
   /**
    * Makes staged versions visible, all or none: every condition is checked
    * (against what is at each path then) before any version is put in place.
