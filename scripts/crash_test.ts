@@ -87,6 +87,8 @@ export interface ServerProcess {
   readonly pid: number;
   /** Everything it wrote to stderr so far. */
   stderr(): string;
+  /** Everything it wrote to stdout after its first line so far (the access log). */
+  stdout(): string;
   /** Sends SIGKILL and waits until it is gone. */
   kill(): Promise<void>;
   /** Sends SIGTERM and resolves with its exit code. */
@@ -96,7 +98,8 @@ export interface ServerProcess {
 /**
  * Spawns `deno run --allow-net --allow-read --allow-write main.ts --port 0
  * ...args ROOT` and resolves once its first stdout line gives the URL. Its
- * output is drained until it exits, so it never blocks on a full pipe.
+ * output is read until it exits (kept, for the tests that judge it), so it
+ * never blocks on a full pipe.
  */
 export async function startServerProcess(
   root: string,
@@ -134,8 +137,11 @@ export async function startServerProcess(
     await stderrDone;
     throw error;
   }
+  let stdoutText = "";
   const stdoutDone = (async () => {
-    while (!(await lines.read()).done);
+    for (let chunk = await lines.read(); !chunk.done; chunk = await lines.read()) {
+      stdoutText += chunk.value;
+    }
   })();
   const match = /http:\/\/127\.0\.0\.1:\d+\//.exec(banner);
   if (match === null) {
@@ -157,6 +163,7 @@ export async function startServerProcess(
     url: match[0],
     pid: child.pid,
     stderr: () => stderrText,
+    stdout: () => stdoutText,
     kill: async () => {
       signal("SIGKILL");
       await exited();

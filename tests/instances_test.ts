@@ -9,69 +9,20 @@
 
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { firstLine, sendOne, storedNames } from "./_helpers.ts";
+import { startServerProcess } from "../scripts/crash_test.ts";
+import type { ServerProcess } from "../scripts/crash_test.ts";
+import { sendOne, storedNames } from "./_helpers.ts";
 
-const MAIN = path.join(import.meta.dirname!, "..", "main.ts");
 const linux = Deno.build.os === "linux";
 
-interface Instance {
+interface Instance extends ServerProcess {
   port: number;
-  /** Everything the process wrote on stdout after its banner (the access log). */
-  stdout(): string;
-  stderr(): string;
-  /** Stops it with SIGTERM; its exit code. */
-  stop(): Promise<number>;
 }
 
-/** Starts `main.ts` on `root` with `args`, as a user would; resolves once it listens. */
+/** Starts `main.ts --port 0 ...args ROOT` as a user would; resolves once it listens. */
 async function start(root: string, args: string[] = []): Promise<Instance> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-write",
-      MAIN,
-      "--port",
-      "0",
-      ...args,
-      root,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const stderrDone = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (text) => void (stderr += text) }),
-  );
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let banner: string;
-  try {
-    banner = await firstLine(lines, () => stderr);
-  } catch (error) {
-    child.kill("SIGKILL");
-    await child.status;
-    throw error;
-  }
-  let stdout = "";
-  const stdoutDone = (async () => {
-    for (let chunk = await lines.read(); !chunk.done; chunk = await lines.read()) {
-      stdout += chunk.value;
-    }
-  })();
-  const port = Number(/:(\d+)\//.exec(banner)![1]);
-  return {
-    port,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    stop: async () => {
-      child.kill("SIGTERM");
-      const { code } = await child.status;
-      await Promise.all([stdoutDone, stderrDone]);
-      return code;
-    },
-  };
+  const server = await startServerProcess(root, args);
+  return Object.assign(server, { port: Number(new URL(server.url).port) });
 }
 
 async function withInstances(
