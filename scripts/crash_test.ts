@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseSize } from "../lib/cli.ts";
 import { TEMP_PREFIX } from "../lib/storage/temp_files.ts";
+import { createPrng } from "./soak/prng.ts";
 
 const PROJECT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const MAIN = path.join(PROJECT, "main.ts");
@@ -31,24 +32,6 @@ const CLEANUP_TIMEOUT_MS = 5_000;
 export const STALLED_PUTS = 3;
 /** Uploads per round acknowledged before the others start, so every round checks durability. */
 export const SETTLED_PUTS = 3;
-
-/**
- * A seeded pseudo-random generator (mulberry32): the same seed gives the same
- * plan of uploads and kill points, so a failing run can be repeated.
- *
- * @param seed any 32-bit integer
- * @returns a function giving the next unsigned 32-bit number
- */
-export function createPrng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 /** A number in [0, 1) from `next`. */
 function fraction(next: () => number): number {

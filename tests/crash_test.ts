@@ -10,7 +10,6 @@
 
 import assert from "node:assert/strict";
 import {
-  createPrng,
   judgeFile,
   labelledBytes,
   runCrashTest,
@@ -19,6 +18,7 @@ import {
   STALLED_PUTS,
 } from "../scripts/crash_test.ts";
 import type { FileVerdict, PutRecord } from "../scripts/crash_test.ts";
+import { createPrng } from "../scripts/soak/prng.ts";
 
 const KiB = 1024;
 

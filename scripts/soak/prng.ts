@@ -1,7 +1,7 @@
 /**
- * Seeded pseudo-random numbers for the soak test: the same seed gives the
- * same plan of requests and the same bodies, so a failing run can be
- * repeated (as far as timing allows).
+ * Seeded pseudo-random numbers for the soak and crash tests: the same seed
+ * gives the same plan of requests, bodies and kill points, so a failing run
+ * can be repeated (as far as timing allows).
  *
  * @module
  */
