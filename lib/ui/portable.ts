@@ -1,11 +1,8 @@
 /**
  * Functions the listing runs on the server and the page script runs in the
- * browser, written once: `page_script.ts` embeds their source text (from
- * `Function.prototype.toString`, which gives the transpiled JavaScript), so
- * sizes, times and sort order can never differ between the two.
- *
- * That is why each function here is self-contained: no imports, no
- * module-level constants, nothing but its parameters and built-ins.
+ * browser, written once: the page's modules (`lib/ui/page/`) import them and
+ * the bundle carries them, so sizes, times and sort order can never differ
+ * between the two.
  *
  * @module
  */
