@@ -1,7 +1,8 @@
 /**
  * The WebDAV lock system over the fs store's lock table: conflict rules,
  * timeouts, refresh, release, and two stores on one ROOT (as two workers or
- * instances have) seeing each other's locks and never both winning.
+ * instances have) seeing each other's locks and never both winning, on the
+ * fs store and (with a gateway, see tests/_s3.ts) over S3.
  */
 
 import assert from "node:assert/strict";
@@ -17,6 +18,8 @@ import type { LockRequest } from "../lib/dav/locks.ts";
 import { FsLockTable } from "../lib/storage/lock_table.ts";
 import { KeyedLock } from "../lib/storage/keyed_lock.ts";
 import { STATE_DIR } from "../lib/storage/temp_files.ts";
+import { S3LockTable } from "../lib/storage/s3_lock_table.ts";
+import { removePrefix, s3Ignored, testClient, testPrefix } from "./_s3.ts";
 
 /** Two lock systems (separate tables, queues and clocks' views) on one fresh ROOT. */
 async function withTwoStores(
@@ -229,4 +232,46 @@ Deno.test("lock system: a corrupt table is an error, not an empty one", async ()
     await Deno.writeTextFile(path.join(root, STATE_DIR, "dav", "locks.json"), '[{"token":1}]');
     await assert.rejects(a.live(), /corrupt/);
   });
+});
+
+Deno.test({
+  name:
+    "lock system over S3: two stores on one prefix see each other's locks; races have one winner",
+  ignore: s3Ignored,
+  async fn() {
+    const prefix = testPrefix("dav-locks");
+    const clients = [testClient(), testClient()];
+    const [a, b] = clients.map((client) =>
+      new DavLocks(new S3LockTable(client, prefix, new KeyedLock()))
+    );
+    try {
+      const lock = await a.lock(request(["f.txt"], { owner: '<owner xmlns="DAV:">me</owner>' }));
+      assert.deepEqual(await b.live(), [lock]);
+      assert.deepEqual(await refused(b.lock(request(["f.txt"], { scope: "shared" }))), [
+        lock.token,
+      ]);
+      for (let round = 0; round < 10; round++) {
+        const results = await Promise.allSettled([
+          a.lock(request([`r${round}`])),
+          b.lock(request([`r${round}`])),
+        ]);
+        assert.equal(results.filter((result) => result.status === "fulfilled").length, 1);
+        for (const result of results) {
+          if (result.status === "rejected") assert.ok(result.reason instanceof LockConflictError);
+        }
+      }
+      assert.equal((await b.live()).length, 11);
+      assert.equal(await b.unlock(lock.token, ["f.txt"]), true);
+      await a.removeTree([]);
+      assert.deepEqual(await b.live(), []);
+      // The table is hidden under the store's state prefix.
+      const { objects } = await clients[0].listObjects({ prefix });
+      assert.deepEqual(objects.map((object) => object.key), [
+        `${prefix}${STATE_DIR}/dav-locks.json`,
+      ]);
+    } finally {
+      await removePrefix(clients[0], prefix);
+      for (const client of clients) client.close();
+    }
+  },
 });

@@ -24,6 +24,7 @@ import {
 import { HttpError } from "../http/errors.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
 import { PathLocks } from "./path_locks.ts";
+import { FsLockTable } from "./lock_table.ts";
 import { checkWriteInside, isInside, resolveForRead, toFsPath } from "./fs_path.ts";
 import { TEMP_PREFIX, TempFiles } from "./temp_files.ts";
 import type {
@@ -171,6 +172,7 @@ export class FsStorage implements Storage {
   readonly #cache: FileCache | null;
   readonly #locks: PathLocks;
   readonly #temps: TempFiles;
+  readonly lockTable: FsLockTable;
 
   /** @param options ROOT, durability, symlink policy, cache and locks */
   constructor(options: FsStorageOptions) {
@@ -180,6 +182,7 @@ export class FsStorage implements Storage {
     this.#followSymlinks = options.followSymlinks;
     this.#cache = options.cache;
     this.#locks = new PathLocks(options.rootReal, options.locks);
+    this.lockTable = new FsLockTable(options.rootReal, options.locks, options.fsync);
   }
 
   /** ROOT's real path. */
@@ -198,6 +201,7 @@ export class FsStorage implements Storage {
   /** Gives up this process's claim on its temp files (call once no write is in flight). */
   async close(): Promise<void> {
     this.#locks.close();
+    this.lockTable.close();
     await this.#temps.close();
   }
 

@@ -78,6 +78,7 @@
  * @module
  */
 
+import { S3LockTable } from "./s3_lock_table.ts";
 import { HttpError } from "../http/errors.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
 import {
@@ -548,6 +549,7 @@ export class S3Storage implements Storage {
   readonly #heldBudget: number;
   readonly #host: StagingHost;
   #heldBytes = 0;
+  readonly lockTable: S3LockTable;
 
   /** @param options the client, key prefix, locks and sizes */
   constructor(options: S3StorageOptions) {
@@ -561,6 +563,7 @@ export class S3Storage implements Storage {
     this.#client = options.client;
     this.#prefix = options.prefix;
     this.#locks = options.locks;
+    this.lockTable = new S3LockTable(this.#client, this.#prefix, this.#locks);
     this.#listPageKeys = options.listPageKeys ?? 1000;
     this.#heldBudget = options.heldBytes ?? DEFAULT_HELD_BYTES;
     this.#host = {

@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { LockTable } from "./lock_table.ts";
+
 /** A path in the store: decoded, validated URL segments (`[]` is the root). */
 export type StoragePath = readonly string[];
 
@@ -97,6 +99,8 @@ export interface Committed {
 
 /** A file store: the only way handlers read and write files. */
 export interface Storage {
+  /** The WebDAV locks, kept where every process serving this store sees them. */
+  readonly lockTable: LockTable;
   /** What is at `path`, or null when nothing the store serves is there. */
   stat(path: StoragePath): Promise<StoredEntry | null>;
   /**
