@@ -72,7 +72,7 @@ function describe(server: Running, options: ServeOptions, workers: number): stri
   const writes = options.readOnly
     ? "off (--read-only)"
     : s3
-    ? `on (PUT, POST forms, DELETE, MOVE; no resumable uploads on S3${
+    ? `on (PUT, POST forms, resumable, DELETE, MOVE${
       options.limits?.maxBodyBytes === undefined ? "" : `; max ${options.limits.maxBodyBytes} bytes`
     })`
     : `on (PUT, POST forms, resumable, DELETE, MOVE; fsync ${on(options.fsync)}${

@@ -97,7 +97,7 @@ Object storage (ROOT = s3://BUCKET/PREFIX):
                          AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/
                          AWS_SESSION_TOKEN come first when readable
   The environment is read only with --allow-env; ~/.aws needs --allow-read
-  (and --allow-env=HOME). Resumable uploads are off on S3.
+  (and --allow-env=HOME).
 
 Output:
   --log FORMAT           access log on stdout, one line per request:

@@ -22,6 +22,8 @@ import { KeyedLock } from "./storage/keyed_lock.ts";
 import { DEFAULT_LIMITS } from "./server/limits.ts";
 import type { Limits } from "./server/limits.ts";
 import { ResumableUploads } from "./handlers/resumable.ts";
+import { FsUploadStore } from "./storage/fs_uploads.ts";
+import { S3UploadStore } from "./storage/s3_uploads.ts";
 import { FsStorage } from "./storage/fs.ts";
 import { openS3Storage } from "./storage/s3.ts";
 import { isS3Root } from "./storage/s3_config.ts";
@@ -188,14 +190,23 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
     cache: options.cache === false ? null : new FileCache(CACHE_LIMITS),
     locks,
   });
-  // Resumable uploads keep partial data on disk: the fs store only (on S3 they are off).
-  const resumable = readOnly || !(storage instanceof FsStorage) ? null : new ResumableUploads({
-    storage,
-    fsync,
-    locks,
-    maxBodyBytes: limits.maxBodyBytes,
-    expiryMs: options.uploadExpiryMs ?? DEFAULT_UPLOAD_EXPIRY_MS,
-  });
+  const uploads = readOnly
+    ? null
+    : storage instanceof FsStorage
+    ? new FsUploadStore({ storage, fsync, locks })
+    : new S3UploadStore({ storage });
+  let resumable: ResumableUploads | null = null;
+  try {
+    resumable = uploads && new ResumableUploads({
+      uploads,
+      storage,
+      maxBodyBytes: limits.maxBodyBytes,
+      expiryMs: options.uploadExpiryMs ?? DEFAULT_UPLOAD_EXPIRY_MS,
+    });
+  } catch (error) {
+    await uploads?.close(); // A bad lifetime: stop the store's restoring walk.
+    throw error;
+  }
   const routes = createHandler({
     storage,
     readOnly,
@@ -223,8 +234,7 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
     onError: (error) => onError(error),
   }));
   const close = async () => {
-    resumable?.close();
-    await resumable?.restored;
+    await resumable?.close();
     await storage.close();
   };
   return {

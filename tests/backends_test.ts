@@ -5,8 +5,10 @@
  * get the same answers: GET/HEAD, single and multiple ranges, conditional
  * GET and PUT, PUT create/replace, a large streamed PUT, POST forms,
  * DELETE, MOVE, listings (HTML and JSON), PUT dir/, digests and auth. Then,
- * S3 only: two instances on one bucket racing If-Match PUTs get exactly one
- * winner per round.
+ * S3 only: a resumable upload continued through another instance, and two
+ * instances on one bucket racing If-Match PUTs get exactly one winner per
+ * round. (The resumable-upload protocol tests run over both stores in
+ * tests/resumable_test.ts.)
  *
  * @module
  */
@@ -484,20 +486,99 @@ suite(
 
 Deno.test({
   name:
-    "s3: resumable uploads are off: their namespace is 501, Upload-Complete PUTs are plain PUTs",
+    "s3: a resumable upload started on one instance is continued on another, across parts and tails",
   ignore: s3Ignored,
-  fn: () =>
-    withBackend(BACKENDS[1], "resumable-off", {}, async (server) => {
-      const resource = await send(server, "PATCH", "/.well-known/filedrop-uploads/abc", {
+  async fn() {
+    const prefix = testPrefix("resume-across");
+    const config = s3Config!;
+    const options: ServeOptions = {
+      root: testRoot(prefix),
+      port: 0,
+      hostname: "127.0.0.1",
+      s3: {
+        endpoint: config.endpoint,
+        region: config.region,
+        pathStyle: true,
+        credentials: config.credentials,
+      },
+      onError: (error) => console.error("server error:", error),
+    };
+    const first = await serve(options);
+    const second = await serve(options);
+    try {
+      // 8 MiB parts: 3 MiB (a tail), +7 MiB (a part and a tail), +9 MiB (a part, a tail), complete.
+      const data = patternBytes(19 * 1024 * 1024 + 5, 7) as Uint8Array<ArrayBuffer>;
+      const cuts = [0, 3 * 1024 * 1024, 10 * 1024 * 1024, data.length];
+      const digest = `sha-256=:${
+        btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", data))))
+      }:`;
+      const created = await send(first, "PUT", "/big/resumed.bin", {
+        headers: { "Upload-Complete": "?0", "Repr-Digest": digest },
+        body: data.subarray(cuts[0], cuts[1]),
+      });
+      assert.equal(created.status, 201, created.text);
+      const location = created.headers.get("location")!;
+      assert.equal(created.headers.get("upload-offset"), String(cuts[1]));
+      const servers = [second, first, second];
+      for (let i = 1; i < cuts.length - 1; i++) {
+        const server = servers[i - 1];
+        const head = await send(server, "HEAD", location);
+        assert.equal(
+          head.headers.get("upload-offset"),
+          String(cuts[i]),
+          "the offset from the store",
+        );
+        const appended = await send(server, "PATCH", location, {
+          headers: {
+            "Content-Type": "application/partial-upload",
+            "Upload-Offset": String(cuts[i]),
+            "Upload-Complete": "?0",
+          },
+          body: data.subarray(cuts[i], cuts[i + 1]),
+        });
+        assert.equal(appended.status, 204, appended.text);
+        assert.equal(appended.headers.get("upload-offset"), String(cuts[i + 1]));
+      }
+      assert.equal((await send(first, "GET", "/big/resumed.bin")).status, 404, "nothing visible");
+      // Completed on the instance that did not see the first bytes: the digest is checked by reading back.
+      const done = await send(second, "PATCH", location, {
+        headers: {
+          "Content-Type": "application/partial-upload",
+          "Upload-Offset": String(data.length),
+          "Upload-Complete": "?1",
+        },
+      });
+      assert.equal(done.status, 201, done.text);
+      assert.equal(done.headers.get("repr-digest"), digest);
+      const stored = await send(first, "GET", "/big/resumed.bin");
+      assert.equal(stored.body.length, data.length);
+      assert.equal(await sha256Hex(stored.body), await sha256Hex(data));
+      const client = testClient();
+      assert.deepEqual(await client.listMultipartUploads(prefix), [], "no multipart upload left");
+      const state = await client.listObjects({ prefix: `${prefix}.filedrop-tmp-state/` });
+      assert.deepEqual(state.objects.map((o) => o.key), [], "no state objects left");
+
+      // A wrong Repr-Digest, completed on another instance: 400, and no file left.
+      const bad = await send(first, "PUT", "/bad.bin", {
+        headers: { "Upload-Complete": "?0", "Repr-Digest": digest },
+        body: data.subarray(0, 10),
+      });
+      const refused = await send(second, "PATCH", bad.headers.get("location")!, {
+        headers: {
+          "Content-Type": "application/partial-upload",
+          "Upload-Offset": "10",
+          "Upload-Complete": "?1",
+        },
         body: "x",
       });
-      assert.equal(resource.status, 501);
-      const put = await putText(server, "/r.txt", "whole", { "Upload-Complete": "?1" });
-      assert.equal(put.status, 201);
-      assert.equal((await send(server, "GET", "/r.txt")).text, "whole");
-      const options = await send(server, "OPTIONS", "/");
-      assert.equal(options.headers.get("accept-patch"), null, "no resumable uploads announced");
-    }),
+      assert.equal(refused.status, 400);
+      assert.equal((await send(first, "GET", "/bad.bin")).status, 404);
+    } finally {
+      await first.shutdown();
+      await second.shutdown();
+      await removePrefix(testClient(), prefix);
+    }
+  },
 });
 
 // --- Two instances on one bucket -------------------------------------------------

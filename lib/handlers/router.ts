@@ -24,10 +24,7 @@ import { deletePath } from "./delete.ts";
 export interface HandlerConfig extends ReadConfig {
   /** Largest request body (multipart forms check it per part too). */
   maxBodyBytes: number;
-  /**
-   * Resumable uploads, or null on a read-only server or over a store that
-   * has none (S3: `Upload-Complete` requests are then plain PUTs).
-   */
+  /** Resumable uploads, or null on a read-only server. */
   resumable: ResumableUploads | null;
 }
 
@@ -69,9 +66,7 @@ export function createHandler(config: HandlerConfig): Handler {
     if (url.segments[0] === ".well-known" && url.segments[1] === UPLOADS_SEGMENT) {
       // Routed on decoded segments, so this namespace can never be a real file.
       if (config.resumable === null) {
-        throw config.readOnly
-          ? new HttpError(403, "The server is read-only (--read-only)")
-          : new HttpError(501, "Resumable uploads are not supported by this store");
+        throw new HttpError(403, "The server is read-only (--read-only)");
       }
       if (url.segments.length !== 3 || url.trailingSlash) throw new HttpError(404, "Not found");
       return await config.resumable.handleResource(request, url.segments[2]);

@@ -72,8 +72,8 @@
  * CopyObject copies at most 5 GiB (larger files cannot be moved); a
  * directory exists only while something is under it or it has a marker, so
  * removing the last file of a directory made by a PUT (no marker) makes
- * the directory go too. Resumable uploads (kept on disk by the fs store)
- * are not offered over S3.
+ * the directory go too. Resumable uploads are multipart uploads too
+ * (lib/storage/s3_uploads.ts).
  *
  * @module
  */
@@ -88,6 +88,7 @@ import {
   putConditionHeaders,
   S3Client,
   S3Error,
+  unquoteETag,
 } from "./s3_client.ts";
 import type { ObjectInfo, UploadedPart } from "./s3_client.ts";
 import { describeS3Location, resolveS3Config, S3ConfigError } from "./s3_config.ts";
@@ -151,6 +152,11 @@ function fileEntry(info: ObjectInfo): StoredEntry {
 
 function directoryEntry(lastModified: number): StoredEntry {
   return { kind: "directory", size: 0, etag: "", lastModified };
+}
+
+/** The bytes of a hex string (a part's MD5 from its ETag). */
+function hexBytes(text: string): Uint8Array {
+  return Uint8Array.from(text.match(/../g) ?? [], (pair) => parseInt(pair, 16));
 }
 
 /** Lookups a commit of many files (a form of up to 1000) runs at once: the store is shared. */
@@ -611,6 +617,53 @@ export class S3Storage implements Storage {
   close(): Promise<void> {
     this.#client.close();
     return Promise.resolve();
+  }
+
+  /** The signed-request client of the bucket (for the store's resumable uploads). */
+  get client(): S3Client {
+    return this.#client;
+  }
+
+  /** The part size of multipart uploads. */
+  get partBytes(): number {
+    return this.#host.partBytes;
+  }
+
+  /** Checks that a file may be written at `path`: not ROOT, no file among its ancestors (409). */
+  checkTarget(path: StoragePath): Promise<void> {
+    return this.#mapped(async () => {
+      if (path.length === 0) throw new HttpError(409, "ROOT is a directory");
+      await this.#checkAncestors(path);
+    });
+  }
+
+  /**
+   * Completes the multipart upload `uploadId` of `path`'s key with `parts`
+   * once `condition` accepts what is there: check-then-act under this
+   * process's lock, like a multipart PUT (RGW 16.2 ignores preconditions on
+   * CompleteMultipartUpload).
+   */
+  completeUpload(
+    path: StoragePath,
+    uploadId: string,
+    parts: readonly UploadedPart[],
+    size: number,
+    condition: WriteCondition,
+  ): Promise<Committed> {
+    const key = this.key(path);
+    return this.#mapped(() =>
+      this.#locks.run(key, async () => {
+        await this.#checkAncestors(path);
+        const current = await this.#stat(path);
+        condition.check(current);
+        if (current?.kind === "directory") throw new HttpError(409, "A directory has that name");
+        const digests = parts.map((part) => hexBytes(unquoteETag(part.etag)));
+        const etag = await this.#client.completeMultipartUpload(key, uploadId, parts) ??
+          multipartETag(digests);
+        const lastModified = Math.floor(Date.now() / 1000) * 1000;
+        return { created: current === null, entry: { kind: "file", size, etag, lastModified } };
+      })
+    );
   }
 
   /** The key of a path. */

@@ -86,6 +86,12 @@ export interface UploadedPart {
   etag: string;
 }
 
+/** A part of a multipart upload as ListParts describes it. */
+export interface ListedPart extends UploadedPart {
+  /** Its size in bytes. */
+  size: number;
+}
+
 /** How long a request may take to get its response head; a stalled store is then 504, not a hang. */
 const DEFAULT_TIMEOUT_MS = 60_000;
 
@@ -567,6 +573,56 @@ export class S3Client {
       { accept: (status) => (status >= 200 && status < 300) || status === 404 },
     );
     await response.body?.cancel();
+  }
+
+  /**
+   * ListParts of an upload, every page: number, ETag and size of each part,
+   * in order; null when the upload is gone (completed or aborted).
+   */
+  async listParts(key: string, uploadId: string): Promise<ListedPart[] | null> {
+    const parts: ListedPart[] = [];
+    let marker = "0";
+    for (;;) {
+      const response = await this.send(
+        "ListParts",
+        "GET",
+        this.url(key, [["part-number-marker", marker], ["uploadId", uploadId]]),
+        { accept: (status) => isSuccess(status) || status === 404 },
+      );
+      if (response.status === 404) {
+        await response.body?.cancel();
+        return null;
+      }
+      const text = await this.#document("ListParts", response);
+      for (const block of xmlElements(text, "Part")) {
+        parts.push({
+          partNumber: Number(xmlText(block, "PartNumber") ?? "0"),
+          etag: quoteETag(xmlText(block, "ETag") ?? ""),
+          size: Number(xmlText(block, "Size") ?? "0"),
+        });
+      }
+      if (xmlText(text, "IsTruncated") !== "true") return parts;
+      const next = xmlText(text, "NextPartNumberMarker");
+      if (!next || next === marker) {
+        throw new S3Error(200, "InvalidResponse", "ListParts: truncated without a marker");
+      }
+      marker = next;
+    }
+  }
+
+  /** GetObject of a whole (small) object: its bytes and ETag, or null when there is none. */
+  async getObjectBytes(key: string): Promise<{ bytes: Uint8Array; etag: string } | null> {
+    const response = await this.send("GetObject", "GET", this.url(key), {
+      accept: (status) => status === 200 || status === 404,
+    });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return null;
+    }
+    const etag = response.headers.get("etag");
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (etag === null) throw new S3Error(200, "InvalidResponse", "GetObject: no ETag");
+    return { bytes, etag: quoteETag(etag) };
   }
 
   /** ListMultipartUploads under `prefix` (first page, up to 1000): key, id and start time of each. */
