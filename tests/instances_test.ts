@@ -192,3 +192,31 @@ Deno.test("a resumable upload created on one instance is resumed and finished on
     assert.deepEqual(storedNames(path.join(root, "up")), ["file.bin"]);
   });
 });
+
+Deno.test("a read through one instance sees what another wrote before the read was sent, under load", async () => {
+  await withInstances(2, ["--log", "off"], async ([a, b]) => {
+    // Readers hammer the round's path on A, so that A's checks are shared among requests.
+    let round = 0;
+    let stop = false;
+    const readers = Array.from({ length: 6 }, async () => {
+      while (!stop) {
+        const status = (await sendOne(a.port, `GET /r${round}.txt HTTP/1.1`)).status;
+        assert.ok(status === 200 || status === 404, `status ${status}`);
+      }
+    });
+    try {
+      for (; round < 60; round++) {
+        assert.equal((await sendOne(a.port, `GET /r${round}.txt HTTP/1.1`)).status, 404);
+        assert.equal((await put(b.port, `/r${round}.txt`, `round ${round}`)).status, 201);
+        const read = await sendOne(a.port, `GET /r${round}.txt HTTP/1.1`);
+        assert.equal(read.status, 200, `round ${round}: created through B before this GET`);
+        assert.equal(read.body, `round ${round}`);
+        assert.equal((await sendOne(b.port, `DELETE /r${round}.txt HTTP/1.1`)).status, 204);
+        assert.equal((await sendOne(a.port, `GET /r${round}.txt HTTP/1.1`)).status, 404);
+      }
+    } finally {
+      stop = true;
+      await Promise.all(readers);
+    }
+  });
+});

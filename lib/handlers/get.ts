@@ -126,7 +126,10 @@ async function serveFile(
   const siblings: { coding: Coding; opened: OpenedFile }[] = [];
   for (const coding of ["br", "gzip"] as const) {
     if (filePath.length === 0) break;
-    const sibling = await config.storage.open(siblingPath(filePath, coding));
+    const sibling = await config.storage.open(
+      siblingPath(filePath, coding),
+      request.receivedAt,
+    );
     if (sibling !== null && "content" in sibling) siblings.push({ coding, opened: sibling });
   }
   const stored = chooseCoding(accept, siblings.map((s) => s.coding));
@@ -163,14 +166,14 @@ function acceptsHtml(request: Request): boolean {
  */
 async function notFound(config: ReadConfig, request: Request): Promise<Response> {
   if (config.spa && acceptsHtml(request)) {
-    const index = await config.storage.open(["index.html"]);
+    const index = await config.storage.open(["index.html"], request.receivedAt);
     if (index !== null && "content" in index) {
       return serveFile(config, request, index, ["index.html"], "text/html; charset=utf-8");
     }
   }
   // Most trees have no 404.html: the cached check says so without an open per request.
   if (!(await hasNotFoundPage(config.storage))) throw new HttpError(404, "Not found");
-  const page = await config.storage.open(["404.html"]);
+  const page = await config.storage.open(["404.html"], request.receivedAt);
   if (page === null || !("content" in page)) throw new HttpError(404, "Not found");
   return {
     status: 404,
@@ -186,7 +189,7 @@ export async function getPath(
   url: UrlPath,
 ): Promise<Response> {
   const storage = config.storage;
-  const opened = await storage.open(url.segments);
+  const opened = await storage.open(url.segments, request.receivedAt);
   if (opened === null) return notFound(config, request);
   if ("content" in opened) {
     // "/file.txt/" names a directory: a file is not served for it.
@@ -202,7 +205,7 @@ export async function getPath(
     return { status: 301, headers: [["Location", encodeUrlPath(url.segments, true) + query]] };
   }
   const indexPath = [...url.segments, "index.html"];
-  const index = await storage.open(indexPath);
+  const index = await storage.open(indexPath, request.receivedAt);
   if (index !== null && "content" in index) {
     return serveFile(config, request, index, indexPath, "text/html; charset=utf-8");
   }

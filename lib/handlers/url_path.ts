@@ -118,6 +118,9 @@ function foldCase(name: string): string {
 }
 
 function isTempName(name: string): boolean {
+  // No folding turns an ASCII first character other than "." into one: most names end here.
+  const first = name.charCodeAt(0);
+  if (first < 0x80 && first !== 0x2e) return false;
   return foldCase(name).startsWith(TEMP_PREFIX);
 }
 
