@@ -126,10 +126,7 @@ async function serveFile(
   const siblings: { coding: Coding; opened: OpenedFile }[] = [];
   for (const coding of ["br", "gzip"] as const) {
     if (filePath.length === 0) break;
-    const sibling = await config.storage.open(
-      siblingPath(filePath, coding),
-      request.receivedAt,
-    );
+    const sibling = await config.storage.open(siblingPath(filePath, coding));
     if (sibling !== null && "content" in sibling) siblings.push({ coding, opened: sibling });
   }
   const stored = chooseCoding(accept, siblings.map((s) => s.coding));
@@ -166,14 +163,14 @@ function acceptsHtml(request: Request): boolean {
  */
 async function notFound(config: ReadConfig, request: Request): Promise<Response> {
   if (config.spa && acceptsHtml(request)) {
-    const index = await config.storage.open(["index.html"], request.receivedAt);
+    const index = await config.storage.open(["index.html"]);
     if (index !== null && "content" in index) {
       return serveFile(config, request, index, ["index.html"], "text/html; charset=utf-8");
     }
   }
   // Most trees have no 404.html: the cached check says so without an open per request.
   if (!(await hasNotFoundPage(config.storage))) throw new HttpError(404, "Not found");
-  const page = await config.storage.open(["404.html"], request.receivedAt);
+  const page = await config.storage.open(["404.html"]);
   if (page === null || !("content" in page)) throw new HttpError(404, "Not found");
   return {
     status: 404,
@@ -189,7 +186,7 @@ export async function getPath(
   url: UrlPath,
 ): Promise<Response> {
   const storage = config.storage;
-  const opened = await storage.open(url.segments, request.receivedAt);
+  const opened = await storage.open(url.segments);
   if (opened === null) return notFound(config, request);
   if ("content" in opened) {
     // "/file.txt/" names a directory: a file is not served for it.
@@ -205,7 +202,7 @@ export async function getPath(
     return { status: 301, headers: [["Location", encodeUrlPath(url.segments, true) + query]] };
   }
   const indexPath = [...url.segments, "index.html"];
-  const index = await storage.open(indexPath, request.receivedAt);
+  const index = await storage.open(indexPath);
   if (index !== null && "content" in index) {
     return serveFile(config, request, index, indexPath, "text/html; charset=utf-8");
   }

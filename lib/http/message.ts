@@ -52,11 +52,6 @@ export interface Request {
    */
   readonly remoteAddr?: string;
   /**
-   * When the request was received, as a stamp of `lib/storage/receipt_clock.ts`:
-   * a store may answer a read with a check made after this stamp.
-   */
-  readonly receivedAt?: number;
-  /**
    * Sends an interim 1xx response (not 101) ahead of the final one, such as
    * `104 Upload Resumption Supported`; a no-op for HTTP/1.0 clients.
    */

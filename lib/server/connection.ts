@@ -19,7 +19,6 @@ import type { BodySink, BodyStream, Request, RequestBody, Response } from "../ht
 import { ReceiveBuffer } from "../http/receive_buffer.ts";
 import { LAST_CHUNK, serializeHead } from "../http/serialize.ts";
 import type { HeaderList } from "../http/serialize.ts";
-import { stampReceipt } from "../storage/receipt_clock.ts";
 import type { Limits } from "./limits.ts";
 import { OutputBuffer } from "./output_buffer.ts";
 
@@ -223,7 +222,6 @@ export class Connection {
       headers: head.headers,
       body,
       remoteAddr: this.#remoteAddr === "-" ? undefined : this.#remoteAddr,
-      receivedAt: stampReceipt(),
       informational: async (status, headers) => {
         if (status < 100 || status > 199 || status === 101) {
           throw new Error(`not interim: ${status}`);

@@ -16,8 +16,6 @@ export interface CachedFile {
 }
 
 interface Entry extends CachedFile {
-  /** The receipt stamp (`receipt_clock.ts`) of the last stat that found this version. */
-  checkedAt: number;
   dev: number;
   ino: number | null;
   mtime: number;
@@ -74,25 +72,13 @@ export class FileCache {
       Date.now() - Math.max(mtime, ctime) > (this.#limits.settleMs ?? SETTLE_MS);
   }
 
-  /** Whether a version of `fsPath` is cached (stale or not). */
+  /** Whether a version of `fsPath` is cached (current or not). */
   has(fsPath: string): boolean {
     return this.#entries.has(fsPath);
   }
 
-  /**
-   * The cached version of `fsPath` if a stat made after the request stamped
-   * `receivedAt` arrived found it current; no stat is needed then.
-   */
-  checkedSince(fsPath: string, receivedAt: number): CachedFile | undefined {
-    const entry = this.#entries.get(fsPath);
-    return entry !== undefined && entry.checkedAt >= receivedAt ? entry : undefined;
-  }
-
-  /**
-   * The cached version of `fsPath` if `info`, a stat made when the receipt
-   * clock read `checkedAt`, still describes it.
-   */
-  get(fsPath: string, info: Deno.FileInfo, checkedAt = 0): CachedFile | undefined {
+  /** The cached version of `fsPath` if `info` (a fresh stat) still describes it. */
+  get(fsPath: string, info: Deno.FileInfo): CachedFile | undefined {
     const entry = this.#entries.get(fsPath);
     if (entry === undefined) return undefined;
     if (
@@ -102,24 +88,19 @@ export class FileCache {
       this.#remove(fsPath, entry);
       return undefined;
     }
-    entry.checkedAt = Math.max(entry.checkedAt, checkedAt);
     // Re-insert to mark it most recently used.
     this.#entries.delete(fsPath);
     this.#entries.set(fsPath, entry);
     return entry;
   }
 
-  /**
-   * Stores `body` as the content of `fsPath` at the version `info` describes;
-   * `checkedAt` is the receipt clock's reading when `info` was taken.
-   */
-  set(fsPath: string, info: Deno.FileInfo, cached: CachedFile, checkedAt = 0): void {
+  /** Stores `body` as the content of `fsPath` at the version `info` describes. */
+  set(fsPath: string, info: Deno.FileInfo, cached: CachedFile): void {
     if (!this.accepts(info) || cached.body.length !== info.size) return;
     const previous = this.#entries.get(fsPath);
     if (previous !== undefined) this.#remove(fsPath, previous);
     this.#entries.set(fsPath, {
       ...cached,
-      checkedAt,
       dev: info.dev,
       ino: info.ino,
       mtime: info.mtime?.getTime() ?? 0,

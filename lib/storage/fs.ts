@@ -28,7 +28,7 @@ import { PathLocks } from "./path_locks.ts";
 import { FsLockTable } from "./lock_table.ts";
 import { checkWriteInside, isInside, resolveForRead, toFsPath } from "./fs_path.ts";
 import { TEMP_PREFIX, TempFiles } from "./temp_files.ts";
-import { receiptsSoFar } from "./receipt_clock.ts";
+import { CheckBatch } from "./check_batch.ts";
 import type {
   Committed,
   ListedEntry,
@@ -60,9 +60,6 @@ export interface FsStorageOptions {
 
 /** Mode of a new file: the usual 0644, whatever the process's umask. */
 const NEW_FILE_MODE = 0o644;
-
-/** Most paths remembered as missing: enough for bursts of the same misses, bounded against scans. */
-const MISSING_MEMO_ENTRIES = 1024;
 
 /** The strong ETag of a file version: inode, size and modification time in milliseconds. */
 export function fileETag(info: Deno.FileInfo): string {
@@ -175,8 +172,8 @@ export class FsStorage implements Storage {
   readonly #fsync: boolean;
   readonly #followSymlinks: boolean;
   readonly #cache: FileCache | null;
-  /** Paths found missing, with the receipt clock's reading when they were (see `open`). */
-  readonly #missing = new Map<string, number>();
+  /** The stats validating cached files, one per path for the requests parsed together. */
+  readonly #checks = new CheckBatch((fsPath: string) => this.#statForCache(fsPath));
   readonly #locks: PathLocks;
   readonly #temps: TempFiles;
   readonly lockTable: FsLockTable;
@@ -232,36 +229,13 @@ export class FsStorage implements Storage {
     return resolved === null ? null : entryOf(resolved.info);
   }
 
-  async open(
-    storagePath: StoragePath,
-    receivedAt?: number,
-  ): Promise<OpenedFile | StoredEntry | null> {
+  async open(storagePath: StoragePath): Promise<OpenedFile | StoredEntry | null> {
     const fsPath = this.fsPath(storagePath);
-    // Whatever is checked from here on was checked after every request up to this stamp arrived.
-    const checkedAt = receiptsSoFar();
     if (this.#cache !== null) {
-      if (receivedAt !== undefined) {
-        const shared = this.#cache.checkedSince(fsPath, receivedAt);
-        if (shared !== undefined) return { entry: shared.entry, content: shared.body };
-        if ((this.#missing.get(fsPath) ?? -1) >= receivedAt) return null;
-      }
-      // A path never found before is looked up without throwing: a stat of a missing
-      // file costs an exception, which was a sixth of a 404's CPU (measured). A path
-      // that cannot be reached (EACCES, a dangling link) reads as missing too.
-      if (!this.#cache.has(fsPath) && !existsSync(fsPath)) {
-        this.#rememberMissing(fsPath, checkedAt);
-        return null;
-      }
-      // Synchronous on purpose: a local stat answers from the kernel's caches in
-      // microseconds, while the async op's machinery cost 30% of the CPU under a
-      // small-file load (measured).
-      const info = statSyncQuiet(fsPath);
-      if (info instanceof Deno.errors.NotFound) {
-        this.#rememberMissing(fsPath, checkedAt);
-        return null;
-      }
+      const info = await this.#checks.check(fsPath);
+      if (info === null) return null;
       if (!(info instanceof Error)) {
-        const cached = this.#cache.get(fsPath, info, checkedAt);
+        const cached = this.#cache.get(fsPath, info);
         if (cached !== undefined) return { entry: cached.entry, content: cached.body };
       }
     }
@@ -296,16 +270,25 @@ export class FsStorage implements Storage {
       } finally {
         file.close();
       }
-      this.#cache.set(fsPath, info, { entry, body }, checkedAt);
+      this.#cache.set(fsPath, info, { entry, body });
       return { entry, content: body };
     }
     return { entry, content: file };
   }
 
-  #rememberMissing(fsPath: string, checkedAt: number): void {
-    // Bounded: a scan of random paths must not grow it; the memo only helps bursts.
-    if (this.#missing.size >= MISSING_MEMO_ENTRIES) this.#missing.clear();
-    this.#missing.set(fsPath, checkedAt);
+  /**
+   * The `stat` that validates a cached file: null when nothing is there.
+   * Synchronous on purpose: a local stat answers from the kernel's caches in
+   * microseconds, while the async op's machinery cost 30% of the CPU under a
+   * small-file load (measured). A path not cached is first looked up without
+   * throwing, since a stat of a missing file costs an exception (a sixth of a
+   * 404's CPU, measured); a path that cannot be reached (EACCES, a dangling
+   * link) reads as missing too.
+   */
+  #statForCache(fsPath: string): Deno.FileInfo | Error | null {
+    if (!this.#cache?.has(fsPath) && !existsSync(fsPath)) return null;
+    const info = statSyncQuiet(fsPath);
+    return info instanceof Deno.errors.NotFound ? null : info;
   }
 
   async list(storagePath: StoragePath): Promise<ListedEntry[]> {

@@ -106,11 +106,8 @@ export interface Storage {
   /**
    * Opens the file at `path` for reading. A directory there is described,
    * not opened (so a caller needs no second look); null when neither is there.
-   * `receivedAt` is the reading request's receipt stamp
-   * (`lib/storage/receipt_clock.ts`): a store may answer with what a check
-   * made after it saw, instead of checking again.
    */
-  open(path: StoragePath, receivedAt?: number): Promise<OpenedFile | StoredEntry | null>;
+  open(path: StoragePath): Promise<OpenedFile | StoredEntry | null>;
   /**
    * The entries of the directory at `path`, in no particular order. Throws
    * (404) when there is no directory there.

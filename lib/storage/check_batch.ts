@@ -1,0 +1,45 @@
+/**
+ * Coalesces identical synchronous checks (a `stat` of one path) asked for
+ * during one run of the microtask queue into one, made after all of them
+ * were asked.
+ *
+ * Under load, the requests whose bytes arrived together are parsed together,
+ * and each used to `stat` the same file right after its own parse. Here a
+ * check is queued instead and made once the microtasks already queued have
+ * run: by then every request read in the same turn of the event loop has
+ * asked for it, and one `stat` answers them all. Every request sharing it
+ * asked before it was made, so what it saw is the state at a moment between
+ * each request's arrival and its response (reads stay linearizable: a change
+ * completed before a request arrived is always seen). Unlike a cache with a
+ * lifetime, nothing outlives the batch.
+ *
+ * @module
+ */
+
+/** Runs `check(key)` at most once per key per batch; see the module doc. */
+export class CheckBatch<K, V> {
+  readonly #check: (key: K) => V;
+  readonly #waiting = new Map<K, PromiseWithResolvers<V>>();
+
+  /** @param check the synchronous check; it must not throw (return errors as values) */
+  constructor(check: (key: K) => V) {
+    this.#check = check;
+  }
+
+  /** The result of a check of `key` made after this call, shared with the batch's other callers. */
+  check(key: K): Promise<V> {
+    let waiting = this.#waiting.get(key);
+    if (waiting === undefined) {
+      if (this.#waiting.size === 0) queueMicrotask(() => this.#run());
+      waiting = Promise.withResolvers<V>();
+      this.#waiting.set(key, waiting);
+    }
+    return waiting.promise;
+  }
+
+  #run(): void {
+    const batch = [...this.#waiting];
+    this.#waiting.clear();
+    for (const [key, waiting] of batch) waiting.resolve(this.#check(key));
+  }
+}
