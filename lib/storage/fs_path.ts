@@ -6,7 +6,7 @@
  */
 
 import * as path from "node:path";
-import { isMissing } from "./fs_errors.ts";
+import { isMissing, statOrNullSync } from "./fs_errors.ts";
 import { HttpError } from "../http/errors.ts";
 
 /**
@@ -100,22 +100,20 @@ function forbidden(): HttpError {
  * An entry that exists but does not resolve (a dangling symlink or a loop)
  * throws 403: a write through it could create a file wherever it points.
  */
-async function realPathIfExists(
-  fsPath: string,
-): Promise<{ real: string; link: Deno.FileInfo } | undefined> {
+function realPathIfExists(fsPath: string): { real: string; link: Deno.FileInfo } | undefined {
   // Racing DELETEs, MOVEs and PUTs may remove and re-create the entry between
   // the two calls: only a link that stays dangling is refused.
   for (;;) {
     let link: Deno.FileInfo;
     try {
-      link = await Deno.lstat(fsPath);
+      link = Deno.lstatSync(fsPath);
     } catch (error) {
       if (isMissing(error)) return undefined;
       if (error instanceof Deno.errors.FilesystemLoop) throw forbidden();
       throw error;
     }
     try {
-      return { real: await Deno.realPath(fsPath), link };
+      return { real: Deno.realPathSync(fsPath), link };
     } catch (error) {
       if (error instanceof Deno.errors.FilesystemLoop) throw forbidden();
       if (!isMissing(error)) throw error;
@@ -131,6 +129,11 @@ async function realPathIfExists(
  * symlink loops are refused too, since where they lead cannot be checked.
  * ROOT itself is not writable: its parent is outside ROOT.
  *
+ * Synchronous on purpose: a few lookups that a local file system answers
+ * from its caches in microseconds, where async ops cost a round trip through
+ * Deno's blocking pool each, most of a small upload's time (measured). Like
+ * nginx, the server then waits on a slow network file system instead.
+ *
  * Returns `lockKey`, `fsPath` with its existing directories resolved (its
  * own name kept: a link there is replaced, not followed), the same for every
  * path that reaches the same entry, so it is what writes lock on; and
@@ -139,32 +142,27 @@ async function realPathIfExists(
  * @param rootReal the real path of ROOT
  * @param fsPath a path from {@link toFsPath}
  */
-export async function checkWriteInside(
+export function checkWriteInside(
   rootReal: string,
   fsPath: string,
-): Promise<{ lockKey: string; current: Deno.FileInfo | null }> {
+): { lockKey: string; current: Deno.FileInfo | null } {
   let ancestor = path.dirname(fsPath);
-  let ancestorReal = (await realPathIfExists(ancestor))?.real;
+  let ancestorReal = realPathIfExists(ancestor)?.real;
   while (ancestorReal === undefined) {
     const parent = path.dirname(ancestor);
     if (parent === ancestor) throw forbidden();
     ancestor = parent;
-    ancestorReal = (await realPathIfExists(ancestor))?.real;
+    ancestorReal = realPathIfExists(ancestor)?.real;
   }
   if (!isInside(rootReal, ancestorReal)) throw forbidden();
   const lockKey = path.join(ancestorReal, path.relative(ancestor, fsPath));
 
   // Checked after the parent: a symlink inside an outside directory may point back in.
-  const target = await realPathIfExists(fsPath);
+  const target = realPathIfExists(fsPath);
   if (target === undefined) return { lockKey, current: null };
   if (!isInside(rootReal, target.real)) throw forbidden();
   // A pipe, socket or device is not ours to replace, move or remove (gone since: fine).
-  const info = !target.link.isSymlink
-    ? target.link
-    : await Deno.stat(target.real).catch((error) => {
-      if (isMissing(error)) return null;
-      throw error;
-    });
+  const info = target.link.isSymlink ? statOrNullSync(target.real) : target.link;
   if (info !== null && !isFileOrDirectory(info)) {
     throw new HttpError(403, "Not a regular file or directory");
   }

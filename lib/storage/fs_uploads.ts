@@ -146,8 +146,13 @@ export class FsUploadStore implements UploadStore {
     await this.restored;
   }
 
-  async checkTarget(target: StoragePath): Promise<void> {
-    await checkWriteInside(this.#rootReal, this.#storage.fsPath(target));
+  checkTarget(target: StoragePath): Promise<void> {
+    try {
+      checkWriteInside(this.#rootReal, this.#storage.fsPath(target));
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #paths(key: string, segments: string[]): Paths {

@@ -68,11 +68,13 @@ export class PathLocks {
         file = await this.#open(first);
         this.#files.set(first, file);
       }
-      await file.lock(true);
+      // Another process rarely holds it: try without blocking first, which needs no
+      // round trip through the blocking pool; wait off the event loop only if taken.
+      if (!file.tryLockSync(true)) await file.lock(true);
       try {
         return await this.#hold(rest, task);
       } finally {
-        await file.unlock();
+        file.unlockSync();
       }
     });
   }
