@@ -1061,3 +1061,42 @@ Deno.test("random mutations parse or throw HttpError, the same way however split
     assert.ok((seen.get(key) ?? 0) > 50, `${key}: ${[...seen]}`);
   }
 });
+
+Deno.test("values and targets repeated from one request to the next are the same text, changed ones are new", () => {
+  // The parser reuses the string of a known field's last value (and of the last
+  // target) when the bytes are the same: a stale or mixed-up reuse would show here.
+  const rows: [string, string, string][] = [
+    ["/a.txt", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131", "gzip, br"],
+    ["/a.txt", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131", "gzip, br"],
+    ["/b.txt", "Mozilla/5.0 (X11; Linux x86_64) Chrome/132", "gzip, bz"],
+    ["/a.txt", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131", "gzip, br"],
+    ["/a.txt", "Mozilla/5.0 (X11; Linux x86_64) Chrome/13\xe9", "\xe9zip, br"],
+    ["/a.txt", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131", "gzip, br"],
+    ["/a.txt", "short", ""],
+    ["/a.txt", "x".repeat(600), "y".repeat(600)],
+    ["/a.txt", "x".repeat(599) + "z", "y".repeat(600)],
+  ];
+  for (const [target, agent, encoding] of rows) {
+    const raw = head(
+      `GET ${target} HTTP/1.1`,
+      "Host: h",
+      `User-Agent: ${agent}`,
+      `Accept-Encoding: ${encoding}`,
+      "Authorization: Basic dXNlcjpwYXNz",
+    );
+    const result = parsePieces([bytes(raw)], { ...TABLE_LIMITS, maxHeadBytes: 4096 });
+    const parsed = "head" in result ? result.head : null;
+    assert.ok(parsed, raw);
+    assert.equal(parsed.target, target);
+    assert.equal(parsed.headers.get("user-agent"), agent);
+    assert.equal(parsed.headers.get("accept-encoding"), encoding);
+    assert.equal(parsed.headers.get("authorization"), "Basic dXNlcjpwYXNz");
+  }
+});
+
+Deno.test("methods are parsed case-sensitively, known or not", () => {
+  for (const method of ["GET", "get", "Get", "PUT", "PUTS", "MOVE", "PROPFIND", "M"]) {
+    const result = parsePieces([bytes(head(`${method} / HTTP/1.1`, "Host: h"))], TABLE_LIMITS);
+    assert.equal("head" in result ? result.head?.method : result.status, method);
+  }
+});

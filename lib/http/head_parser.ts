@@ -153,22 +153,85 @@ for (let index = 0; index < KNOWN_NAMES.length; index++) {
   nameTable[slot] = index;
 }
 
-/** The lowercase field name in `data[start, end)` (all tchar), interned when it is a known one. */
-function fieldName(data: Uint8Array, start: number, end: number): string {
+/** The index in KNOWN_NAMES of the field name in `data[start, end)` (all tchar), or -1. */
+function knownNameIndex(data: Uint8Array, start: number, end: number): number {
   let hash = 0x811c9dc5 | 0;
   for (let i = start; i < end; i++) hash = nameHash(hash, LOWER[data[i]]);
   for (let slot = hash & NAME_TABLE_MASK;; slot = (slot + 1) & NAME_TABLE_MASK) {
     const index = nameTable[slot];
-    if (index === -1) break;
+    if (index === -1) return -1;
     const known = knownBytes[index];
     if (known.length !== end - start) continue;
     let same = true;
     for (let i = 0; i < known.length && same; i++) same = known[i] === LOWER[data[start + i]];
-    if (same) return KNOWN_NAMES[index];
+    if (same) return index;
   }
+}
+
+function lowercaseName(data: Uint8Array, start: number, end: number): string {
   let text = "";
   for (let i = start; i < end; i++) text += String.fromCharCode(LOWER[data[i]]);
   return text;
+}
+
+/** Longest text remembered per slot (longer ones are decoded every time). */
+const REMEMBERED_TEXT_BYTES = 512;
+/**
+ * Known fields whose values are never remembered: how fast a request is
+ * parsed must not tell whether its credentials equal someone else's.
+ */
+const SECRET_FIELD = Uint8Array.from(
+  KNOWN_NAMES,
+  (name) => name === "authorization" || name === "cookie" ? 1 : 0,
+);
+/** The slot of the request-target among the remembered texts; the known field names' indexes come first. */
+const TARGET_SLOT = KNOWN_NAMES.length;
+/** The last text seen in each slot (a known field's value, the target), as bytes and as text. */
+const lastBytes: (Uint8Array | null)[] = Array.from({ length: TARGET_SLOT + 1 }, () => null);
+const lastTexts: string[] = Array.from({ length: TARGET_SLOT + 1 }, () => "");
+
+/**
+ * The text of `data[start, end)`, the same string as last time in `slot`
+ * when the bytes are the same. A client repeats most of its fields on every
+ * request (User-Agent, Accept, sec-ch-ua...), and comparing bytes costs less
+ * than decoding them and collecting another string (measured).
+ */
+function rememberedText(
+  slot: number,
+  data: Uint8Array,
+  start: number,
+  end: number,
+  ascii: boolean,
+): string {
+  const length = end - start;
+  const last = lastBytes[slot];
+  if (last !== null && last.length === length) {
+    let same = true;
+    for (let i = 0; i < length && same; i++) same = last[i] === data[start + i];
+    if (same) return lastTexts[slot];
+  }
+  const text = latin1(data, start, end, ascii);
+  if (length <= REMEMBERED_TEXT_BYTES) {
+    lastBytes[slot] = data.slice(start, end);
+    lastTexts[slot] = text;
+  }
+  return text;
+}
+
+/** Methods parsed without allocating, by their bytes. */
+const KNOWN_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "MOVE"];
+const knownMethodBytes = KNOWN_METHODS.map((method) => new TextEncoder().encode(method));
+
+/** The method token in `data[start, end)` (all tchar, case kept). */
+function methodText(data: Uint8Array, start: number, end: number): string {
+  for (let index = 0; index < knownMethodBytes.length; index++) {
+    const known = knownMethodBytes[index];
+    if (known.length !== end - start) continue;
+    let same = true;
+    for (let i = 0; i < known.length && same; i++) same = known[i] === data[start + i];
+    if (same) return KNOWN_METHODS[index];
+  }
+  return latin1(data, start, end, true);
 }
 
 /**
@@ -243,7 +306,13 @@ export class HeadParser {
     let lineStart = base + this.#lineStart;
     let lines = this.#lines;
     for (; i < end; i++) {
-      if (data[i] !== LF) continue;
+      // The native search beats a byte loop; a hit past `end` is stale bytes, not this head's.
+      const lf = data.indexOf(LF, i);
+      if (lf === -1 || lf >= end) {
+        i = end;
+        break;
+      }
+      i = lf;
       const bareLf = i === base || data[i - 1] !== CR;
       const lineLength = bareLf ? i - lineStart : i - 1 - lineStart;
       // Size limits before the bare-LF check: received in one piece or in many,
@@ -293,11 +362,11 @@ function parseHead(data: Uint8Array, start: number, end: number, fieldCount: num
   let i = start;
   while (TCHAR[data[i]] === 1) i++;
   if (i === start || data[i] !== SP) throw new HttpError(400, "Invalid request line");
-  const method = latin1(data, start, i, true);
+  const method = methodText(data, start, i);
   const targetStart = ++i;
   while (TARGET_CHAR[data[i]] === 1) i++;
   if (i === targetStart || data[i] !== SP) throw new HttpError(400, "Invalid request line");
-  const target = latin1(data, targetStart, i, true);
+  const target = rememberedText(TARGET_SLOT, data, targetStart, i, true);
   const versionStart = ++i;
   if (data[versionStart + 8] !== CR || data[versionStart + 9] !== LF) {
     throw new HttpError(400, "Invalid HTTP version");
@@ -336,8 +405,14 @@ function parseHead(data: Uint8Array, start: number, end: number, fieldCount: num
     while (valueEnd > valueStart && (data[valueEnd - 1] === SP || data[valueEnd - 1] === HTAB)) {
       valueEnd--;
     }
-    const name = fieldName(data, lineStart, nameEnd);
-    const value = latin1(data, valueStart, valueEnd, bytesOr < 0x80);
+    const nameIndex = knownNameIndex(data, lineStart, nameEnd);
+    const ascii = bytesOr < 0x80;
+    const name = nameIndex === -1
+      ? lowercaseName(data, lineStart, nameEnd)
+      : KNOWN_NAMES[nameIndex];
+    const value = nameIndex === -1 || SECRET_FIELD[nameIndex] === 1
+      ? latin1(data, valueStart, valueEnd, ascii)
+      : rememberedText(nameIndex, data, valueStart, valueEnd, ascii);
     if (name === "host") hostCount++;
     else if (name === "content-length") contentLengthCount++;
     const previous = headers.get(name);
