@@ -7,6 +7,7 @@
 import denoJson from "./deno.json" with { type: "json" };
 import { AccessLogger, escapeLogValue } from "./lib/server/access_log.ts";
 import { HELP, parseCommandLine, UsageError } from "./lib/cli.ts";
+import { completionScript } from "./lib/completions.ts";
 import type { Command } from "./lib/cli.ts";
 import { hashPassword, InsecureConfigurationError, serve } from "./lib/mod.ts";
 import type { ServeOptions } from "./lib/mod.ts";
@@ -202,6 +203,8 @@ async function start(args: string[]): Promise<void> {
       return void console.log(HELP);
     case "version":
       return void console.log(`filedrop ${denoJson.version}`);
+    case "completions":
+      return void console.log(completionScript(command.shell));
     case "hash-password": {
       const password = await readPassword();
       if (password === "") fail("hash-password reads the password on stdin; it was empty");

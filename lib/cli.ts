@@ -30,6 +30,7 @@ export type Command =
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "hash-password" }
+  | { kind: "completions"; shell: Shell }
   | {
     kind: "serve";
     options: ServeOptions;
@@ -46,81 +47,309 @@ export const DEFAULT_PORT = 8080;
 /** Prefix of the environment variables read for options (besides PORT and HOST). */
 export const ENV_PREFIX = "FILEDROP_";
 
-/** The `--help` text. */
-export const HELP = `Usage: filedrop [options] [ROOT]
-       filedrop hash-password      (reads a password on stdin, prints its hash)
+/** The shells `filedrop completions` writes a script for. */
+export const SHELLS = ["bash", "zsh", "fish"] as const;
 
-Serves ROOT (default: the current directory) over HTTP: GET and HEAD read
-files, PUT uploads them atomically, DELETE removes them, MOVE renames them.
-ROOT may be s3://BUCKET/PREFIX: a bucket of an S3-compatible object store.
+/** A shell `filedrop completions` writes a script for. */
+export type Shell = typeof SHELLS[number];
 
-Network:
-  --host ADDR            address to bind (default 127.0.0.1)            [HOST]
-  --port N               port (default 8080; 0 picks a free one; if 8080
-                         is taken and no port was given, a free one)    [PORT]
-  --tls-cert FILE        serve HTTPS with this PEM certificate chain
-  --tls-key FILE         ... and this PEM private key
-  --cors                 let scripts on any origin read and write
-  --workers N|auto       serve with N workers on one port, one per core
-                         with auto (Linux; default 1)        [FILEDROP_WORKERS]
+/** The access log formats `--log` takes. */
+export const LOG_FORMATS = ["common", "combined", "json", "off"] as const;
 
-Writes:
-  --read-only            refuse every write with 403          [FILEDROP_READ_ONLY]
-  --max-body SIZE        largest upload, e.g. 500M, 2G (default unlimited)
-                                                               [FILEDROP_MAX_BODY]
-  --no-fsync             answer before uploads are flushed to disk (faster;
-                         an acknowledged upload may be lost on power loss)
-  --auth USER:PASS       require HTTP Basic credentials for writes; repeatable;
-                         PASS may be a hash from 'filedrop hash-password'
-                                                               [FILEDROP_AUTH]
-  --auth-reads           require the credentials for reads too
-  --public-writes        allow anonymous writes on a non-loopback address
+/** The words that may come first instead of options: the commands other than serving. */
+export const SUBCOMMANDS = {
+  "hash-password": "read a password on stdin, print its hash for --auth",
+  completions: `print a completion script for ${SHELLS.join(", ")}`,
+} as const;
 
-Reads:
-  --no-listing           404 for directories without index.html
-  --dotfiles             serve and list names starting with "."
-  --follow-symlinks      follow symlinks that lead outside ROOT, for reads
-                         (UNSAFE: exposes whatever they point to)
-  --spa                  answer unknown paths that accept HTML with /index.html
-  --no-compress          no gzip on the fly, no precompressed .br/.gz files
-  --cache-control VALUE  Cache-Control of file responses (default no-cache)
+/** The headings of `--help`, in order, with any lines printed after their options. */
+const SECTIONS = {
+  network: { title: "Network", notes: [] },
+  writes: { title: "Writes", notes: [] },
+  reads: { title: "Reads", notes: [] },
+  s3: {
+    title: "Object storage (ROOT = s3://BUCKET/PREFIX)",
+    notes: [
+      "The environment is read only with --allow-env; ~/.aws needs --allow-read",
+      "(and --allow-env=HOME).",
+    ],
+  },
+  output: { title: "Output", notes: [] },
+} as const;
 
-Object storage (ROOT = s3://BUCKET/PREFIX):
-  --s3-endpoint URL      the store's endpoint (default AWS_ENDPOINT_URL_S3,
-                         AWS_ENDPOINT_URL, the profile's endpoint_url, else
-                         AWS S3 in AWS_REGION, default us-east-1)
-  --s3-path-style        URLs as ENDPOINT/BUCKET/KEY (the default with a
-                         custom endpoint; AWS gets BUCKET.ENDPOINT/KEY)
-  --s3-profile NAME      take credentials, region and endpoint from this
-                         profile of ~/.aws/credentials and ~/.aws/config
-                         (default AWS_PROFILE, else "default"); without it,
-                         AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/
-                         AWS_SESSION_TOKEN come first when readable
-  The environment is read only with --allow-env; ~/.aws needs --allow-read
-  (and --allow-env=HOME).
+/**
+ * One command-line option: what node:util's `parseArgs` needs (`type`,
+ * `short`, `multiple`) and what `--help` and the shell completions show.
+ */
+export interface OptionSpec {
+  /** Whether the option takes a value. */
+  readonly type: "string" | "boolean";
+  /** The one-letter alias, as in `-h`. */
+  readonly short?: string;
+  /** The option may be given several times. */
+  readonly multiple?: boolean;
+  /** The value's name in `--help`, as in `--port N`. */
+  readonly value?: string;
+  /** What a shell offers for the value: file names, or one of these words. */
+  readonly values?: "file" | readonly string[];
+  /** The `--help` heading it is listed under. */
+  readonly section: keyof typeof SECTIONS;
+  /** Its description in `--help`, one line per element. */
+  readonly help: readonly string[];
+  /** A one-line description for the completions, when the first line of `help` is not one. */
+  readonly brief?: string;
+  /** The environment variable read when the flag is absent. */
+  readonly env?: string;
+}
 
-Output:
-  --log FORMAT           access log on stdout, one line per request:
-                         common (default): Apache's Common Log Format
-                           (%h %l %u %t "%r" %>s %b; no body bytes is -)
-                         combined: nginx's combined format (common, with
-                           no body bytes as 0, plus "referer" "user-agent")
-                         json: also response time and head+body bytes
-                         off                                   [FILEDROP_LOG]
-  --quiet                no access log and no start-up details
-  -h, --help             show this help
-  -V, --version          show the version
+/**
+ * Every option of the command, in `--help` order: the one table that
+ * parsing, `--help` and the shell completions are made from.
+ */
+export const OPTIONS = {
+  host: {
+    type: "string",
+    value: "ADDR",
+    section: "network",
+    help: ["address to bind (default 127.0.0.1)"],
+    env: "HOST",
+  },
+  port: {
+    type: "string",
+    value: "N",
+    section: "network",
+    help: [
+      "port (default 8080; 0 picks a free one; if 8080",
+      "is taken and no port was given, a free one)",
+    ],
+    brief: "port (default 8080; 0 picks a free one)",
+    env: "PORT",
+  },
+  "tls-cert": {
+    type: "string",
+    value: "FILE",
+    values: "file",
+    section: "network",
+    help: ["serve HTTPS with this PEM certificate chain"],
+  },
+  "tls-key": {
+    type: "string",
+    value: "FILE",
+    values: "file",
+    section: "network",
+    help: ["... and this PEM private key"],
+    brief: "the PEM private key of --tls-cert",
+  },
+  cors: {
+    type: "boolean",
+    section: "network",
+    help: ["let scripts on any origin read and write"],
+  },
+  workers: {
+    type: "string",
+    value: "N|auto",
+    values: ["auto"],
+    section: "network",
+    help: ["serve with N workers on one port, one per core", "with auto (Linux; default 1)"],
+    brief: "serve with N workers on one port (auto: one per core)",
+    env: "FILEDROP_WORKERS",
+  },
+  "read-only": {
+    type: "boolean",
+    section: "writes",
+    help: ["refuse every write with 403"],
+    env: "FILEDROP_READ_ONLY",
+  },
+  "max-body": {
+    type: "string",
+    value: "SIZE",
+    section: "writes",
+    help: ["largest upload, e.g. 500M, 2G (default unlimited)"],
+    env: "FILEDROP_MAX_BODY",
+  },
+  "no-fsync": {
+    type: "boolean",
+    section: "writes",
+    help: [
+      "answer before uploads are flushed to disk (faster;",
+      "an acknowledged upload may be lost on power loss)",
+    ],
+    brief: "answer before uploads are flushed to disk",
+  },
+  auth: {
+    type: "string",
+    multiple: true,
+    value: "USER:PASS",
+    section: "writes",
+    help: [
+      "require HTTP Basic credentials for writes; repeatable;",
+      "PASS may be a hash from 'filedrop hash-password'",
+    ],
+    brief: "require HTTP Basic credentials for writes",
+    env: "FILEDROP_AUTH",
+  },
+  "auth-reads": {
+    type: "boolean",
+    section: "writes",
+    help: ["require the credentials for reads too"],
+  },
+  "public-writes": {
+    type: "boolean",
+    section: "writes",
+    help: ["allow anonymous writes on a non-loopback address"],
+  },
+  "no-listing": {
+    type: "boolean",
+    section: "reads",
+    help: ["404 for directories without index.html"],
+  },
+  dotfiles: {
+    type: "boolean",
+    section: "reads",
+    help: ['serve and list names starting with "."'],
+  },
+  "follow-symlinks": {
+    type: "boolean",
+    section: "reads",
+    help: [
+      "follow symlinks that lead outside ROOT, for reads",
+      "(UNSAFE: exposes whatever they point to)",
+    ],
+  },
+  spa: {
+    type: "boolean",
+    section: "reads",
+    help: ["answer unknown paths that accept HTML with /index.html"],
+  },
+  "no-compress": {
+    type: "boolean",
+    section: "reads",
+    help: ["no gzip on the fly, no precompressed .br/.gz files"],
+  },
+  "cache-control": {
+    type: "string",
+    value: "VALUE",
+    section: "reads",
+    help: ["Cache-Control of file responses (default no-cache)"],
+  },
+  "s3-endpoint": {
+    type: "string",
+    value: "URL",
+    section: "s3",
+    help: [
+      "the store's endpoint (default AWS_ENDPOINT_URL_S3,",
+      "AWS_ENDPOINT_URL, the profile's endpoint_url, else",
+      "AWS S3 in AWS_REGION, default us-east-1)",
+    ],
+    brief: "the S3 store's endpoint",
+  },
+  "s3-path-style": {
+    type: "boolean",
+    section: "s3",
+    help: [
+      "URLs as ENDPOINT/BUCKET/KEY (the default with a",
+      "custom endpoint; AWS gets BUCKET.ENDPOINT/KEY)",
+    ],
+    brief: "S3 URLs as ENDPOINT/BUCKET/KEY",
+  },
+  "s3-profile": {
+    type: "string",
+    value: "NAME",
+    section: "s3",
+    help: [
+      "take credentials, region and endpoint from this",
+      "profile of ~/.aws/credentials and ~/.aws/config",
+      '(default AWS_PROFILE, else "default"); without it,',
+      "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/",
+      "AWS_SESSION_TOKEN come first when readable",
+    ],
+    brief: "take S3 credentials, region and endpoint from this AWS profile",
+  },
+  log: {
+    type: "string",
+    value: "FORMAT",
+    values: LOG_FORMATS,
+    section: "output",
+    help: [
+      "access log on stdout, one line per request:",
+      "common (default): Apache's Common Log Format",
+      '  (%h %l %u %t "%r" %>s %b; no body bytes is -)',
+      "combined: nginx's combined format (common, with",
+      '  no body bytes as 0, plus "referer" "user-agent")',
+      "json: also response time and head+body bytes",
+      "off",
+    ],
+    brief: `access log format on stdout: ${LOG_FORMATS.join(", ")}`,
+    env: "FILEDROP_LOG",
+  },
+  quiet: {
+    type: "boolean",
+    section: "output",
+    help: ["no access log and no start-up details"],
+  },
+  help: { type: "boolean", short: "h", section: "output", help: ["show this help"] },
+  version: { type: "boolean", short: "V", section: "output", help: ["show the version"] },
+} as const satisfies Record<string, OptionSpec>;
 
-Environment variables (in brackets) are read only when the process may read
-them (deno run --allow-env; the release binaries may); flags win over them.
-ROOT may also come from FILEDROP_ROOT.
+/** Where descriptions start in `--help`, and how wide a line may be. */
+const HELP_COLUMN = 25;
+const HELP_WIDTH = 79;
 
-Examples:
-  filedrop                                serve the current directory on :8080
-  filedrop --read-only ./public           serve ./public without uploads
-  filedrop --host 0.0.0.0 --auth "me:$(filedrop hash-password)" ~/drop
-  curl -T photo.jpg http://127.0.0.1:8080/photos/photo.jpg
-`;
+/** How an option is written in `--help` and the completions: `-h, --help`, `--port N`. */
+export function optionUsage(name: string, spec: OptionSpec): string {
+  const flag = spec.short === undefined ? `--${name}` : `-${spec.short}, --${name}`;
+  return spec.value === undefined ? flag : `${flag} ${spec.value}`;
+}
+
+/** The lines `--help` prints for one option, its environment variable flush right. */
+function helpLines(name: string, spec: OptionSpec): string[] {
+  const usage = `  ${optionUsage(name, spec)}`;
+  const indent = " ".repeat(HELP_COLUMN);
+  const out = usage.length + 2 <= HELP_COLUMN
+    ? [usage.padEnd(HELP_COLUMN) + spec.help[0], ...spec.help.slice(1).map((line) => indent + line)]
+    : [usage, ...spec.help.map((line) => indent + line)];
+  if (spec.env !== undefined) {
+    const tag = `[${spec.env}]`;
+    const last = out[out.length - 1];
+    if (last.length + 1 + tag.length <= HELP_WIDTH) {
+      out[out.length - 1] = last.padEnd(HELP_WIDTH - tag.length) + tag;
+    } else {
+      out.push(tag.padStart(HELP_WIDTH));
+    }
+  }
+  return out;
+}
+
+/** The `--help` text, made from {@linkcode OPTIONS}. */
+export const HELP = [
+  "Usage: filedrop [options] [ROOT]",
+  "       filedrop hash-password      (reads a password on stdin, prints its hash)",
+  `       filedrop completions SHELL  (prints a script for SHELL: ${SHELLS.join(", ")})`,
+  "",
+  "Serves ROOT (default: the current directory) over HTTP: GET and HEAD read",
+  "files, PUT uploads them atomically, DELETE removes them, MOVE renames them.",
+  "ROOT may be s3://BUCKET/PREFIX: a bucket of an S3-compatible object store.",
+  ...Object.entries(SECTIONS).flatMap(([section, { title, notes }]) => [
+    "",
+    `${title}:`,
+    ...Object.entries(OPTIONS as Record<string, OptionSpec>)
+      .filter(([, spec]) => spec.section === section)
+      .flatMap(([name, spec]) => helpLines(name, spec)),
+    ...notes.map((note) => `  ${note}`),
+  ]),
+  "",
+  "Environment variables (in brackets) are read only when the process may read",
+  "them (deno run --allow-env; the release binaries may); flags win over them.",
+  "ROOT may also come from FILEDROP_ROOT.",
+  "",
+  "Examples:",
+  "  filedrop                                serve the current directory on :8080",
+  "  filedrop --read-only ./public           serve ./public without uploads",
+  '  filedrop --host 0.0.0.0 --auth "me:$(filedrop hash-password)" ~/drop',
+  "  curl -T photo.jpg http://127.0.0.1:8080/photos/photo.jpg",
+  "  source <(filedrop completions bash)     complete filedrop's options in bash",
+  "",
+].join("\n");
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i;
 const UNITS: Record<string, number> = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
@@ -140,36 +369,6 @@ function parsePort(text: string): number {
   }
   return Number(text);
 }
-
-const LOG_FORMATS = ["common", "combined", "json", "off"] as const;
-
-const OPTIONS = {
-  host: { type: "string" },
-  port: { type: "string" },
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  cors: { type: "boolean" },
-  "read-only": { type: "boolean" },
-  "max-body": { type: "string" },
-  "no-fsync": { type: "boolean" },
-  auth: { type: "string", multiple: true },
-  "auth-reads": { type: "boolean" },
-  "public-writes": { type: "boolean" },
-  "no-listing": { type: "boolean" },
-  dotfiles: { type: "boolean" },
-  "follow-symlinks": { type: "boolean" },
-  spa: { type: "boolean" },
-  "no-compress": { type: "boolean" },
-  "cache-control": { type: "string" },
-  "s3-endpoint": { type: "string" },
-  "s3-path-style": { type: "boolean" },
-  "s3-profile": { type: "string" },
-  workers: { type: "string" },
-  log: { type: "string" },
-  quiet: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-  version: { type: "boolean", short: "V" },
-} as const;
 
 /** Edit distance, for suggesting the option a user probably meant. */
 function distance(a: string, b: string): number {
@@ -240,6 +439,13 @@ export function parseCommandLine(
   env: Record<string, string | undefined> = {},
 ): Command {
   if (args[0] === "hash-password" && args.length === 1) return { kind: "hash-password" };
+  if (args[0] === "completions") {
+    const shell = SHELLS.find((name) => name === args[1]);
+    if (shell === undefined || args.length !== 2) {
+      throw new UsageError(`completions takes one shell: ${SHELLS.join(", ")}`);
+    }
+    return { kind: "completions", shell };
+  }
   let parsed;
   try {
     parsed = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
