@@ -450,6 +450,47 @@ suite("auth: writes need credentials, reads do not", async (server) => {
 }, { auth: ["me:secret"] });
 
 suite(
+  "MOVE of a directory: every file under it, onto nothing or an empty directory",
+  async (server) => {
+    await putText(server, "/d/a.txt", "alpha");
+    await putText(server, "/d/sub/b.txt", "beta");
+    assert.equal((await send(server, "PUT", "/d/empty/")).status, 201);
+    const moved = await send(server, "MOVE", "/d", { headers: { Destination: "/e" } });
+    assert.equal(moved.status, 201, moved.text);
+    assert.equal((await send(server, "GET", "/e/a.txt")).text, "alpha");
+    assert.equal((await send(server, "GET", "/e/sub/b.txt")).text, "beta");
+    const listing = JSON.parse(
+      (await send(server, "GET", "/e/", { headers: { Accept: "application/json" } })).text,
+    );
+    assert.deepEqual(
+      listing.entries.map((e: { name: string }) => e.name).sort(),
+      ["a.txt", "empty", "sub"],
+    );
+    assert.equal((await send(server, "GET", "/d/a.txt")).status, 404);
+    assert.equal((await send(server, "GET", "/d/")).status, 404, "the source is gone");
+
+    await putText(server, "/full/x.txt", "x");
+    const notEmpty = await send(server, "MOVE", "/e", { headers: { Destination: "/full" } });
+    assert.equal(notEmpty.status, 409);
+    const refused = await send(server, "MOVE", "/e", {
+      headers: { Destination: "/full", Overwrite: "F" },
+    });
+    assert.equal(refused.status, 412);
+    const intoItself = await send(server, "MOVE", "/e", { headers: { Destination: "/e/sub/e" } });
+    assert.equal(intoItself.status, 409);
+    const ontoFile = await send(server, "MOVE", "/e", { headers: { Destination: "/full/x.txt" } });
+    assert.equal(ontoFile.status, 409);
+    assert.equal((await send(server, "GET", "/e/sub/b.txt")).text, "beta", "nothing moved");
+
+    assert.equal((await send(server, "PUT", "/blank/")).status, 201);
+    const replaced = await send(server, "MOVE", "/e", { headers: { Destination: "/blank" } });
+    assert.equal(replaced.status, 204);
+    assert.equal((await send(server, "GET", "/blank/sub/b.txt")).text, "beta");
+    assert.equal((await send(server, "GET", "/e/a.txt")).status, 404);
+  },
+);
+
+suite(
   "compression: a precompressed sibling, or gzip on the fly, and identity ranges",
   async (server) => {
     const text = "filedrop ".repeat(4000);

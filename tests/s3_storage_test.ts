@@ -595,9 +595,15 @@ s3Test(
       await storage.move(["b.txt"], ["dir", "b.txt"], { overwrite: false, condition: ANYTHING }),
       true,
     );
-    await rejectsWith(
-      storage.move(["dir"], ["dir2"], { overwrite: false, condition: ANYTHING }),
-      501,
+    assert.equal(
+      await storage.move(["dir"], ["dir2"], { overwrite: false, condition: ANYTHING }),
+      true,
+    );
+    assert.equal(new TextDecoder().decode(await readAll(storage, ["dir2", "b.txt"])), "gamma");
+    assert.equal(await storage.stat(["dir"]), null, "the source directory is gone");
+    assert.equal(
+      await storage.move(["dir2"], ["dir"], { overwrite: false, condition: ANYTHING }),
+      true,
     );
     await rejectsWith(
       storage.move(["missing"], ["m2"], { overwrite: false, condition: ANYTHING }),

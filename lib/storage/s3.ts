@@ -54,8 +54,18 @@
  *   source, which is not conditional: a version written by another
  *   instance between the copy and the delete is deleted. The destination's
  *   "Overwrite: F" and directory checks are check-then-act (RGW ignores
- *   preconditions on the copy's destination). Moving a directory (a
- *   prefix) is not supported: 501.
+ *   preconditions on the copy's destination).
+ * - MOVE of a directory (a prefix): every object under it is listed, then
+ *   copied (each with `x-amz-copy-if-match` on its listed ETag), then the
+ *   sources are deleted; a copy that fails removes the copies made and
+ *   nothing moved (412 when a file changed meanwhile). Not atomic: during
+ *   the move readers see the new tree fill and then the old one empty; a
+ *   file another instance writes under the source after the listing stays
+ *   there (the source directory survives with it), and one it replaces
+ *   between its copy and the deletes is deleted; an instance that dies
+ *   mid-move leaves both trees (partly). A destination directory must be
+ *   empty (409), as rename(2) wants on a file system. Resumable uploads
+ *   in progress under it complete at their old path.
  * - MKDIR: the marker is PUT with `If-None-Match: *`: atomic.
  * - "No file over a directory, nothing under a file" is check-then-act: an
  *   object store has no such rule, and another instance may create `a/x`
@@ -90,7 +100,7 @@ import {
   S3Error,
   unquoteETag,
 } from "./s3_client.ts";
-import type { ObjectInfo, UploadedPart } from "./s3_client.ts";
+import type { ListedObject, ObjectInfo, UploadedPart } from "./s3_client.ts";
 import { describeS3Location, resolveS3Config, S3ConfigError } from "./s3_config.ts";
 import type { S3Options } from "./s3_config.ts";
 import { s3ErrorToHttp } from "./s3_errors.ts";
@@ -158,6 +168,9 @@ function directoryEntry(lastModified: number): StoredEntry {
 function hexBytes(text: string): Uint8Array {
   return Uint8Array.from(text.match(/../g) ?? [], (pair) => parseInt(pair, 16));
 }
+
+/** Copies or deletes a directory move runs at once. */
+const MOVE_CONCURRENCY = 8;
 
 /** Lookups a commit of many files (a form of up to 1000) runs at once: the store is shared. */
 const STAT_CONCURRENCY = 16;
@@ -830,18 +843,19 @@ export class S3Storage implements Storage {
         const current = await this.#stat(from);
         if (current === null) throw new HttpError(404, "Not found");
         options.condition.check(current);
-        if (current.kind === "directory") {
-          throw new HttpError(501, "Moving a directory is not supported on an S3 store");
-        }
         const existing = await this.#stat(to);
         if (existing !== null && !options.overwrite) {
           throw new HttpError(412, "Destination exists and Overwrite is F");
         }
-        if (existing?.kind === "directory") {
-          throw new HttpError(409, "Cannot replace a directory with a file");
+        if (existing !== null && existing.kind !== current.kind) {
+          throw new HttpError(409, "Cannot replace a file with a directory or the reverse");
         }
         if (to.length > 1 && (await this.#stat(to.slice(0, -1)))?.kind !== "directory") {
           throw new HttpError(409, "The destination's parent directory does not exist");
+        }
+        if (current.kind === "directory") {
+          await this.#moveDirectory(from, to);
+          return existing === null;
         }
         try {
           await this.#client.copyObject(source, target, current.etag);
@@ -856,6 +870,45 @@ export class S3Storage implements Storage {
         return existing === null;
       });
     });
+  }
+
+  /**
+   * Moves every object under directory `from` to `to` (an empty directory
+   * or nothing; checked by the caller): copies them all, each only while
+   * its ETag is the one listed, then deletes the sources. A copy that fails
+   * (a file changed meanwhile: 412) removes the copies made so far and
+   * leaves the source whole.
+   */
+  async #moveDirectory(from: StoragePath, to: StoragePath): Promise<void> {
+    const source = this.#directoryPrefix(from);
+    const target = this.#directoryPrefix(to);
+    const { objects: present } = await this.#client.listObjects({ prefix: target, maxKeys: 2 });
+    if (present.some((object) => object.key !== target)) {
+      throw new HttpError(409, "Directory is not empty");
+    }
+    const objects: ListedObject[] = [];
+    let token: string | null = null;
+    do {
+      const page = await this.#client.listObjects({ prefix: source, token });
+      objects.push(...page.objects);
+      token = page.nextToken;
+    } while (token !== null);
+    const copied: string[] = [];
+    try {
+      await mapLimited(objects, MOVE_CONCURRENCY, async (object) => {
+        const destination = target + object.key.slice(source.length);
+        await this.#client.copyObject(object.key, destination, object.etag);
+        copied.push(destination);
+      });
+    } catch (error) {
+      await mapLimited(copied, MOVE_CONCURRENCY, (key) => this.#client.deleteObject(key))
+        .catch(() => {});
+      if (error instanceof S3Error && error.status === 412) {
+        throw new HttpError(412, "A file in the directory changed during the move; nothing moved");
+      }
+      throw error;
+    }
+    await mapLimited(objects, MOVE_CONCURRENCY, (object) => this.#client.deleteObject(object.key));
   }
 
   mkdir(path: StoragePath): Promise<boolean> {
