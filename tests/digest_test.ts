@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { reprDigestOf, UploadDigests, wantsSha256 } from "../lib/content/digest.ts";
+import {
+  reprDigestOf,
+  UploadDigests,
+  wantsReprDigest,
+  wantsSha256,
+} from "../lib/content/digest.ts";
 import { HttpError } from "../lib/http/errors.ts";
 
 const body = new TextEncoder().encode("Hello, World!");
@@ -78,4 +83,45 @@ Deno.test("reprDigestOf computes once per ETag", async () => {
   assert.equal(first, `sha-256=:${b64("sha256")}:`);
   assert.equal(second, first);
   assert.equal(reads, 1);
+});
+
+Deno.test("without a Repr-Digest to give, only the announced digests are computed", () => {
+  const none = UploadDigests.fromHeaders(new Map(), { reprDigest: false });
+  none.update(body);
+  none.verify();
+  assert.equal(none.hasReprDigest, false);
+  assert.throws(() => none.reprDigest());
+
+  const announced = new Map([["content-digest", `sha-256=:${b64("sha256")}:`]]);
+  const checked = UploadDigests.fromHeaders(announced, { reprDigest: false });
+  checked.update(body);
+  checked.verify();
+  assert.equal(checked.reprDigest(), `sha-256=:${b64("sha256")}:`);
+
+  const otherMd5 = createHash("md5").update("other").digest("base64");
+  const wrongMd5 = UploadDigests.fromHeaders(new Map([["content-md5", otherMd5]]), {
+    reprDigest: false,
+  });
+  wrongMd5.update(body);
+  assert.equal(status(() => wrongMd5.verify()), 400, "still checked");
+});
+
+Deno.test("wantsReprDigest: a sha-256 preference or any digest the client sent", () => {
+  const rows: [Record<string, string>, boolean][] = [
+    [{}, false],
+    [{ "want-repr-digest": "sha-256=0" }, false],
+    [{ "want-repr-digest": "sha-512=1" }, false],
+    [{ "want-repr-digest": "sha-256=1" }, true],
+    [{ "content-md5": "x" }, true],
+    [{ "repr-digest": "x" }, true],
+    [{ "content-digest": "x" }, true],
+    [{ "want-content-digest": "sha-256=1" }, false],
+  ];
+  for (const [headers, expected] of rows) {
+    assert.equal(
+      wantsReprDigest(new Map(Object.entries(headers))),
+      expected,
+      JSON.stringify(headers),
+    );
+  }
 });

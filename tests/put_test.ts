@@ -99,6 +99,30 @@ Deno.test("PUT creates (201, Location, ETag) and then replaces (204, new ETag)",
   });
 });
 
+Deno.test("PUT answers with the body's Repr-Digest when the client checks integrity, only then", async () => {
+  await withServer({}, async (server) => {
+    const port = server.addr.port;
+    const body = "digest me";
+    const sha256 = `sha-256=:${createHash("sha256").update(body).digest("base64")}:`;
+    const md5 = createHash("md5").update(body).digest("base64");
+    const rows: [string[], string | undefined][] = [
+      [[], undefined],
+      [["Want-Repr-Digest: sha-256=0"], undefined],
+      [["Want-Repr-Digest: sha-512=3"], undefined],
+      [["Want-Repr-Digest: sha-256=1"], sha256],
+      [["Want-Repr-Digest: sha-512=3, sha-256=9"], sha256],
+      [[`Content-MD5: ${md5}`], sha256],
+      [[`Repr-Digest: ${sha256}`], sha256],
+      [[`Content-Digest: ${sha256}`], sha256],
+    ];
+    for (const [headers, expected] of rows) {
+      const response = await put(port, "/d.txt", body, headers);
+      assert.ok(response.status === 201 || response.status === 204, String(response.status));
+      assert.equal(response.headers.get("repr-digest"), expected, headers.join("; "));
+    }
+  });
+});
+
 Deno.test("PUT encodes Location and keeps an existing file's mode", async () => {
   await withServer({}, async (server, root) => {
     const port = server.addr.port;

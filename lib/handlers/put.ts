@@ -8,7 +8,7 @@
 
 import { HttpError } from "../http/errors.ts";
 import type { Request, Response } from "../http/message.ts";
-import { UploadDigests } from "../content/digest.ts";
+import { UploadDigests, wantsReprDigest } from "../content/digest.ts";
 import { encodeUrlPath } from "./url_path.ts";
 import { writeCondition } from "../content/preconditions.ts";
 import { conditionalHeaders } from "../content/serve_content.ts";
@@ -16,7 +16,8 @@ import type { Storage, StoragePath } from "../storage/storage.ts";
 
 /**
  * Stores the request body at `path`: 201 with Location for a new file, 204
- * for a replaced one, both with the new ETag and the body's `Repr-Digest`.
+ * for a replaced one, both with the new ETag, and the body's `Repr-Digest`
+ * when the client checks integrity ({@linkcode wantsReprDigest}).
  * The target's preconditions are checked before the body is read (so a
  * client learns of a 412 without sending it all) and again by the store just
  * before the new version goes in place; a digest the client sent is checked
@@ -30,7 +31,9 @@ export async function putFile(
   if (!request.headers.has("content-length") && !request.headers.has("transfer-encoding")) {
     throw new HttpError(411, "PUT needs Content-Length or chunked Transfer-Encoding");
   }
-  const digests = UploadDigests.fromHeaders(request.headers);
+  const digests = UploadDigests.fromHeaders(request.headers, {
+    reprDigest: wantsReprDigest(request.headers),
+  });
   const condition = writeCondition(request.method, conditionalHeaders(request));
   // Checked before the body is read too: a 409 or 412 costs the client no upload.
   const staged = await storage.stage(path, condition);
@@ -45,10 +48,8 @@ export async function putFile(
     throw error;
   }
   const [committed] = await storage.commit([{ staged, condition }]);
-  const headers: [string, string][] = [
-    ["ETag", committed.entry.etag],
-    ["Repr-Digest", digests.reprDigest()],
-  ];
+  const headers: [string, string][] = [["ETag", committed.entry.etag]];
+  if (digests.hasReprDigest) headers.push(["Repr-Digest", digests.reprDigest()]);
   if (!committed.created) return { status: 204, headers };
   headers.push(["Location", encodeUrlPath(path, false)]);
   headers.push(["Content-Type", "text/plain; charset=utf-8"]);
