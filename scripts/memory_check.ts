@@ -209,6 +209,8 @@ export async function runMemoryCheck(
       const response = await fetch(url, {
         method: "PUT",
         body: generatedBody(options.bytes, sentHash),
+        // The server answers with the stored body's digest when asked for it.
+        headers: { "Want-Repr-Digest": "sha-256=1" },
         client,
       });
       storedDigest = response.headers.get("repr-digest");

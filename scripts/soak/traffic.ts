@@ -630,7 +630,8 @@ function put(world: World, r: Random, variant: PutVariant): Exchange {
   const name = r.pick(world.names);
   const record = world.ledger.addPut(name, false);
   const body = makeBody(record.id, name, bodySize(r), world.seed);
-  const headers: string[] = [];
+  // Asked for, so the answer says what was stored.
+  const headers: string[] = ["Want-Repr-Digest: sha-256=1"];
   let expect: number[] = [201, 204];
   if (variant === "If-Match") {
     headers.push(`If-Match: ${world.etags.get(name) ?? `"none"`}`);
