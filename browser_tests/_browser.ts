@@ -68,6 +68,16 @@ export function chromiumInstalled(): boolean {
   }
 }
 
+const NO_CHROMIUM = !chromiumInstalled();
+if (NO_CHROMIUM) console.warn(`Skipping browser tests: no Chromium at ${CHROMIUM_PATH}`);
+
+/** Registers a browser test, skipped when Chromium is missing. */
+export function browserTest(name: string, fn: () => Promise<void>): void {
+  // Playwright keeps a pipe and timers to its browser process between calls,
+  // which the sanitizers would report as leaks of each test.
+  Deno.test({ name, ignore: NO_CHROMIUM, sanitizeOps: false, sanitizeResources: false, fn });
+}
+
 /** What a browser test gets: the page, the server and its ROOT. */
 export interface BrowserFixture {
   /** A fresh page, not yet navigated. */

@@ -16,8 +16,7 @@ import type { Page } from "playwright-core";
 import { TEMP_PREFIX } from "../lib/storage/temp_files.ts";
 import { formatSize } from "../lib/ui/portable.ts";
 import {
-  CHROMIUM_PATH,
-  chromiumInstalled,
+  browserTest,
   eventually,
   listedNames,
   throttleUploads,
@@ -31,16 +30,6 @@ async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-const NO_CHROMIUM = !chromiumInstalled();
-if (NO_CHROMIUM) console.warn(`Skipping browser tests: no Chromium at ${CHROMIUM_PATH}`);
-
-/** Registers a browser test, skipped when Chromium is missing. */
-function browserTest(name: string, fn: () => Promise<void>): void {
-  // Playwright keeps a pipe and timers to its browser process between calls,
-  // which the sanitizers would report as leaks of each test.
-  Deno.test({ name, ignore: NO_CHROMIUM, sanitizeOps: false, sanitizeResources: false, fn });
 }
 
 /** A 412/409/403 answer to the page's own fetch or XHR is logged by Chromium as a console error. */

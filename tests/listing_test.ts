@@ -302,7 +302,7 @@ Deno.test("listingResponse column headers link to their sort, toggling the activ
     for (const [query, expected, active] of COLUMN_LINK_CASES) {
       const html = bodyText(await list(dir, [], HIDE_DOTFILES, query));
       const sortLinks = Object.fromEntries(
-        hrefs(html).filter((href) => href.startsWith("?")).map((href) => {
+        hrefs(html).filter((href) => href.startsWith("?sort=")).map((href) => {
           const params = new URLSearchParams(href.slice(1));
           return [params.get("sort"), params.get("order")];
         }),
@@ -642,3 +642,10 @@ Deno.test("a listing has a weak ETag and Last-Modified, answers 304, and changes
     }
   });
 });
+
+Deno.test("the listing links to the folder as .zip and .tar.gz", () =>
+  withTempDir(async (dir) => {
+    const html = bodyText(await list(dir, [], HIDE_DOTFILES, ""));
+    assert.ok(hrefs(html).includes("?archive=zip"));
+    assert.ok(hrefs(html).includes("?archive=tar.gz"));
+  }));

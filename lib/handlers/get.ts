@@ -9,6 +9,7 @@
 import { isCompressible, MIN_COMPRESS_BYTES } from "../content/compression.ts";
 import { HttpError } from "../http/errors.ts";
 import type { Request, Response } from "../http/message.ts";
+import { archiveFormatOf, archiveResponse } from "./archive.ts";
 import { listingResponse } from "./listing.ts";
 import { chooseCoding } from "../content/negotiate.ts";
 import type { Coding } from "../content/negotiate.ts";
@@ -200,6 +201,12 @@ export async function getPath(
     // A same-origin path: encodeUrlPath never yields "//host" or "/\host".
     const query = request.query === "" ? "" : `?${request.query}`;
     return { status: 301, headers: [["Location", encodeUrlPath(url.segments, true) + query]] };
+  }
+  // A folder as an archive, when the folder may be listed at all.
+  const archive = archiveFormatOf(new URLSearchParams(request.query));
+  if (archive !== null) {
+    if (!config.listing) return notFound(config, request);
+    return archiveResponse(request, storage, url.segments, archive, { dotfiles: config.dotfiles });
   }
   const indexPath = [...url.segments, "index.html"];
   const index = await storage.open(indexPath);

@@ -203,8 +203,11 @@ function parseChoice<T extends string>(
 
 // --- Reading -----------------------------------------------------------------
 
-/** Whether a name in this directory may be listed: requestable, not a temp file, not a hidden dotfile. */
-function isListable(
+/**
+ * Whether a name in the directory at `segments` may be listed (and so put in
+ * an archive): requestable, not a temp file, not a hidden dotfile.
+ */
+export function isListable(
   segments: readonly string[],
   name: string,
   options: ListingOptions,
@@ -368,6 +371,13 @@ function renderSummary(entries: readonly ListingEntry[]): string {
     (files > 0 ? `, ${formatSize(bytes)} in total` : "");
 }
 
+/** Links that download this folder's tree as an archive (plain links: they work without JavaScript). */
+function renderDownloadLinks(): string {
+  return `<span class="downloads"><a class="button" id="download-zip" href="?archive=zip" download>` +
+    `${iconSvg("download")}Download .zip</a>` +
+    `<a class="button" id="download-tar" href="?archive=tar.gz" download>.tar.gz</a></span>`;
+}
+
 /** Upload, new-folder controls and the hidden file inputs they open. */
 function renderWriteToolbar(): string {
   return `<button type="button" id="upload-files" class="primary needs-js">${iconSvg("upload")}` +
@@ -444,6 +454,7 @@ ${ICON_SPRITE}
 <div class="filter needs-js"><input type="search" id="filter" placeholder="Filter names  ( / )" ` +
     `aria-label="Filter by name" aria-keyshortcuts="/" autocomplete="off" spellcheck="false">` +
     `<span id="filter-count" class="filter-count" aria-live="polite"></span></div>
+${renderDownloadLinks()}
 ${writable ? renderWriteToolbar() : ""}
 </div>
 ${noScriptUpload}<p id="notice" class="notice" role="status" aria-live="polite"></p>

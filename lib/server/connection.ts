@@ -354,7 +354,7 @@ export class Connection {
       if (!bodyless && !headOnly && body !== undefined) {
         if (body instanceof Uint8Array) await output.write(body);
         else {
-          const sink = chunked ? new ChunkedSink(output) : new TimedSink(output, this);
+          const sink = chunked ? new ChunkedSink(output, this) : new TimedSink(output, this);
           await body.writeTo(sink);
           if (chunked) await output.write(LAST_CHUNK);
         }
@@ -545,14 +545,17 @@ const SIZE_PREFIX = SIZE_DIGITS + 2;
 /**
  * Frames a body of unknown length as chunks. Regions reserve room for a
  * fixed-width size line (leading zeros are valid in chunk-size), so a body
- * filled in place needs no copy.
+ * filled in place needs no copy. Like {@linkcode TimedSink}, it restarts the
+ * write timeout on progress: a long body (a folder's archive) is not a stall.
  */
 class ChunkedSink implements BodySink {
   readonly #output: OutputBuffer;
+  readonly #connection: Connection;
   #region: Uint8Array | null = null;
 
-  constructor(output: OutputBuffer) {
+  constructor(output: OutputBuffer, connection: Connection) {
     this.#output = output;
+    this.#connection = connection;
   }
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -560,10 +563,12 @@ class ChunkedSink implements BodySink {
     this.#output.writeString(`${bytes.length.toString(16)}\r\n`);
     await this.#output.write(bytes);
     this.#output.writeString("\r\n");
+    this.#connection.touchWrite();
   }
 
   async region(minBytes: number): Promise<Uint8Array> {
     const region = await this.#output.region(minBytes + SIZE_PREFIX + 2);
+    this.#connection.touchWrite();
     this.#region = region;
     return region.subarray(SIZE_PREFIX, region.length - 2);
   }

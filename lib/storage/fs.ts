@@ -77,7 +77,15 @@ export function fileETag(info: Deno.FileInfo): string {
 export function entryOf(info: Deno.FileInfo): StoredEntry | null {
   const lastModified = info.mtime?.getTime() ?? 0;
   if (info.isFile) return { kind: "file", size: info.size, etag: fileETag(info), lastModified };
-  if (info.isDirectory) return { kind: "directory", size: 0, etag: "", lastModified };
+  if (info.isDirectory) {
+    return {
+      kind: "directory",
+      size: 0,
+      etag: "",
+      lastModified,
+      directoryId: `${info.dev}:${info.ino}`,
+    };
+  }
   return null;
 }
 

@@ -23,6 +23,12 @@ export interface StoredEntry {
   etag: string;
   /** Modification time in ms since the epoch. */
   lastModified: number;
+  /**
+   * A directory's identity, the same through every path that reaches it (a
+   * symlink's too: device and inode on a file system), so a walk of a tree can
+   * tell a loop. Absent where a path is the only way to a directory (S3).
+   */
+  directoryId?: string;
 }
 
 /** One entry of a directory, by name. */

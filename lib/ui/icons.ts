@@ -25,7 +25,8 @@ export type ControlIcon =
   | "upload-folder"
   | "new-folder"
   | "rename"
-  | "delete";
+  | "delete"
+  | "download";
 
 /** A page of a file: the outline every file kind starts from. */
 const SHEET = '<path d="M6 3h8l5 5v12a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1z"/>' +
@@ -50,6 +51,8 @@ const SYMBOLS: Record<FileKind | ControlIcon, string> = {
     '<path d="M12 15V4M7.5 8.5 12 4l4.5 4.5"/><path d="M4 15v3a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-3"/>',
   "upload-folder": `${FOLDER_OUTLINE}<path d="M12 17v-6M9.5 13.5 12 11l2.5 2.5"/>`,
   "new-folder": `${FOLDER_OUTLINE}<path d="M12 11v6M9 14h6"/>`,
+  download:
+    '<path d="M12 4v11M7.5 10.5 12 15l4.5-4.5"/><path d="M4 15v3a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-3"/>',
   rename: '<path d="M4 20h4L19 9a2.1 2.1 0 0 0-3-3L5 17z"/><path d="M14.5 7.5l3 3"/>',
   delete:
     '<path d="M4 7h16M10 11v6M14 11v6"/><path d="M6 7l1 12a2 2 0 0 0 2 2h6a2 2 0 0 0 2-2l1-12"/>' +

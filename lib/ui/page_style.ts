@@ -68,7 +68,15 @@ button {
   border: 1px solid var(--line); border-radius: 6px; padding: .35rem .75rem; min-height: 2.25rem;
   display: inline-flex; align-items: center; gap: .4rem; cursor: pointer;
 }
-button:hover { border-color: var(--muted); }
+button:hover, a.button:hover { border-color: var(--muted); }
+a.button {
+  font-size: .9rem; font-weight: 500; color: var(--fg); background: var(--surface);
+  border: 1px solid var(--line); border-radius: 6px; padding: .35rem .75rem; min-height: 2.25rem;
+  display: inline-flex; align-items: center; gap: .4rem; text-decoration: none;
+}
+.downloads { display: inline-flex; gap: 0; }
+.downloads a.button:first-child { border-radius: 6px 0 0 6px; }
+.downloads a.button:last-child { border-radius: 0 6px 6px 0; border-left: 0; }
 button.primary { background: var(--accent); border-color: var(--accent); color: var(--accent-fg); }
 button.danger { background: var(--danger); border-color: var(--danger); color: #fff; }
 button.primary:hover, button.danger:hover { filter: brightness(1.08); }
@@ -146,7 +154,8 @@ dialog input { display: block; width: 100%; margin-top: .3rem; }
   h1 { font-size: 1.2rem; }
   th, td { padding: .6rem .35rem; }
   .time { display: none; }
-  .toolbar button { flex: 1 1 auto; justify-content: center; }
+  .toolbar button, .downloads { flex: 1 1 auto; justify-content: center; }
+  .downloads a.button:first-child { flex: 1 1 auto; justify-content: center; }
   .filter { flex-basis: 100%; }
   .actions button { padding: .5rem; }
   .upload {
