@@ -64,9 +64,6 @@ const NEW_FILE_MODE = 0o644;
 /** Body chunks up to this size are written synchronously (see `FsStagedFile.write`). */
 const SYNC_WRITE_BYTES = 64 * 1024;
 
-/** Files up to this size are replaced synchronously (see `commit`). */
-const SYNC_REPLACE_BYTES = 256 * 1024;
-
 /** The strong ETag of a file version: inode, size and modification time in milliseconds. */
 export function fileETag(info: Deno.FileInfo): string {
   const mtime = info.mtime?.getTime() ?? 0;
@@ -384,15 +381,13 @@ export class FsStorage implements Storage {
             await Deno.chmod(file.tempPath, current.mode! & 0o777);
           }
           if (writes[i].condition.createOnly) {
-            this.#linkNew(file, writes[i].condition);
+            await this.#linkNew(file, writes[i].condition);
             continue;
           }
-          // Replacing a file frees the old one's blocks, which took a third of the
-          // event loop's time for 1 MiB files when done synchronously (measured): a
-          // large one is replaced off the event loop, anything else at once.
-          if ((current?.size ?? 0) > SYNC_REPLACE_BYTES) {
-            await Deno.rename(file.tempPath, file.target);
-          } else Deno.renameSync(file.tempPath, file.target);
+          // Off the event loop, like every step that changes a directory: under disk
+          // contention such a step waits for the journal, and done synchronously it
+          // stalled every other connection (measured). Lookups are synchronous.
+          await Deno.rename(file.tempPath, file.target);
         }
         return currents.map((current) => current === null);
       });
@@ -416,16 +411,16 @@ export class FsStorage implements Storage {
    * when the target exists, where a rename would replace it (so not even a
    * writer outside this server is overwritten). Then the temp name goes.
    */
-  #linkNew(file: FsStagedFile, condition: WriteCondition): void {
+  async #linkNew(file: FsStagedFile, condition: WriteCondition): Promise<void> {
     try {
-      Deno.linkSync(file.tempPath, file.target);
+      await Deno.link(file.tempPath, file.target);
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       const current = statOrNullSync(file.target);
       condition.check(current === null ? null : entryOf(current));
       throw new HttpError(412, "Precondition failed"); // Something that is not a file or directory.
     }
-    Deno.removeSync(file.tempPath);
+    await Deno.remove(file.tempPath);
   }
 
   async discard(staged: StagedFile): Promise<void> {

@@ -120,8 +120,7 @@ export class TempFiles {
     for (;;) {
       const tempPath = path.join(directory, this.prefix + randomHex(16));
       try {
-        // Synchronous: a create in a cached directory takes microseconds, an async op a pool round trip.
-        const file = Deno.openSync(tempPath, { write: true, createNew: true, mode });
+        const file = await Deno.open(tempPath, { write: true, createNew: true, mode });
         return { path: tempPath, file };
       } catch (error) {
         // A 128-bit random name collides only by a miracle; try another.
