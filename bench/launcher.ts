@@ -1,10 +1,11 @@
 /**
- * Starts server processes (optionally pinned to a CPU), waits until they
+ * Starts server processes (optionally pinned to CPUs), waits until they
  * answer HTTP, and stops them by PID, including on errors and Ctrl-C.
  *
  * @module
  */
 
+import { pinnedCommand } from "./cpu_layout.ts";
 import type { ServerLaunch } from "./servers.ts";
 import { processTree, readProcessStat } from "./procfs.ts";
 import { trackChild } from "./cleanup.ts";
@@ -80,18 +81,16 @@ function isAlive(pid: number, startTime: number): boolean {
  *
  * @param name server name
  * @param launch how to start it
- * @param options listen address, CPU to pin to (null: no pinning) and start timeout
+ * @param options listen address, CPUs to pin to (null: no pinning) and start timeout
  * @returns the running server
  * @throws Error with the server's last output when it exits or times out first
  */
 export async function startServer(
   name: string,
   launch: ServerLaunch,
-  options: { origin: string; cpu: number | null; timeoutMs: number },
+  options: { origin: string; cpus: readonly number[] | null; timeoutMs: number },
 ): Promise<RunningServer> {
-  const [command, args] = options.cpu === null
-    ? [launch.command, launch.args]
-    : ["taskset", ["-c", String(options.cpu), launch.command, ...launch.args]];
+  const { command, args } = pinnedCommand(launch.command, launch.args, options.cpus);
   const child = new Deno.Command(command, {
     args,
     cwd: launch.cwd,

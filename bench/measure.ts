@@ -21,9 +21,12 @@ export interface RunMetrics {
   p99Ms: number;
   /** Server CPU time (user + system, all its processes) per response, in µs. */
   cpuUsPerRequest: number;
-  /** Server CPU time over wall time; 100 means one core busy. */
+  /** Server CPU time (all its threads and processes) over wall time; 100 means one core busy. */
   serverCpuPercent: number;
-  /** wrk's CPU time over wall time; near 100 means the client was the limit. */
+  /**
+   * wrk's CPU time (all its threads) over wall time; near 100 per core of its
+   * own means the client was the limit.
+   */
   wrkCpuPercent: number;
   /**
    * CPU time of everything else (other processes, the harness, the kernel's
@@ -54,13 +57,11 @@ export interface RunRecord {
 export interface MeasureSettings {
   /** wrk executable. */
   wrkPath: string;
-  /** CPU to pin wrk to, or null. */
-  wrkCpu: number | null;
   /** wrk connections. */
   connections: number;
   /** /proc clock ticks per second. */
   ticksPerSecond: number;
-  /** The CPUs server and wrk are pinned to, or null (unpinned: all CPUs). */
+  /** The CPUs servers and wrk are pinned to, or null (unpinned: all CPUs). */
   benchCpus: number[] | null;
 }
 

@@ -6,6 +6,12 @@
 
 import { parseArgs } from "node:util";
 
+/** The `--ours-v8-flags` choices. */
+export const OURS_V8_FLAGS = ["semi4", "none"] as const;
+
+/** V8 flags our server runs with: the release binary's (`semi4`) or none. */
+export type OursV8Flags = typeof OURS_V8_FLAGS[number];
+
 /** Settings for one benchmark session, after parsing and validation. */
 export interface BenchOptions {
   /** Server names to run, in the order given; null means all of them. */
@@ -22,6 +28,16 @@ export interface BenchOptions {
   warmupSeconds: number;
   /** Run our server with fsync on uploads (by default `--no-fsync`, like the references). */
   fsync: boolean;
+  /**
+   * Cores per server (`--cores`): 1 pins servers and wrk to a core each; more
+   * runs every server with that many workers, sharing the same CPUs with wrk.
+   */
+  cores: number;
+  /**
+   * V8 flags of our server: `semi4` is the release binary's 4 MiB young
+   * generation, `none` the plain start command `deno run --allow-net --allow-read --allow-write`.
+   */
+  oursV8Flags: OursV8Flags;
   /** Directory the markdown and JSON reports are written to. */
   outDir: string;
   /** Keep the temporary root and server logs instead of deleting them. */
@@ -40,6 +56,11 @@ export const USAGE = `usage: deno task bench [options]
   --connections N     concurrent wrk connections (default 50)
   --warmup S          unrecorded warm-up seconds per server and case (default 1, 0 = none)
   --fsync             run our server without --no-fsync (the references never fsync)
+  --cores N           1 (default): servers on CPU 0, wrk on CPU 1; N > 1: ours --workers N,
+                      nginx worker_processes N, Caddy GOMAXPROCS=N, and wrk -tN, all pinned
+                      to CPUs 0..N-1 (ref stays single-threaded: left out unless in --only)
+  --ours-v8-flags F   semi4 (default): ours with --v8-flags=--max-semi-space-size=4 like the
+                      release binary; none: the plain start command, no V8 flags
   --out DIR           report directory (default bench/results)
   --keep-temp         keep the temporary root, configs and server logs
   --help              this text`;
@@ -60,6 +81,14 @@ function parseNameList(flag: string, text: string, known: readonly string[]): st
     throw new Error(`${flag}: unknown ${unknown.join(", ")} (known: ${known.join(", ")})`);
   }
   return [...new Set(names)];
+}
+
+function parseChoice<T extends string>(flag: string, text: string, choices: readonly T[]): T {
+  const choice = choices.find((candidate) => candidate === text);
+  if (choice === undefined) {
+    throw new Error(`${flag} must be ${choices.join(" or ")}, got "${text}"`);
+  }
+  return choice;
 }
 
 /**
@@ -86,6 +115,8 @@ export function parseOptions(
       connections: { type: "string", default: "50" },
       warmup: { type: "string", default: "1" },
       fsync: { type: "boolean", default: false },
+      cores: { type: "string", default: "1" },
+      "ours-v8-flags": { type: "string", default: "semi4" },
       out: { type: "string" },
       "keep-temp": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -101,6 +132,8 @@ export function parseOptions(
     connections: parseCount("--connections", values.connections, 1),
     warmupSeconds: parseCount("--warmup", values.warmup, 0),
     fsync: values.fsync,
+    cores: parseCount("--cores", values.cores, 1),
+    oursV8Flags: parseChoice("--ours-v8-flags", values["ours-v8-flags"], OURS_V8_FLAGS),
     outDir: values.out ?? defaultOutDir,
     keepTemp: values["keep-temp"],
     help: values.help,

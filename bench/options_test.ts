@@ -12,6 +12,8 @@ Deno.test("parseOptions: defaults", () => {
     connections: 50,
     warmupSeconds: 1,
     fsync: false,
+    cores: 1,
+    oursV8Flags: "semi4",
     outDir: "/out",
     keepTemp: false,
     help: false,
@@ -33,6 +35,9 @@ Deno.test("parseOptions: every flag", () => {
       "--warmup",
       "0",
       "--fsync",
+      "--cores",
+      "2",
+      "--ours-v8-flags=none",
       "--out",
       "/tmp/x",
       "--keep-temp",
@@ -47,6 +52,8 @@ Deno.test("parseOptions: every flag", () => {
   assert.equal(options.connections, 10);
   assert.equal(options.warmupSeconds, 0);
   assert.equal(options.fsync, true);
+  assert.equal(options.cores, 2);
+  assert.equal(options.oursV8Flags, "none");
   assert.equal(options.outDir, "/tmp/x");
   assert.equal(options.keepTemp, true);
 });
@@ -61,6 +68,10 @@ Deno.test("parseOptions: rejects invalid input", () => {
     [["--repeats", "x"], /--repeats/],
     [["--connections", "-3"], /--connections/],
     [["--warmup", "-1"], /--warmup/],
+    [["--cores", "0"], /--cores needs a whole number >= 1, got "0"/],
+    [["--cores", "two"], /--cores/],
+    [["--ours-v8-flags", "semi8"], /--ours-v8-flags must be semi4 or none, got "semi8"/],
+    [["--ours-v8-flags", ""], /--ours-v8-flags must be/],
     [["extra"], /unexpected argument "extra"/],
     [["--bogus"], /bogus/],
   ];

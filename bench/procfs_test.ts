@@ -72,3 +72,114 @@ Deno.test("parseCpuBusyTicks: sums busy fields of chosen CPUs, skipping idle and
   ];
   for (const [cpus, expected] of table) assert.equal(parseCpuBusyTicks(stat, cpus), expected);
 });
+
+/** JavaScript that spins until the thread (or process) it reads has used `ticks` of CPU time. */
+function burnSource(statPath: string, ticks: number): string {
+  return `
+    const used = () => {
+      const text = Deno.readTextFileSync("${statPath}");
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      return Number(fields[11]) + Number(fields[12]);
+    };
+    while (used() < ${ticks}) for (let i = 0; i < 1e5; i++) Math.sqrt(i);
+  `;
+}
+
+/** Spawns `deno eval` and waits for it to print a line containing `marker`. */
+async function spawnUntil(source: string, marker: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", source],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let output = "";
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  while (!output.includes(marker)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`exited before printing ${marker}: ${output}`);
+    output += value;
+  }
+  reader.releaseLock();
+  return { child, output };
+}
+
+const BURN_TICKS = 30;
+
+Deno.test({
+  name: "cpuTicks: counts the CPU time of a Web Worker, a thread of the same process (Linux)",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const worker = `${burnSource("/proc/thread-self/stat", BURN_TICKS)} postMessage("burned");`;
+    const { child } = await spawnUntil(
+      `const worker = new Worker("data:application/javascript," +
+         encodeURIComponent(${JSON.stringify(worker)}), { type: "module" });
+       worker.onmessage = () => console.log("burned");
+       setInterval(() => {}, 1000);`,
+      "burned",
+    );
+    try {
+      // The oracle: the kernel's per-thread files, which the harness never reads.
+      const threads = [...Deno.readDirSync(`/proc/${child.pid}/task`)].map((entry) => {
+        const stat = parseProcStat(
+          Deno.readTextFileSync(`/proc/${child.pid}/task/${entry.name}/stat`),
+        );
+        return { tid: stat.pid, ticks: stat.ownTicks };
+      });
+      const busiest = threads.filter((thread) => thread.tid !== child.pid)
+        .reduce((a, b) => a.ticks >= b.ticks ? a : b);
+      assert.ok(busiest.ticks >= BURN_TICKS, `worker thread used ${busiest.ticks} ticks`);
+      const threadSum = threads.reduce((sum, thread) => sum + thread.ticks, 0);
+      const counted = cpuTicks(processTree(child.pid).map((stat) => stat.pid));
+      assert.ok(counted >= busiest.ticks, `counted ${counted}, worker thread ${busiest.ticks}`);
+      // Process totals and per-thread figures are rounded separately: allow a few ticks.
+      // (A thread that has exited counts in the total but has no file: no upper bound.)
+      assert.ok(counted >= threadSum - 5, `counted ${counted}, threads ${threadSum}`);
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+});
+
+Deno.test({
+  name: "processTree and cpuTicks: count two busy worker processes of an idle parent (Linux)",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    // Like nginx: a master that only waits, and two workers that do the work.
+    const burner = `${burnSource("/proc/self/stat", BURN_TICKS)}
+      console.log("burned " + Deno.pid); setInterval(() => {}, 1000);`;
+    const { child, output } = await spawnUntil(
+      `const spawnBurner = async () => {
+         const worker = new Deno.Command(Deno.execPath(), {
+           args: ["eval", ${JSON.stringify(burner)}], stdout: "piped",
+         }).spawn();
+         const reader = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+         let text = "";
+         while (!text.includes("\\n")) text += (await reader.read()).value ?? "";
+         return text.trim();
+       };
+       const lines = await Promise.all([spawnBurner(), spawnBurner()]);
+       console.log("ready " + lines.join(" "));
+       setInterval(() => {}, 1000);`,
+      "ready",
+    );
+    const workerPids = [...output.matchAll(/burned (\d+)/g)].map((match) => Number(match[1]));
+    try {
+      assert.equal(workerPids.length, 2, output);
+      const tree = processTree(child.pid).map((stat) => stat.pid);
+      for (const pid of workerPids) assert.ok(tree.includes(pid), `${pid} not in ${tree}`);
+      const workersTicks = cpuTicks(tree) - cpuTicks([child.pid]);
+      assert.ok(workersTicks >= 2 * BURN_TICKS, `workers counted ${workersTicks} ticks`);
+    } finally {
+      for (const pid of workerPids) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  },
+});

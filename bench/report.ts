@@ -32,6 +32,11 @@ export interface ReportHeader {
   facts: string[];
   /** Servers that did not run, with the reason. */
   skippedServers: { name: string; reason: string }[];
+  /**
+   * How many CPUs servers and wrk shared (`--cores N`); null when wrk had a
+   * core of its own. Sharing changes how req/s reads and drops the † marks.
+   */
+  sharedCpus: number | null;
 }
 
 /** The name of our server, the numerator of every ratio. */
@@ -40,10 +45,6 @@ export const OURS = "ours";
 /** wrk CPU use from which a run may have been limited by the client rather than the server. */
 export const CLIENT_BOUND_PERCENT = 90;
 const CLIENT_BOUND_MARK = " †";
-
-function clientMark(...runs: RunMetrics[]): string {
-  return runs.some((m) => m.wrkCpuPercent >= CLIENT_BOUND_PERCENT) ? CLIENT_BOUND_MARK : "";
-}
 
 /**
  * The median of a non-empty list (mean of the middle two for even lengths).
@@ -138,6 +139,11 @@ export function renderMarkdown(
     const outcome = cellFor(server, caseName);
     return outcome?.kind === "ok" ? outcome.metrics : null;
   };
+  // With shared CPUs wrk always competes with the server: "client-bound" has no meaning there.
+  const clientMark = (...runs: RunMetrics[]) =>
+    header.sharedCpus === null && runs.some((m) => m.wrkCpuPercent >= CLIENT_BOUND_PERCENT)
+      ? CLIENT_BOUND_MARK
+      : "";
   const references = servers.filter((server) => server !== OURS);
   const lines = [`# ${header.title}`, "", ...header.facts.map((fact) => `- ${fact}`)];
   for (const skipped of header.skippedServers) {
@@ -161,9 +167,18 @@ export function renderMarkdown(
     "## Results",
     "",
     "Medians over the repeats (peak RSS: the maximum). CPU µs/req is the server's user + system",
-    "CPU time per response. † marks req/s where wrk used at least " +
-      `${CLIENT_BOUND_PERCENT}% of its core:`,
-    "the client may have been the limit there, so compare CPU µs/req instead. Other CPU % is",
+    ...(header.sharedCpus === null
+      ? [
+        "CPU time per response. † marks req/s where wrk used at least " +
+        `${CLIENT_BOUND_PERCENT}% of its core:`,
+        "the client may have been the limit there, so compare CPU µs/req instead. Other CPU % is",
+      ]
+      : [
+        "CPU time per response, summed over its threads and processes. Servers and wrk shared " +
+        `${header.sharedCpus} CPUs,`,
+        `so the CPU % columns run up to ${header.sharedCpus * 100} and req/s includes wrk's cost:`,
+        "a server that needs less CPU per request leaves more to wrk. Other CPU % is",
+      ]),
     "CPU time on the benchmark CPUs used by anything else (other processes, the harness, kernel",
     "threads): when it is high, the run was disturbed.",
     ...(withRatios

@@ -67,7 +67,12 @@ Deno.test("renderMarkdown: rows, ratios, failures, skips and client-bound marks"
     { server: "nginx", caseName: "put-1k", outcome: { kind: "skipped", reason: "no PUT" } },
   ];
   const markdown = renderMarkdown(
-    { title: "T", facts: ["fact one"], skippedServers: [{ name: "caddy", reason: "absent" }] },
+    {
+      title: "T",
+      facts: ["fact one"],
+      skippedServers: [{ name: "caddy", reason: "absent" }],
+      sharedCpus: null,
+    },
     [{ name: "get-1k", title: "GET 1 KiB" }, { name: "put-1k", title: "PUT 1 KiB" }],
     ["ours", "ref", "nginx"],
     cells,
@@ -94,7 +99,7 @@ Deno.test("renderMarkdown: rows, ratios, failures, skips and client-bound marks"
 
 Deno.test("renderMarkdown: no ratio tables without our server", () => {
   const markdown = renderMarkdown(
-    { title: "T", facts: [], skippedServers: [] },
+    { title: "T", facts: [], skippedServers: [], sharedCpus: null },
     [{ name: "get-1k", title: "GET 1 KiB" }],
     ["ref"],
     [{ server: "ref", caseName: "get-1k", outcome: { kind: "ok", runs: 1, metrics: metrics(10) } }],
@@ -104,4 +109,21 @@ Deno.test("renderMarkdown: no ratio tables without our server", () => {
     markdown,
     /^\| get-1k \| ref \| 10 \| 0\.0 \| 2\.00 \| 100,000\.0 \| 100 \| 20 \| 3 \| 50\.0 \|$/m,
   );
+});
+
+Deno.test("renderMarkdown: shared CPUs say so and never mark a run client-bound", () => {
+  const busyWrk = metrics(8000, { wrkCpuPercent: 150, serverCpuPercent: 50 });
+  const markdown = renderMarkdown(
+    { title: "T, --cores 2", facts: [], skippedServers: [], sharedCpus: 2 },
+    [{ name: "get-1k", title: "GET 1 KiB" }],
+    ["ours", "nginx"],
+    [
+      { server: "ours", caseName: "get-1k", outcome: { kind: "ok", runs: 1, metrics: busyWrk } },
+      { server: "nginx", caseName: "get-1k", outcome: { kind: "ok", runs: 1, metrics: busyWrk } },
+    ],
+  );
+  assert.match(markdown, /Servers and wrk shared 2 CPUs,/);
+  assert.match(markdown, /CPU % columns run up to 200/);
+  assert.doesNotMatch(markdown, /†/);
+  assert.match(markdown, /^\| get-1k \| nginx \| 8,000 \|.*\| 150 \|.*\| 1\.00× \| 1\.00× \|$/m);
 });

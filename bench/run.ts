@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CASE_NAMES, createFixtures, selectCases } from "./cases.ts";
 import { stopAllChildren } from "./cleanup.ts";
+import { type CpuLayout, cpuLayout } from "./cpu_layout.ts";
 import { type RunningServer, startServer } from "./launcher.ts";
 import { measureRun, type MeasureSettings, type RunRecord } from "./measure.ts";
 import { type BenchOptions, parseOptions, USAGE } from "./options.ts";
@@ -21,8 +22,6 @@ import { commandOutput, findExecutable, SERVER_NAMES, SERVERS } from "./servers.
 import { startWrk, type WrkRequest } from "./wrk.ts";
 
 const HOST = "127.0.0.1";
-const SERVER_CPU = 0;
-const WRK_CPU = 1;
 const START_TIMEOUT_MS = 30_000;
 const APT_TIMEOUT_MS = 300_000;
 const DEFAULT_OUT_DIR = fileURLToPath(new URL("./results", import.meta.url));
@@ -54,13 +53,6 @@ async function ensureWrk(): Promise<string> {
     "wrk is needed but not installed. On Debian/Ubuntu: sudo apt-get install -y wrk. " +
       "Elsewhere build wrk from its source and put it on PATH.",
   );
-}
-
-/** Whether servers and wrk can each get a core of their own. */
-function cpuPinning(): { server: number; wrk: number } | string {
-  if (findExecutable("taskset") === null) return "taskset not found (package util-linux)";
-  if (navigator.hardwareConcurrency < 2) return `only ${navigator.hardwareConcurrency} CPU`;
-  return { server: SERVER_CPU, wrk: WRK_CPU };
 }
 
 function freePort(): number {
@@ -112,13 +104,18 @@ async function startServers(
   options: BenchOptions,
   tempDir: string,
   root: string,
-  cpu: number | null,
+  layout: CpuLayout,
 ): Promise<SessionServers> {
-  const selected = options.only === null
-    ? SERVERS
-    : SERVERS.filter((server) => options.only?.includes(server.name));
   const session: SessionServers = { running: [], skipped: [] };
+  const selected = SERVERS.filter((server) => options.only?.includes(server.name) ?? true);
   for (const definition of selected) {
+    if (options.only === null && options.cores > 1 && !definition.multiCore) {
+      const reason = `single-threaded, left out of --cores ${options.cores} ` +
+        "(name it in --only to run it on one thread anyway)";
+      console.log(`${definition.name}: ${reason}`);
+      session.skipped.push({ name: definition.name, reason });
+      continue;
+    }
     const port = freePort();
     const workDir = join(tempDir, definition.name);
     await Deno.mkdir(workDir);
@@ -129,6 +126,8 @@ async function startServers(
       workDir,
       connections: options.connections,
       fsync: options.fsync,
+      cores: options.cores,
+      oursV8Flags: options.oursV8Flags,
     };
     const launch = await definition.prepare(context);
     if ("skipped" in launch) {
@@ -140,7 +139,7 @@ async function startServers(
     try {
       const server = await startServer(definition.name, launch, {
         origin,
-        cpu,
+        cpus: layout.serverCpus,
         timeoutMs: START_TIMEOUT_MS,
       });
       console.log(`${definition.name}: ${launch.version}, pid ${server.pid}, ${origin}/`);
@@ -158,6 +157,7 @@ async function runCases(
   options: BenchOptions,
   servers: readonly RunningServer[],
   settings: MeasureSettings,
+  layout: CpuLayout,
   interrupted: AbortSignal,
 ): Promise<{ records: RunRecord[]; cells: ReportCell[] }> {
   const records: RunRecord[] = [];
@@ -192,7 +192,8 @@ async function runCases(
         headers: check.headers,
         connections: options.connections,
         durationSeconds: options.durationSeconds,
-        cpu: settings.wrkCpu,
+        threads: layout.wrkThreads,
+        cpus: layout.wrkCpus,
       };
       if (options.warmupSeconds > 0) {
         await startWrk(settings.wrkPath, { ...request, durationSeconds: options.warmupSeconds })
@@ -263,9 +264,12 @@ async function main(): Promise<number> {
     return 0;
   }
   const wrkPath = await ensureWrk();
-  const pinning = cpuPinning();
-  const pinned = typeof pinning === "string" ? null : pinning;
-  if (pinned === null) console.log(`no CPU pinning: ${pinning}`);
+  const layout = cpuLayout(
+    options.cores,
+    navigator.hardwareConcurrency,
+    findExecutable("taskset") === null ? "taskset not found (package util-linux)" : null,
+  );
+  console.log(`--cores ${options.cores}: ${layout.description}`);
 
   const startedAt = new Date();
   const loadAtStart = loadAverage();
@@ -291,36 +295,46 @@ async function main(): Promise<number> {
     const root = join(tempDir, "root");
     await Deno.mkdir(root);
     await createFixtures(root);
-    const { running, skipped } = await startServers(options, tempDir, root, pinned?.server ?? null);
+    const { running, skipped } = await startServers(options, tempDir, root, layout);
     if (running.length === 0) {
       console.error("no server could be started");
       return 1;
     }
     const settings: MeasureSettings = {
       wrkPath,
-      wrkCpu: pinned?.wrk ?? null,
       connections: options.connections,
       ticksPerSecond: clockTicksPerSecond(),
-      benchCpus: pinned === null ? null : [pinned.server, pinned.wrk],
+      benchCpus: layout.serverCpus === null || layout.wrkCpus === null
+        ? null
+        : [...new Set([...layout.serverCpus, ...layout.wrkCpus])],
     };
-    const { records, cells } = await runCases(options, running, settings, interrupted.signal);
+    const { records, cells } = await runCases(
+      options,
+      running,
+      settings,
+      layout,
+      interrupted.signal,
+    );
 
     const wrkVersion = (await commandOutput(wrkPath, ["-v"])).match(/wrk (\S+)/)?.[1] ?? "?";
     const cases = selectCases(options.cases);
     const header = {
-      title: `Benchmark ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC`,
+      title: `Benchmark ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC, ` +
+        `--cores ${options.cores}`,
       facts: [
         `Machine: ${cpuModel()}, ${navigator.hardwareConcurrency} CPUs, Linux ${Deno.osRelease()}`,
-        pinned === null
-          ? `CPU pinning: none (${pinning})`
-          : `CPU pinning: servers on CPU ${pinned.server}, wrk on CPU ${pinned.wrk} (taskset)`,
-        `Load: wrk ${wrkVersion}, 1 thread, ${options.connections} connections, ` +
+        `Mode: --cores ${options.cores}, ${layout.description}`,
+        `Load: wrk ${wrkVersion}, ${layout.wrkThreads} thread${
+          layout.wrkThreads === 1 ? "" : "s"
+        }, ` +
+        `${options.connections} connections, ` +
         `${options.durationSeconds} s per run, ${options.repeats} repeat(s) (median), ` +
         `${options.warmupSeconds} s warm-up per server and case, servers interleaved`,
         `Load average (1, 5, 15 min) at start: ${loadAtStart}; at end: ${loadAverage()}`,
         ...running.map((server) => `${server.name}: ${server.launch.version}`),
       ],
       skippedServers: skipped,
+      sharedCpus: layout.shared ? layout.serverCpus?.length ?? navigator.hardwareConcurrency : null,
     };
     const markdown = renderMarkdown(header, cases, running.map((server) => server.name), cells);
     const base = await writeReports(options.outDir, startedAt, markdown, {

@@ -8,6 +8,7 @@
 
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { OursV8Flags } from "./options.ts";
 
 /** Where and what a server is to serve. */
 export interface ServerContext {
@@ -23,6 +24,10 @@ export interface ServerContext {
   connections: number;
   /** Whether our server should fsync uploads. */
   fsync: boolean;
+  /** Cores the server may use: workers (ours), worker processes (nginx), GOMAXPROCS (Caddy). */
+  cores: number;
+  /** V8 flags of our server. */
+  oursV8Flags: OursV8Flags;
 }
 
 /** How to start a server process. */
@@ -50,6 +55,11 @@ export interface ServerDefinition {
   /** One-line description for the report. */
   description: string;
   /**
+   * Whether it can use more than one core. One that cannot runs
+   * single-threaded in a `--cores N` session, and only when `--only` names it.
+   */
+  multiCore: boolean;
+  /**
    * Prepares a launch (writing configs into `context.workDir`).
    * Returns a skip reason instead when the server is not installed (nginx
    * and Caddy; ours and the reference are in this repository).
@@ -60,17 +70,15 @@ export interface ServerDefinition {
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUR_MAIN = join(REPO_ROOT, "main.ts");
 const REFERENCE_MAIN = fileURLToPath(new URL("./reference_serve.ts", import.meta.url));
+/** The permissions of the documented start command, `deno task start`. */
+const DENO_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
 /**
- * Both Deno servers run with the V8 setting the release binary bakes in
- * (`deno task compile`), a 4 MiB young generation, so that peak RSS is the
- * binary's: 81-108 MiB for ours in the runs of 2026-11-28 (bench/results/).
+ * The V8 setting the release binary bakes in (`deno task compile`), a 4 MiB
+ * young generation: both Deno servers run with it so that peak RSS is the
+ * binary's (81-108 MiB for ours in the runs of 2026-11-28, bench/results/),
+ * unless `--ours-v8-flags none` measures ours with the plain start command.
  */
-const DENO_RUN_FLAGS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--v8-flags=--max-semi-space-size=4",
-];
+const RELEASE_V8_FLAGS = ["--v8-flags=--max-semi-space-size=4"];
 
 /**
  * Finds an executable on PATH or in the sbin directories (nginx lives in
@@ -128,17 +136,22 @@ const OURS: ServerDefinition = {
   description: "this project's server (main.ts)",
   // main.ts is part of this repository, so it is never skipped: were it
   // missing, the run would list ours as "failed to start" with Deno's error.
+  multiCore: true,
   prepare(context) {
+    const v8Flags = context.oursV8Flags === "semi4" ? RELEASE_V8_FLAGS : [];
+    const workers = context.cores > 1 ? ["--workers", String(context.cores)] : [];
     return Promise.resolve({
       command: Deno.execPath(),
       args: [
         "run",
-        ...DENO_RUN_FLAGS,
+        ...DENO_PERMISSIONS,
+        ...v8Flags,
         OUR_MAIN,
         "--host",
         context.host,
         "--port",
         String(context.port),
+        ...workers,
         ...(context.fsync ? [] : ["--no-fsync"]),
         context.root,
       ],
@@ -146,7 +159,12 @@ const OURS: ServerDefinition = {
       cwd: REPO_ROOT,
       readyPattern: readyLineFor(context),
       supportsPut: true,
-      version: `deno ${Deno.version.deno}${context.fsync ? ", fsync on" : ", --no-fsync"}`,
+      version: [
+        `deno ${Deno.version.deno}`,
+        context.fsync ? "fsync on" : "--no-fsync",
+        ...workers.length > 0 ? [workers.join(" ")] : [],
+        v8Flags.length > 0 ? v8Flags.join(" ") : "no V8 flags",
+      ].join(", "),
     });
   },
 };
@@ -155,12 +173,15 @@ const OURS: ServerDefinition = {
 const REFERENCE: ServerDefinition = {
   name: "ref",
   description: "Deno.serve static handler (bench/reference_serve.ts)",
+  // One Deno.serve on the main thread: it has no workers to spread over cores.
+  multiCore: false,
   prepare(context) {
     return Promise.resolve({
       command: Deno.execPath(),
       args: [
         "run",
-        ...DENO_RUN_FLAGS,
+        ...DENO_PERMISSIONS,
+        ...RELEASE_V8_FLAGS,
         REFERENCE_MAIN,
         "--host",
         context.host,
@@ -172,7 +193,8 @@ const REFERENCE: ServerDefinition = {
       cwd: REPO_ROOT,
       readyPattern: readyLineFor(context),
       supportsPut: true,
-      version: `deno ${Deno.version.deno}`,
+      version: `deno ${Deno.version.deno}, ${RELEASE_V8_FLAGS.join(" ")}` +
+        (context.cores > 1 ? ", single-threaded (Deno.serve has no multi-core mode)" : ""),
     });
   },
 };
@@ -193,11 +215,15 @@ export interface NginxConfigInput {
   runAsRoot: boolean;
   /** Concurrent client connections expected. */
   connections: number;
+  /** Worker processes, one per core the server may use. */
+  workers: number;
 }
 
 /**
- * Writes an nginx config tuned like a sensible production static server on
- * one core: one worker, sendfile, no access log, no keep-alive request limit.
+ * Writes an nginx config tuned like a sensible production static server:
+ * one worker process per core, sendfile, no access log, no keep-alive
+ * request limit. With several workers each gets its own listening socket
+ * (`reuseport`), as our server's workers do.
  *
  * @param input where to listen and what to serve
  * @returns the config text
@@ -211,7 +237,7 @@ export function nginxConfig(input: NginxConfigInput): string {
       create_full_put_path on;`
     : "";
   return `# Generated by bench/servers.ts for one benchmark session.
-${input.runAsRoot ? "user root root;\n" : ""}worker_processes 1;
+${input.runAsRoot ? "user root root;\n" : ""}worker_processes ${input.workers};
 daemon off;
 master_process on;
 pid ${temp("nginx.pid")};
@@ -239,7 +265,7 @@ http {
   scgi_temp_path ${temp("scgi")};
 
   server {
-    listen ${input.host}:${input.port};
+    listen ${input.host}:${input.port}${input.workers > 1 ? " reuseport" : ""};
     root ${input.root};
     location / {${dav}
     }
@@ -251,7 +277,8 @@ http {
 /** nginx, from Debian's nginx-light or nginx package. */
 const NGINX: ServerDefinition = {
   name: "nginx",
-  description: "nginx, 1 worker, sendfile on, access_log off",
+  description: "nginx, one worker process per core, sendfile on, access_log off",
+  multiCore: true,
   async prepare(context) {
     const nginx = findExecutable("nginx");
     if (nginx === null) {
@@ -270,6 +297,7 @@ const NGINX: ServerDefinition = {
         dav,
         runAsRoot: Deno.uid() === 0,
         connections: context.connections,
+        workers: context.cores,
       }),
     );
     const version = buildInfo.match(/nginx version: (\S+)/)?.[1] ?? "nginx";
@@ -280,7 +308,8 @@ const NGINX: ServerDefinition = {
       cwd: context.workDir,
       readyPattern: null,
       supportsPut: dav,
-      version: dav ? version : `${version} (no dav module: PUT skipped)`,
+      version: `${version}, worker_processes ${context.cores}` +
+        (dav ? "" : " (no dav module: PUT skipped)"),
     };
   },
 };
@@ -309,7 +338,8 @@ http://${input.host}:${input.port} {
 /** Caddy's file_server, from Debian's caddy package. */
 const CADDY: ServerDefinition = {
   name: "caddy",
-  description: "Caddy file_server, GOMAXPROCS=1 (no PUT)",
+  description: "Caddy file_server, GOMAXPROCS = cores (no PUT)",
+  multiCore: true,
   async prepare(context) {
     const caddy = findExecutable("caddy");
     if (caddy === null) return { skipped: "caddy is not installed (apt-get install -y caddy)" };
@@ -321,7 +351,7 @@ const CADDY: ServerDefinition = {
       args: ["run", "--config", config, "--adapter", "caddyfile"],
       // Caddy keeps state under HOME/XDG dirs: point them at the scratch dir.
       env: {
-        GOMAXPROCS: "1",
+        GOMAXPROCS: String(context.cores),
         HOME: context.workDir,
         XDG_DATA_HOME: join(context.workDir, "data"),
         XDG_CONFIG_HOME: join(context.workDir, "config"),
@@ -329,7 +359,7 @@ const CADDY: ServerDefinition = {
       cwd: context.workDir,
       readyPattern: null,
       supportsPut: false,
-      version: `caddy ${version || "unknown"}`,
+      version: `caddy ${version || "unknown"}, GOMAXPROCS=${context.cores}`,
     };
   },
 };

@@ -9,6 +9,7 @@
 import { fileURLToPath } from "node:url";
 import type { BenchCase } from "./cases.ts";
 import { trackChild } from "./cleanup.ts";
+import { pinnedCommand } from "./cpu_layout.ts";
 
 /** What wrk's `done` hook reports about one run. */
 export interface WrkSummary {
@@ -52,8 +53,10 @@ export interface WrkRequest {
   connections: number;
   /** Run length in whole seconds. */
   durationSeconds: number;
-  /** CPU to pin wrk to, or null. */
-  cpu: number | null;
+  /** wrk threads, one per core it may use. */
+  threads: number;
+  /** CPUs to pin wrk to, or null. */
+  cpus: readonly number[] | null;
 }
 
 /** The result of a finished wrk process. */
@@ -108,8 +111,9 @@ export function parseWrkResult(output: string): WrkSummary {
 }
 
 /**
- * Builds the wrk command line: one thread (wrk gets one core), latency
- * distribution on, a fixed duration, and the Lua script.
+ * Builds the wrk command line: one thread per core wrk may use, latency
+ * distribution on, a fixed duration, and the Lua script; pinned with taskset
+ * when CPUs are given.
  *
  * @param wrkPath the wrk executable
  * @param request what to run
@@ -121,7 +125,7 @@ export function wrkCommand(
 ): { command: string; args: string[]; env: Record<string, string> } {
   const wrkArgs = [
     "--threads",
-    "1",
+    String(request.threads),
     "--connections",
     String(request.connections),
     "--duration",
@@ -137,8 +141,7 @@ export function wrkCommand(
     request.url,
   ];
   const env = { BENCH_METHOD: request.method, BENCH_BODY_BYTES: String(request.bodyBytes) };
-  if (request.cpu === null) return { command: wrkPath, args: wrkArgs, env };
-  return { command: "taskset", args: ["-c", String(request.cpu), wrkPath, ...wrkArgs], env };
+  return { ...pinnedCommand(wrkPath, wrkArgs, request.cpus), env };
 }
 
 /**

@@ -57,7 +57,7 @@ Deno.test("runProblems: table of valid and invalid runs", () => {
   }
 });
 
-Deno.test("wrkCommand: pins with taskset and passes method, body and headers", () => {
+Deno.test("wrkCommand: pins with taskset, one thread, and passes method, body and headers", () => {
   const command = wrkCommand("/usr/bin/wrk", {
     url: "http://127.0.0.1:9/x",
     method: "PUT",
@@ -65,10 +65,11 @@ Deno.test("wrkCommand: pins with taskset and passes method, body and headers", (
     headers: { "If-None-Match": '"abc"' },
     connections: 50,
     durationSeconds: 3,
-    cpu: 1,
+    threads: 1,
+    cpus: [1],
   });
   assert.equal(command.command, "taskset");
-  assert.deepEqual(command.args.slice(0, 3), ["-c", "1", "/usr/bin/wrk"]);
+  assert.deepEqual(command.args.slice(0, 5), ["-c", "1", "/usr/bin/wrk", "--threads", "1"]);
   assert.ok(command.args.includes("--latency"));
   assert.deepEqual(command.args.slice(-3), [
     "--header",
@@ -84,7 +85,33 @@ Deno.test("wrkCommand: pins with taskset and passes method, body and headers", (
     headers: {},
     connections: 1,
     durationSeconds: 1,
-    cpu: null,
+    threads: 1,
+    cpus: null,
   });
   assert.equal(unpinned.command, "/usr/bin/wrk");
+  assert.deepEqual(unpinned.args.slice(0, 2), ["--threads", "1"]);
+});
+
+Deno.test("wrkCommand: --cores 2 runs two threads pinned to CPUs 0 and 1", () => {
+  const command = wrkCommand("/usr/bin/wrk", {
+    url: "http://127.0.0.1:9/1k.bin",
+    method: "GET",
+    bodyBytes: 0,
+    headers: {},
+    connections: 50,
+    durationSeconds: 2,
+    threads: 2,
+    cpus: [0, 1],
+  });
+  assert.equal(command.command, "taskset");
+  assert.deepEqual(command.args.slice(0, 7), [
+    "-c",
+    "0,1",
+    "/usr/bin/wrk",
+    "--threads",
+    "2",
+    "--connections",
+    "50",
+  ]);
+  assert.equal(command.args.at(-1), "http://127.0.0.1:9/1k.bin");
 });
