@@ -26,6 +26,9 @@ export interface RequestFraming {
 }
 
 const DIGITS = /^[0-9]+$/;
+
+/** The last Host value found valid (the empty one is: RFC 9110 §7.2). */
+let lastValidHost = "";
 const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
 
 /**
@@ -65,8 +68,10 @@ export function interpretHead(head: RequestHead): RequestFraming {
   }
   if (head.hostCount > 1) throw new HttpError(400, "Repeated Host header");
   const host = headers.get("host");
-  if (host !== undefined && !HOST_FIELD_VALUE.test(host)) {
-    throw new HttpError(400, "Invalid Host header");
+  // A client sends the same Host on every request: one test per new value.
+  if (host !== undefined && host !== lastValidHost) {
+    if (!HOST_FIELD_VALUE.test(host)) throw new HttpError(400, "Invalid Host header");
+    lastValidHost = host;
   }
 
   const transferEncoding = headers.get("transfer-encoding");
