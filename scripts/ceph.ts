@@ -45,7 +45,14 @@ const SECRET_KEY = "filedrop-test-secret-key-0123456789abcdef";
 const REGION = "us-east-1";
 const BUCKET = "filedrop-test";
 const RGW_NAME = "client.rgw.filedrop";
-const MEMSTORE_BYTES = 1024 * 1024 * 1024;
+/**
+ * The OSD's memstore device: object data lives in its memory, allocated as
+ * written, so a larger device costs nothing until used. 4 GiB: the 1 GiB
+ * transfer of tests/s3_instances_test.ts plus what the rest of the suite
+ * holds until RGW's garbage collector frees it (a 1 GiB device would be past
+ * its full ratio).
+ */
+const MEMSTORE_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** Each binary the recipe runs and the Debian package that provides it. */
 const BINARIES: Record<string, string> = {
@@ -193,7 +200,7 @@ rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 rgw data = ${d}/rgw
 # Deleted and overwritten objects' tails (the parts past the first 4 MiB, and multipart parts)
 # wait for RGW's garbage collector, by default for 2 h. Memstore keeps them in the OSD's memory
-# and counts them against its 1 GiB: collect after 10 s instead.
+# and counts them against its device: collect after 10 s instead.
 rgw gc obj min wait = 10
 rgw gc processor period = 10
 log file = ${d}/radosgw.log

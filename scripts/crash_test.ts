@@ -79,14 +79,15 @@ export interface ServerProcess {
 }
 
 /**
- * Spawns `deno run --allow-net --allow-read --allow-write main.ts --port 0
- * ...args ROOT` and resolves once its first stdout line gives the URL. Its
- * output is read until it exits (kept, for the tests that judge it), so it
- * never blocks on a full pipe.
+ * Spawns `deno run --allow-net --allow-read --allow-write ...denoFlags main.ts
+ * --port 0 ...args ROOT` and resolves once its first stdout line gives the
+ * URL. Its output is read until it exits (kept, for the tests that judge
+ * it), so it never blocks on a full pipe.
  */
 export async function startServerProcess(
   root: string,
   args: readonly string[] = [],
+  denoFlags: readonly string[] = [],
 ): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -94,6 +95,7 @@ export async function startServerProcess(
       "--allow-net",
       "--allow-read",
       "--allow-write",
+      ...denoFlags,
       MAIN,
       "--port",
       "0",

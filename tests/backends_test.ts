@@ -625,7 +625,7 @@ Deno.test({
 // --- Two instances on one bucket -------------------------------------------------
 
 /** Rounds of the race: each round, two PUTs with the same If-Match through two instances. */
-const RACE_ROUNDS = Number(Deno.env.get("FILEDROP_S3_RACE_ROUNDS") ?? "50");
+const RACE_ROUNDS = Number(Deno.env.get("FILEDROP_S3_RACE_ROUNDS") ?? "200");
 
 Deno.test({
   name:
