@@ -8,6 +8,7 @@ import denoJson from "./deno.json" with { type: "json" };
 import { AccessLogger, escapeLogValue } from "./lib/server/access_log.ts";
 import { HELP, parseCommandLine, UsageError } from "./lib/cli.ts";
 import { completionScript } from "./lib/completions.ts";
+import { checkHealth } from "./lib/healthcheck.ts";
 import type { Command } from "./lib/cli.ts";
 import { hashPassword, InsecureConfigurationError, serve } from "./lib/mod.ts";
 import type { ServeOptions } from "./lib/mod.ts";
@@ -205,6 +206,15 @@ async function start(args: string[]): Promise<void> {
       return void console.log(`filedrop ${denoJson.version}`);
     case "completions":
       return void console.log(completionScript(command.shell));
+    case "healthcheck": {
+      const health = await checkHealth(command.url);
+      if (!health.healthy) {
+        // 1, not 2: a container's HEALTHCHECK reads 1 as unhealthy, and 2 is reserved there.
+        console.error(`filedrop: unhealthy: ${health.detail}`);
+        Deno.exit(1);
+      }
+      return void console.log(`healthy: ${health.detail}`);
+    }
     case "hash-password": {
       const password = await readPassword();
       if (password === "") fail("hash-password reads the password on stdin; it was empty");

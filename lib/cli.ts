@@ -31,6 +31,7 @@ export type Command =
   | { kind: "version" }
   | { kind: "hash-password" }
   | { kind: "completions"; shell: Shell }
+  | { kind: "healthcheck"; url: string }
   | {
     kind: "serve";
     options: ServeOptions;
@@ -60,6 +61,7 @@ export const LOG_FORMATS = ["common", "combined", "json", "off"] as const;
 export const SUBCOMMANDS = {
   "hash-password": "read a password on stdin, print its hash for --auth",
   completions: `print a completion script for ${SHELLS.join(", ")}`,
+  healthcheck: "exit 0 if the server at URL (default http://127.0.0.1:$PORT/) answers",
 } as const;
 
 /** The headings of `--help`, in order, with any lines printed after their options. */
@@ -325,6 +327,7 @@ export const HELP = [
   "Usage: filedrop [options] [ROOT]",
   "       filedrop hash-password      (reads a password on stdin, prints its hash)",
   `       filedrop completions SHELL  (prints a script for SHELL: ${SHELLS.join(", ")})`,
+  "       filedrop healthcheck [URL]  (exits 0 if the server at URL answers)",
   "",
   "Serves ROOT (default: the current directory) over HTTP: GET and HEAD read",
   "files, PUT uploads them atomically, DELETE removes them, MOVE renames them.",
@@ -429,6 +432,18 @@ function envFlag(env: Record<string, string | undefined>, name: string): boolean
   throw new UsageError(`${name} must be true or false, not ${JSON.stringify(value)}`);
 }
 
+/** `healthcheck [URL]`: the URL to probe, by default this machine's server on PORT. */
+function healthcheckUrl(args: string[], env: Record<string, string | undefined>): string {
+  if (args.length > 2) throw new UsageError("healthcheck takes at most one URL");
+  const url = args[1] ?? `http://127.0.0.1:${env.PORT ?? DEFAULT_PORT}/`;
+  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+    throw new UsageError(
+      `healthcheck needs an http:// or https:// URL, not ${JSON.stringify(url)}`,
+    );
+  }
+  return url;
+}
+
 /**
  * Parses `args` into a command. `env` holds the environment variables the
  * process may read (PORT, HOST and FILEDROP_*); flags win over them. Throws
@@ -446,6 +461,7 @@ export function parseCommandLine(
     }
     return { kind: "completions", shell };
   }
+  if (args[0] === "healthcheck") return { kind: "healthcheck", url: healthcheckUrl(args, env) };
   let parsed;
   try {
     parsed = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });

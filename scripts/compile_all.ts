@@ -1,6 +1,6 @@
 /**
- * `deno task compile:all`: runs the `compile` task of deno.json once per
- * release target, writing `dist/filedrop-<target>[.exe]`. The `compile` task
+ * `deno task compile:all [TARGET...]`: runs the `compile` task of deno.json once per
+ * release target (or per target named), writing `dist/filedrop-<target>[.exe]`. The `compile` task
  * stays the one place where the baked-in permissions are written down.
  *
  * @module
@@ -78,10 +78,31 @@ export function crossCompileArgs(
   ];
 }
 
+/**
+ * The targets named on the command line (all of them when none is), checked
+ * against {@linkcode RELEASE_TARGETS}: the Dockerfile builds one at a time.
+ */
+export function selectTargets(args: readonly string[]): readonly string[] {
+  const unknown = args.filter((arg) => !(RELEASE_TARGETS as readonly string[]).includes(arg));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown target(s) ${unknown.join(", ")}; known: ${RELEASE_TARGETS.join(", ")}`,
+    );
+  }
+  return args.length === 0 ? RELEASE_TARGETS : args;
+}
+
 async function main(): Promise<void> {
   const command = parseCompileTask(denoJson.tasks.compile);
   const directory = command.output.slice(0, command.output.lastIndexOf("/")) || ".";
-  for (const target of RELEASE_TARGETS) {
+  let targets: readonly string[];
+  try {
+    targets = selectTargets(Deno.args);
+  } catch (error) {
+    console.error(`compile:all: ${(error as Error).message}`);
+    Deno.exit(2);
+  }
+  for (const target of targets) {
     const args = crossCompileArgs(command, target, directory);
     console.log(`deno ${args.join(" ")}`);
     const { code } = await new Deno.Command(Deno.execPath(), { args }).spawn().status;

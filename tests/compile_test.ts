@@ -16,6 +16,7 @@ import {
   crossCompileArgs,
   parseCompileTask,
   RELEASE_TARGETS,
+  selectTargets,
 } from "../scripts/compile_all.ts";
 import type { CompileCommand } from "../scripts/compile_all.ts";
 import { run } from "./_helpers.ts";
@@ -68,6 +69,12 @@ Deno.test("the compile task bakes in net, read, write, env, the worker module an
   );
   assert.equal(COMPILE.output, "dist/filedrop");
   assert.equal(COMPILE.entry, "main.ts");
+});
+
+Deno.test("compile:all builds the targets named (the Dockerfile names one), all by default", () => {
+  assert.deepEqual(selectTargets([]), RELEASE_TARGETS);
+  assert.deepEqual(selectTargets(["aarch64-unknown-linux-gnu"]), ["aarch64-unknown-linux-gnu"]);
+  assert.throws(() => selectTargets(["x86_64-unknown-linux-gnu", "riscv64"]), /riscv64/);
 });
 
 Deno.test("compile:all builds every release target into dist/filedrop-<target>[.exe]", () => {

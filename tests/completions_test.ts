@@ -172,9 +172,12 @@ Deno.test("bash: the script registers _filedrop, and completes options, values, 
     assert.deepEqual(await bashComplete(script, dir, ["filedrop", ""]), [
       "completions",
       "hash-password",
+      "healthcheck",
       "photos",
       "public",
     ]);
+    assert.deepEqual(await bashComplete(script, dir, ["filedrop", "healthcheck", ""]), []);
+    assert.deepEqual(await bashComplete(script, dir, ["filedrop", "completions", "bash", ""]), []);
     assert.deepEqual(await bashComplete(script, dir, ["filedrop", "--cors", "p"]), [
       "photos",
       "public",
@@ -203,9 +206,13 @@ Deno.test({
       assert.deepEqual(await zshComplete(script, dir, "filedrop "), [
         "completions",
         "hash-password",
+        "healthcheck",
         "photos",
         "public",
       ]);
+      // A subcommand only comes first: after an option, the first argument is ROOT.
+      assert.deepEqual(await zshComplete(script, dir, "filedrop --cors "), ["photos", "public"]);
+      assert.deepEqual(await zshComplete(script, dir, "filedrop healthcheck "), []);
       // Saved as _filedrop in a directory of $fpath, compinit finds it by its #compdef line.
       const functions = path.join(dir, "functions");
       await Deno.mkdir(functions);
@@ -247,6 +254,7 @@ Deno.test({
       assert.deepEqual(await fishComplete(script, dir, "filedrop "), [
         "completions",
         "hash-password",
+        "healthcheck",
         "photos/",
         "public/",
       ]);
