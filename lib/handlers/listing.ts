@@ -378,6 +378,19 @@ function renderDownloadLinks(): string {
     `<a class="button" id="download-tar" href="?archive=tar.gz" download>.tar.gz</a></span>`;
 }
 
+/** What the page's script shows while rows are selected: their count and what can be done to them. */
+function renderSelectionBar(writable: boolean): string {
+  const writes = writable
+    ? `<button type="button" id="selection-move">${iconSvg("rename")}Move to…</button>` +
+      `<button type="button" id="selection-delete">${iconSvg("delete")}Delete</button>`
+    : "";
+  return `<div id="selection-bar" class="selection-bar needs-js" role="region" ` +
+    `aria-label="Selection" hidden><span id="selection-count" class="selection-count" ` +
+    `aria-live="polite"></span><button type="button" id="selection-download">` +
+    `${iconSvg("download")}Download .zip</button>${writes}` +
+    `<button type="button" id="selection-clear">Clear</button></div>`;
+}
+
 /** Upload, new-folder controls and the hidden file inputs they open. */
 function renderWriteToolbar(): string {
   return `<button type="button" id="upload-files" class="primary needs-js">${iconSvg("upload")}` +
@@ -454,10 +467,11 @@ ${ICON_SPRITE}
 <div class="filter needs-js"><input type="search" id="filter" placeholder="Filter names  ( / )" ` +
     `aria-label="Filter by name" aria-keyshortcuts="/" autocomplete="off" spellcheck="false">` +
     `<span id="filter-count" class="filter-count" aria-live="polite"></span></div>
-${renderDownloadLinks()}
 ${writable ? renderWriteToolbar() : ""}
+${renderDownloadLinks()}
 </div>
 ${noScriptUpload}<p id="notice" class="notice" role="status" aria-live="polite"></p>
+${renderSelectionBar(writable)}
 ${writable ? renderWriteWidgets(path) : ""}
 </header>
 <main>

@@ -107,6 +107,16 @@ td.empty, .no-match { color: var(--muted); text-align: center; padding: 2rem .5r
 }
 .actions button:hover { color: var(--fg); border-color: var(--line); background: var(--surface); }
 .actions button[data-action="delete"]:hover { color: var(--danger); }
+th.select, td.select { width: 2rem; padding-right: 0; }
+td.select input, th.select input { width: 1.05rem; height: 1.05rem; margin: 0; accent-color: var(--accent); }
+tr.selected { background: color-mix(in srgb, var(--bg) 88%, var(--accent)); }
+.selection-bar {
+  position: sticky; top: 0; z-index: 5; display: flex; flex-wrap: wrap; align-items: center; gap: .5rem;
+  padding: .5rem .75rem; margin: 0 0 .75rem; border: 1px solid var(--accent); border-radius: 8px;
+  background: color-mix(in srgb, var(--bg) 90%, var(--accent));
+}
+.selection-count { font-weight: 600; margin-right: auto; }
+#selection-delete:hover { color: var(--danger); border-color: var(--danger); }
 .summary { color: var(--muted); font-size: .85rem; margin: .75rem 0 0; }
 
 .uploads {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { encodePathSegment } from "../portable.ts";
 import type { SortableEntry } from "../portable.ts";
 import type { Dialog } from "./dialog.ts";
 import { quoted, say } from "./dom.ts";
@@ -65,6 +66,67 @@ export class EntryActions {
     await this.listing.refresh();
   }
 
+  /** Asks once, then deletes each entry (`DELETE`, one by one); says what failed. */
+  async deleteMany(entries: SortableEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const answer = await this.dialog.ask({
+      title: `Delete ${countOf(entries)}?`,
+      message: "Files are removed from the server; only empty folders can be deleted. " +
+        "This cannot be undone.",
+      ok: "Delete",
+      danger: true,
+    });
+    if (answer === null) return;
+    const failed: string[] = [];
+    for (const entry of entries) {
+      const response = await send("DELETE", pathFor([entry.name], entry.isDirectory));
+      if (!response.ok) failed.push(`${quoted(entry.name)} (${await reason(response)})`);
+    }
+    this.#report("Deleted", entries.length, failed);
+    await this.listing.refresh();
+  }
+
+  /**
+   * Asks for a folder, then moves each entry into it (`MOVE` with
+   * `Overwrite: F`: nothing there is replaced); says what failed.
+   */
+  async moveMany(entries: SortableEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const typed = await this.dialog.ask({
+      title: `Move ${countOf(entries)} to a folder`,
+      message: "A folder relative to this one (such as ../other) or from the top (/top/folder). " +
+        "Nothing there is replaced.",
+      value: "",
+      ok: "Move",
+    });
+    if (typed === null || typed.trim() === "") return;
+    const folder = destinationFor(typed.trim(), true);
+    if (folder === null) return say("That is not a folder a file can go to.", true);
+    const failed: string[] = [];
+    for (const entry of entries) {
+      const destination = folder + encodePathSegment(entry.name) + (entry.isDirectory ? "/" : "");
+      const response = await send("MOVE", pathFor([entry.name], entry.isDirectory), {
+        Destination: destination,
+        Overwrite: "F",
+      });
+      if (response.status === 412) failed.push(`${quoted(entry.name)} (already there)`);
+      else if (!response.ok) failed.push(`${quoted(entry.name)} (${await reason(response)})`);
+    }
+    this.#report("Moved", entries.length, failed);
+    await this.listing.refresh();
+  }
+
+  #report(done: string, total: number, failed: string[]): void {
+    const succeeded = total - failed.length;
+    if (failed.length === 0) say(`${done} ${succeeded} item${succeeded === 1 ? "" : "s"}.`);
+    else {
+      say(
+        `${done} ${succeeded} of ${total}. Not done: ${failed.join(", ")}.`,
+        true,
+      );
+    }
+  }
+
   /** Asks for a name, then creates the folder (and its parents). */
   async makeFolder(): Promise<void> {
     const typed = await this.dialog.ask({ title: "New folder", value: "", ok: "Create folder" });
@@ -78,4 +140,9 @@ export class EntryActions {
     else say(`Could not create ${shown}: ${await reason(response)}`, true);
     await this.listing.refresh();
   }
+}
+
+/** "3 items", "“a.txt”" for one. */
+function countOf(entries: readonly SortableEntry[]): string {
+  return entries.length === 1 ? quoted(entries[0].name) : `${entries.length} items`;
 }

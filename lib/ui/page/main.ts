@@ -11,6 +11,8 @@
  * - rename or move: `MOVE <path>` with `Destination: <absolute path>` and `Overwrite: F`;
  *   after a 412 and the user's yes, again with `Overwrite: T`
  * - delete: `DELETE <path>` (a folder's path ends in "/"; only empty folders go)
+ * - download: the folder, or the selected entries, as `GET <dir>/?archive=zip[&select=name...]`
+ * - several selected entries: the one-entry request (`DELETE`, `MOVE`) once for each
  *
  * The page works without it: links, sorting links and the breadcrumb are
  * plain HTML. With it, sorting and filtering happen in place, times become
@@ -28,17 +30,20 @@ import { byId } from "./dom.ts";
 import { acceptDrops } from "./drop.ts";
 import { bindShortcuts } from "./keyboard.ts";
 import { entryOf, Listing } from "./listing.ts";
+import { Selection } from "./selection.ts";
 import { UploadQueue } from "./uploads.ts";
 
 const listing = new Listing();
 listing.decorate();
 bindShortcuts(listing.filterInput);
 if (document.body.dataset.writable === "true") setUpWrites();
+else new Selection(listing, null);
 
-/** The upload, new-folder, rename and delete controls of a writable server. */
+/** The upload, new-folder, rename, move and delete controls of a writable server. */
 function setUpWrites(): void {
   const dialog = new Dialog(listing);
   const actions = new EntryActions(listing, dialog);
+  new Selection(listing, actions);
   const queue = new UploadQueue(listing, document.body.dataset.dotfiles !== "true");
 
   listing.tbody.addEventListener("click", (event) => {
