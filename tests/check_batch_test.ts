@@ -48,6 +48,18 @@ Deno.test("callers continuing from the same turn join the batch, however deep th
   assert.deepEqual(results, [1, 1, 1, 1]);
 });
 
+Deno.test("a check that throws fails its own callers and no others", async () => {
+  const batch = new CheckBatch((key: string) => {
+    if (key === "bad") throw new Error("bad key");
+    return key.toUpperCase();
+  });
+  const good = batch.check("good");
+  const bad = batch.check("bad");
+  const other = batch.check("other");
+  await assert.rejects(bad, /bad key/);
+  assert.deepEqual(await Promise.all([good, other]), ["GOOD", "OTHER"]);
+});
+
 async function withCachedStorage(fn: (storage: FsStorage, root: string) => Promise<void>) {
   const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "filedrop-checks-" }));
   const storage = new FsStorage({

@@ -21,7 +21,7 @@ export class CheckBatch<K, V> {
   readonly #check: (key: K) => V;
   readonly #waiting = new Map<K, PromiseWithResolvers<V>>();
 
-  /** @param check the synchronous check; it must not throw (return errors as values) */
+  /** @param check the synchronous check (what it throws goes to that key's callers) */
   constructor(check: (key: K) => V) {
     this.#check = check;
   }
@@ -40,6 +40,13 @@ export class CheckBatch<K, V> {
   #run(): void {
     const batch = [...this.#waiting];
     this.#waiting.clear();
-    for (const [key, waiting] of batch) waiting.resolve(this.#check(key));
+    for (const [key, waiting] of batch) {
+      // One check that throws fails its own callers only, never the rest of the batch.
+      try {
+        waiting.resolve(this.#check(key));
+      } catch (error) {
+        waiting.reject(error);
+      }
+    }
   }
 }
