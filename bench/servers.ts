@@ -153,6 +153,9 @@ const OURS: ServerDefinition = {
         String(context.port),
         ...workers,
         ...(context.fsync ? [] : ["--no-fsync"]),
+        // No access log, like nginx here (access_log off) and Caddy (none by default).
+        "--log",
+        "off",
         context.root,
       ],
       env: {},
@@ -162,6 +165,7 @@ const OURS: ServerDefinition = {
       version: [
         `deno ${Deno.version.deno}`,
         context.fsync ? "fsync on" : "--no-fsync",
+        "--log off",
         ...workers.length > 0 ? [workers.join(" ")] : [],
         v8Flags.length > 0 ? v8Flags.join(" ") : "no V8 flags",
       ].join(", "),

@@ -110,9 +110,11 @@ Deno.test("ours: by default one worker and the release binary's V8 flag", async 
     "--port",
     "8125",
     "--no-fsync",
+    "--log",
+    "off",
     "/tmp/root",
   ]);
-  assert.match(launch.version, /--no-fsync, --v8-flags=--max-semi-space-size=4$/);
+  assert.match(launch.version, /--no-fsync, --log off, --v8-flags=--max-semi-space-size=4$/);
 });
 
 Deno.test("ours: --cores 2 --ours-v8-flags none is the plain start command with --workers 2", async () => {
@@ -134,10 +136,12 @@ Deno.test("ours: --cores 2 --ours-v8-flags none is the plain start command with 
     "8125",
     "--workers",
     "2",
+    "--log",
+    "off",
     "/tmp/root",
   ]);
   assert.ok(!launch.args.some((arg) => arg.startsWith("--v8-flags")));
-  assert.match(launch.version, /fsync on, --workers 2, no V8 flags$/);
+  assert.match(launch.version, /fsync on, --log off, --workers 2, no V8 flags$/);
 });
 
 Deno.test("ref: single-threaded in every mode, and says so with --cores 2", async () => {
