@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import denoJson from "../deno.json" with { type: "json" };
 import { run } from "./_helpers.ts";
 
@@ -15,7 +15,7 @@ const PROJECT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 /** The files `deno publish --dry-run` lists, relative to the project, sorted. */
 function publishedFiles(output: string): string[] {
-  const prefix = `file://${PROJECT}/`;
+  const prefix = `${pathToFileURL(PROJECT).href}/`;
   return output.split("\n")
     .map((line) => line.trim())
     .filter((line) => line.startsWith(prefix))
