@@ -150,7 +150,8 @@ fi`;
 function fish(): string {
   const noSubcommand = `not __fish_seen_subcommand_from ${Object.keys(SUBCOMMANDS).join(" ")}`;
   const lines = options().map(([name, spec]) => {
-    const parts = [`complete -c ${COMMAND}`];
+    // Options belong to serving: not after a subcommand.
+    const parts = [`complete -c ${COMMAND} -n ${quote(noSubcommand)}`];
     if (spec.short !== undefined) parts.push(`-s ${spec.short}`);
     parts.push(`-l ${name}`);
     if (spec.type === "string") {

@@ -261,6 +261,7 @@ Deno.test({
         "off",
       ]);
       assert.deepEqual(await fishComplete(script, dir, "filedrop --tls-cert c"), ["cert.pem"]);
+      assert.deepEqual(await fishComplete(script, dir, "filedrop healthcheck --"), []);
       assert.deepEqual(await fishComplete(script, dir, "filedrop completions "), [
         "bash",
         "fish",
