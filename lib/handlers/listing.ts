@@ -69,13 +69,14 @@ const SORT_LABELS: Record<SortKey, string> = {
 
 /**
  * The page's Content-Security-Policy: nothing but its own nonced style and
- * script, requests and form posts to its own origin, and no framing (the
- * delete buttons must not be clickjacked).
+ * script, requests, form posts, media and frames (a PDF preview) from its own
+ * origin, and no framing of the page itself (the delete buttons must not be
+ * clickjacked).
  */
 function htmlCsp(nonce: string): string {
   return `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; ` +
-    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; " +
-    "frame-ancestors 'none'";
+    "img-src 'self' data:; media-src 'self'; frame-src 'self'; connect-src 'self'; " +
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 }
 
 /** 128 random bits in base64: a fresh nonce for each page. */
@@ -348,7 +349,9 @@ function renderRow(entry: ListingEntry, page: Page): string {
   const label = name + (entry.isDirectory ? "/" : "");
   const size = entry.size === null ? "—" : formatSize(entry.size);
   const sizeTitle = entry.size === null ? "" : ` title="${entry.size} bytes"`;
+  const kind = fileKind(entry.name, entry.isDirectory);
   const data = ` data-name="${name}" data-type="${entry.isDirectory ? "directory" : "file"}"` +
+    ` data-kind="${kind}"` +
     (entry.size === null ? "" : ` data-size="${entry.size}"`) +
     (entry.mtime === null ? "" : ` data-mtime="${entry.mtime}"`);
   const actions = page.writable
@@ -356,7 +359,7 @@ function renderRow(entry: ListingEntry, page: Page): string {
       renderIconButton("rename", "rename", `Rename ${entry.name}`) +
       renderIconButton("delete", "delete", `Delete ${entry.name}`) + `</td>`
     : "";
-  return `<tr${data}><td class="name">${iconSvg(fileKind(entry.name, entry.isDirectory))}` +
+  return `<tr${data}><td class="name">${iconSvg(kind)}` +
     `<a href="${escapeHtml(href)}">${label}</a></td>` +
     `<td class="num"${sizeTitle}>${size}</td>` +
     `<td class="time">${renderTime(entry.mtime, page.now)}</td>${actions}</tr>`;
@@ -373,9 +376,26 @@ function renderSummary(entries: readonly ListingEntry[]): string {
 
 /** Links that download this folder's tree as an archive (plain links: they work without JavaScript). */
 function renderDownloadLinks(): string {
-  return `<span class="downloads"><a class="button" id="download-zip" href="?archive=zip" download>` +
+  return `<button type="button" id="view-toggle" class="needs-js" aria-pressed="false">` +
+    `${
+      iconSvg("image")
+    }Grid</button><span class="downloads"><a class="button" id="download-zip" href="?archive=zip" download>` +
     `${iconSvg("download")}Download .zip</a>` +
     `<a class="button" id="download-tar" href="?archive=tar.gz" download>.tar.gz</a></span>`;
+}
+
+/** The preview dialog, filled in by the script. */
+function renderPreview(): string {
+  return `<dialog id="preview" class="preview" aria-labelledby="preview-title">
+<div class="preview-head"><h2 id="preview-title"></h2><span id="preview-position" class="hint"></span>
+<a id="preview-open" class="button" target="_blank" rel="noopener">Open</a>` +
+    `<a id="preview-download" class="button">${iconSvg("download")}Download</a>` +
+    `<button type="button" id="preview-close" aria-label="Close preview">×</button></div>
+<div id="preview-body" class="preview-body"></div>
+<div class="preview-nav"><button type="button" id="preview-prev" aria-label="Previous file" ` +
+    `aria-keyshortcuts="ArrowLeft">←</button><button type="button" id="preview-next" ` +
+    `aria-label="Next file" aria-keyshortcuts="ArrowRight">→</button></div>
+</dialog>`;
 }
 
 /** What the page's script shows while rows are selected: their count and what can be done to them. */
@@ -473,6 +493,7 @@ ${renderDownloadLinks()}
 ${noScriptUpload}<p id="notice" class="notice" role="status" aria-live="polite"></p>
 ${renderSelectionBar(writable)}
 ${writable ? renderWriteWidgets(path) : ""}
+${renderPreview()}
 </header>
 <main>
 <table id="listing">

@@ -117,6 +117,48 @@ tr.selected { background: color-mix(in srgb, var(--bg) 88%, var(--accent)); }
 }
 .selection-count { font-weight: 600; margin-right: auto; }
 #selection-delete:hover { color: var(--danger); border-color: var(--danger); }
+.thumb { display: none; }
+table.grid thead { display: none; }
+table.grid tbody {
+  display: grid; grid-template-columns: repeat(auto-fill, minmax(10rem, 1fr)); gap: .75rem;
+}
+table.grid tr {
+  display: flex; flex-direction: column; position: relative; border: 1px solid var(--line);
+  border-radius: 8px; overflow: hidden;
+}
+table.grid td { border: 0; padding: .35rem .55rem; }
+table.grid td.num, table.grid td.time { display: none; }
+table.grid td.name { padding-left: .55rem; text-indent: 0; flex: 1; }
+table.grid td.empty { grid-column: 1 / -1; }
+table.grid .thumb {
+  display: block; width: calc(100% + 1.1rem); margin: -.35rem -.55rem .4rem; aspect-ratio: 4 / 3;
+  object-fit: cover; background: var(--surface);
+}
+table.grid td.select { position: absolute; top: .35rem; left: .35rem; z-index: 1; padding: 0; }
+table.grid td.actions { text-align: left; padding-top: 0; }
+button[aria-pressed="true"] { border-color: var(--accent); color: var(--accent); }
+
+dialog.preview {
+  width: min(72rem, calc(100vw - 1rem)); height: min(52rem, calc(100vh - 1rem)); max-width: none;
+  max-height: none; padding: 0; display: none; flex-direction: column;
+}
+dialog.preview[open] { display: flex; }
+.preview-head {
+  display: flex; align-items: center; gap: .5rem; padding: .6rem .9rem; border-bottom: 1px solid var(--line);
+}
+.preview-head h2 { flex: 1; margin: 0; font-size: 1rem; min-width: 0; }
+.preview-body {
+  flex: 1; min-height: 0; display: flex; align-items: center; justify-content: center; overflow: auto;
+  background: var(--surface);
+}
+.preview-image, .preview-video { max-width: 100%; max-height: 100%; object-fit: contain; }
+.preview-audio { width: min(40rem, 90%); }
+.preview-pdf { width: 100%; height: 100%; border: 0; }
+.preview-text {
+  align-self: stretch; flex: 1; margin: 0; padding: 1rem; overflow: auto; white-space: pre-wrap;
+  overflow-wrap: anywhere; font: .85rem/1.45 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
+}
+.preview-nav { display: flex; justify-content: space-between; padding: .5rem .9rem; border-top: 1px solid var(--line); }
 .summary { color: var(--muted); font-size: .85rem; margin: .75rem 0 0; }
 
 .uploads {

@@ -16,7 +16,8 @@
  *
  * The page works without it: links, sorting links and the breadcrumb are
  * plain HTML. With it, sorting and filtering happen in place, times become
- * relative ("3 hours ago", the exact local time on hover) and, when the
+ * relative ("3 hours ago", the exact local time on hover), files open in a
+ * preview, a grid view shows thumbnails, rows can be selected and, when the
  * server allows writes, the upload, new-folder, rename and delete controls
  * work. File names only ever reach the DOM through `textContent`,
  * `setAttribute` and `dataset`, never as markup.
@@ -29,13 +30,17 @@ import { Dialog } from "./dialog.ts";
 import { byId } from "./dom.ts";
 import { acceptDrops } from "./drop.ts";
 import { bindShortcuts } from "./keyboard.ts";
+import { setUpGrid } from "./grid.ts";
 import { entryOf, Listing } from "./listing.ts";
+import { Preview } from "./preview.ts";
 import { Selection } from "./selection.ts";
 import { UploadQueue } from "./uploads.ts";
 
 const listing = new Listing();
 listing.decorate();
 bindShortcuts(listing.filterInput);
+new Preview(listing);
+setUpGrid(listing);
 if (document.body.dataset.writable === "true") setUpWrites();
 else new Selection(listing, null);
 
