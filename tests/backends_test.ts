@@ -347,7 +347,7 @@ suite("POST form: several files at once; a taken name stores nothing", async (se
   );
 });
 
-suite("DELETE: files, conditions, empty and non-empty directories", async (server) => {
+suite("DELETE: files, conditions, empty directories and whole trees", async (server) => {
   const etag = (await putText(server, "/d/x.txt", "x")).headers.get("etag")!;
   assert.equal(
     (await send(server, "DELETE", "/d/x.txt", { headers: { "If-Match": '"no"' } })).status,
@@ -362,10 +362,14 @@ suite("DELETE: files, conditions, empty and non-empty directories", async (serve
   assert.equal((await send(server, "DELETE", "/d/x.txt")).status, 404);
   assert.equal((await send(server, "PUT", "/e/")).status, 201);
   await putText(server, "/e/in.txt", "in");
-  assert.equal((await send(server, "DELETE", "/e/")).status, 409);
   assert.equal((await send(server, "DELETE", "/e/in.txt")).status, 204);
   assert.equal((await send(server, "DELETE", "/e/")).status, 204);
   assert.equal((await send(server, "GET", "/e/")).status, 404);
+  await putText(server, "/t/a/b.txt", "b");
+  await putText(server, "/t/c.txt", "c");
+  assert.equal((await send(server, "DELETE", "/t")).status, 204);
+  assert.equal((await send(server, "GET", "/t/a/b.txt")).status, 404);
+  assert.equal((await send(server, "GET", "/t/")).status, 404);
   assert.equal((await send(server, "DELETE", "/")).status, 403);
 });
 

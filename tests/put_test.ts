@@ -566,7 +566,7 @@ Deno.test("two PUTs racing with the same If-Match: one wins, the other gets 412"
 
 // --- DELETE ---------------------------------------------------------------------
 
-Deno.test("DELETE: file 204, missing 404, non-empty dir 409, empty dir 204", async () => {
+Deno.test("DELETE: file 204, missing 404, a directory tree 204 (RFC 4918 §9.6), empty dir 204", async () => {
   await withServer({}, async (server, root) => {
     const port = server.addr.port;
     await Deno.writeTextFile(path.join(root, "gone.txt"), "bye");
@@ -580,8 +580,9 @@ Deno.test("DELETE: file 204, missing 404, non-empty dir 409, empty dir 204", asy
     assert.equal((await del(port, "/gone.txt")).status, 404);
     assert.equal((await del(port, "/never/was.txt")).status, 404);
 
-    assert.equal((await del(port, "/full")).status, 409);
-    assert.equal(await Deno.readTextFile(path.join(root, "full", "child.txt")), "child");
+    // A collection goes with everything under it, with or without the trailing slash.
+    assert.equal((await del(port, "/full")).status, 204);
+    assert.equal(await exists(path.join(root, "full")), false);
 
     assert.equal((await del(port, "/empty/")).status, 204);
     assert.equal(await exists(path.join(root, "empty")), false);

@@ -1,20 +1,24 @@
 /**
- * DELETE: removes a file or an empty directory, honouring preconditions.
+ * DELETE: removes a file, or a directory with everything under it (RFC 4918
+ * §9.6), honouring preconditions.
  *
  * @module
  */
 
 import { HttpError } from "../http/errors.ts";
 import type { Request, Response } from "../http/message.ts";
+import { encodeUrlPath } from "./url_path.ts";
 import type { UrlPath } from "./url_path.ts";
 import { writeCondition } from "../content/preconditions.ts";
 import { conditionalHeaders } from "../content/serve_content.ts";
 import type { Storage, StoredEntry } from "../storage/storage.ts";
+import { multistatusResponse, responseElement, statusLine } from "../dav/xml_writer.ts";
 
 /**
- * Deletes the file or empty directory at `url`: 204 when gone, 404 when
- * missing (or when a path ending in "/" names a file), 409 for a non-empty
- * directory, 412 on a failed precondition, 403 for ROOT itself.
+ * Deletes the file or directory tree at `url`: 204 when gone, 404 when
+ * missing (or when a path ending in "/" names a file), 412 on a failed
+ * precondition, 403 for ROOT itself; 207 listing the members the store
+ * could not remove (the rest are gone).
  */
 export async function deletePath(
   storage: Storage,
@@ -22,7 +26,7 @@ export async function deletePath(
   url: UrlPath,
 ): Promise<Response> {
   const preconditions = writeCondition("DELETE", conditionalHeaders(request));
-  await storage.remove(url.segments, {
+  const failures = await storage.removeTree(url.segments, {
     check(current: StoredEntry | null): void {
       // "/file.txt/" names a directory: like GET, do not let it reach the file.
       if (url.trailingSlash && current?.kind !== "directory") {
@@ -32,5 +36,14 @@ export async function deletePath(
       preconditions.check(current?.kind === "directory" ? null : current);
     },
   });
-  return { status: 204, headers: [] };
+  if (failures.length === 0) return { status: 204, headers: [] };
+  return multistatusResponse((async function* () {
+    for (const failure of failures) {
+      // A failed member's path is a directory's only when the store says so; files have none.
+      yield responseElement(
+        encodeUrlPath(failure.path, false),
+        `<D:status>${statusLine(failure.status)}</D:status>`,
+      );
+    }
+  })());
 }

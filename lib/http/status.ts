@@ -1,5 +1,5 @@
 /**
- * Reason phrases for the status codes this server sends (RFC 9110 §15).
+ * Reason phrases for the status codes this server sends (RFC 9110 §15, RFC 4918 §11).
  *
  * @module
  */
@@ -11,6 +11,7 @@ const REASONS: Record<number, string> = {
   201: "Created",
   204: "No Content",
   206: "Partial Content",
+  207: "Multi-Status",
   301: "Moved Permanently",
   304: "Not Modified",
   400: "Bad Request",
@@ -28,6 +29,8 @@ const REASONS: Record<number, string> = {
   415: "Unsupported Media Type",
   416: "Range Not Satisfiable",
   417: "Expectation Failed",
+  423: "Locked",
+  424: "Failed Dependency",
   429: "Too Many Requests",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",

@@ -394,13 +394,14 @@ async function checkPassword(user: string, password: string, state: AuthState): 
 export function needsAuth(method: string, protectReads: boolean): boolean {
   // CORS preflights carry no credentials: refusing them would break every cross-origin write.
   if (method === "OPTIONS") return false;
-  if (method === "GET" || method === "HEAD") return protectReads;
+  // PROPFIND only reads (what a listing shows): it is protected like GET.
+  if (method === "GET" || method === "HEAD" || method === "PROPFIND") return protectReads;
   return true;
 }
 
 /**
- * Wraps a handler: requests that need auth (every method but GET, HEAD and
- * OPTIONS; GET and HEAD too when `protectReads`; OPTIONS never) without valid
+ * Wraps a handler: requests that need auth (every method but GET, HEAD,
+ * PROPFIND and OPTIONS; those but OPTIONS too when `protectReads`; OPTIONS never) without valid
  * Basic credentials get 401 with `WWW-Authenticate: Basic realm="filedrop",
  * charset="UTF-8"` — before the handler runs, so no body is read and a client
  * waiting for `100 Continue` uploads nothing. A client that has used up its

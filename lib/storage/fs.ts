@@ -29,13 +29,19 @@ import { FsLockTable } from "./lock_table.ts";
 import { checkWriteInside, isInside, resolveForRead, toFsPath } from "./fs_path.ts";
 import { TEMP_PREFIX, TempFiles } from "./temp_files.ts";
 import { CheckBatch } from "./check_batch.ts";
+import { FsPropertyStore } from "./fs_properties.ts";
+import { copyFileContent, copyTree, removeTreeAtOnce, replaceEntry } from "./fs_tree.ts";
+import { statfs } from "node:fs/promises";
 import type {
   Committed,
+  CopyDepth,
   ListedEntry,
   OpenedFile,
+  RemovalFailure,
   StagedFile,
   Storage,
   StoragePath,
+  StorageUsage,
   StoredEntry,
   WriteCondition,
 } from "./storage.ts";
@@ -193,10 +199,12 @@ export class FsStorage implements Storage {
   readonly #locks: PathLocks;
   readonly #temps: TempFiles;
   readonly lockTable: FsLockTable;
+  readonly #properties: FsPropertyStore;
 
   /** @param options ROOT, durability, symlink policy, cache and locks */
   constructor(options: FsStorageOptions) {
     this.#temps = new TempFiles(options.rootReal);
+    this.#properties = new FsPropertyStore(options.rootReal, this.#temps, options.fsync);
     this.#rootReal = options.rootReal;
     this.#fsync = options.fsync;
     this.#followSymlinks = options.followSymlinks;
@@ -441,6 +449,7 @@ export class FsStorage implements Storage {
       condition.check(served === null ? null : entryOf(served));
       try {
         await Deno.remove(fsPath);
+        await this.#properties.remove(storagePath);
       } catch (error) {
         throw writeErrorToHttp(error) ?? error;
       }
@@ -468,19 +477,12 @@ export class FsStorage implements Storage {
       // The link itself moves, but the condition judges what a read serves.
       const served = await followedInfo(source, link);
       options.condition.check(served === null ? null : entryOf(served));
-      const existing = await lstatOrNull(target);
-      if (existing !== null && !options.overwrite) {
-        throw new HttpError(412, "Destination exists and Overwrite is F");
-      }
-      if (existing !== null && existing.isDirectory !== link.isDirectory) {
-        throw new HttpError(409, "Cannot replace a file with a directory or the reverse");
-      }
-      const parent = await lstatOrNull(path.dirname(target));
-      if (parent === null || !parent.isDirectory) {
-        throw new HttpError(409, "The destination's parent directory does not exist");
-      }
+      const existing = await this.#destination(target, options.overwrite);
       try {
-        await Deno.rename(source, target);
+        await replaceEntry(this.#temps, target, existing, !link.isDirectory, async () => {
+          await Deno.rename(source, target);
+        });
+        await this.#properties.move(from, to);
       } catch (error) {
         throw writeErrorToHttp(error) ?? error;
       }
@@ -490,6 +492,150 @@ export class FsStorage implements Storage {
       }
       return existing === null;
     });
+  }
+
+  /**
+   * What is at a COPY or MOVE destination (the caller holds its lock): 412
+   * when something is and `overwrite` is false, 409 when its parent is not a
+   * directory.
+   */
+  async #destination(target: string, overwrite: boolean): Promise<Deno.FileInfo | null> {
+    const existing = await lstatOrNull(target);
+    if (existing !== null && !overwrite) {
+      throw new HttpError(412, "Destination exists and Overwrite is F");
+    }
+    const parent = await lstatOrNull(path.dirname(target));
+    if (parent === null || !parent.isDirectory) {
+      throw new HttpError(409, "The destination's parent directory does not exist");
+    }
+    return existing;
+  }
+
+  async copy(
+    from: StoragePath,
+    to: StoragePath,
+    options: { overwrite: boolean; depth: CopyDepth; condition: WriteCondition },
+  ): Promise<boolean> {
+    if (to.length === 0) throw new HttpError(403, "ROOT cannot be replaced");
+    const target = this.fsPath(to);
+    const { lockKey } = await checkWriteInside(this.#rootReal, target);
+    const source = await this.#resolveForRead(this.fsPath(from));
+    if (source === null) throw new HttpError(404, "Not found");
+    if (source.real === lockKey) throw new HttpError(403, "Source and destination are the same");
+    const recursive = source.info.isDirectory && options.depth === "infinity";
+    if (recursive && isInside(source.real, lockKey)) {
+      throw new HttpError(409, "Cannot copy a directory into itself");
+    }
+    return await this.#locks.run([lockKey], async () => {
+      options.condition.check(entryOf(source.info));
+      const existing = await this.#destination(target, options.overwrite);
+      const directory = path.dirname(target);
+      let staged: string;
+      try {
+        if (source.info.isDirectory) {
+          staged = await this.#temps.makeDirectory(directory);
+          await Deno.chmod(staged, (source.info.mode ?? 0o755) & 0o777);
+        } else {
+          const temp = await this.#temps.open(directory);
+          temp.file.close();
+          staged = temp.path;
+        }
+      } catch (error) {
+        throw writeErrorToHttp(error) ?? error;
+      }
+      try {
+        if (recursive) {
+          await copyTree(source.real, staged, { fsync: this.#fsync, includeTemp: false });
+        } else if (!source.info.isDirectory) {
+          await copyFileContent(source.real, staged, this.#fsync);
+        }
+        await replaceEntry(this.#temps, target, existing, !source.info.isDirectory, async () => {
+          await Deno.rename(staged, target);
+        });
+      } catch (error) {
+        await Deno.remove(staged, { recursive: true }).catch(() => {});
+        throw writeErrorToHttp(error) ?? error;
+      }
+      try {
+        await this.#properties.copy(from, to, recursive);
+      } catch (error) {
+        throw writeErrorToHttp(error) ?? error;
+      }
+      if (this.#fsync) await syncDirectory(directory);
+      return existing === null;
+    });
+  }
+
+  async removeTree(storagePath: StoragePath, condition: WriteCondition): Promise<RemovalFailure[]> {
+    if (storagePath.length === 0) throw new HttpError(403, "ROOT cannot be deleted");
+    const fsPath = this.fsPath(storagePath);
+    const { lockKey } = await checkWriteInside(this.#rootReal, fsPath);
+    await this.#locks.run([lockKey], async () => {
+      const link = await lstatOrNull(fsPath);
+      if (link === null) throw new HttpError(404, "Not found");
+      const served = await followedInfo(fsPath, link);
+      condition.check(served === null ? null : entryOf(served));
+      try {
+        // A directory goes at once (renamed aside, then deleted): never half a tree at its path.
+        if (link.isDirectory) await removeTreeAtOnce(this.#temps, fsPath);
+        else await Deno.remove(fsPath);
+        await this.#properties.remove(storagePath);
+      } catch (error) {
+        throw writeErrorToHttp(error) ?? error;
+      }
+      if (this.#fsync) await syncDirectory(path.dirname(fsPath));
+    });
+    return [];
+  }
+
+  readProperties(storagePath: StoragePath): Promise<Map<string, string>> {
+    return this.#properties.read(storagePath);
+  }
+
+  memberProperties(storagePath: StoragePath): Promise<Map<string, Map<string, string>>> {
+    return this.#properties.members(storagePath);
+  }
+
+  async writeProperties(
+    storagePath: StoragePath,
+    changes: ReadonlyMap<string, string | null>,
+  ): Promise<void> {
+    const fsPath = this.fsPath(storagePath);
+    const { lockKey } = await checkWriteInside(this.#rootReal, fsPath);
+    await this.#locks.run([lockKey], async () => {
+      if ((await lstatOrNull(fsPath)) === null) throw new HttpError(404, "Not found");
+      try {
+        await this.#properties.write(storagePath, changes);
+      } catch (error) {
+        throw writeErrorToHttp(error) ?? error;
+      }
+    });
+  }
+
+  async setModified(storagePath: StoragePath, lastModified: number): Promise<boolean> {
+    const fsPath = this.fsPath(storagePath);
+    // ROOT's own time is not the client's to set (its parent is outside ROOT).
+    if (storagePath.length === 0) throw new HttpError(403, "ROOT's time cannot be set");
+    const { current } = await checkWriteInside(this.#rootReal, fsPath);
+    if (current === null) throw new HttpError(404, "Not found");
+    try {
+      await Deno.utime(fsPath, current.atime ?? new Date(), new Date(lastModified));
+    } catch (error) {
+      throw writeErrorToHttp(error) ?? error;
+    }
+    return true;
+  }
+
+  async usage(): Promise<StorageUsage | null> {
+    try {
+      const space = await statfs(this.#rootReal);
+      return {
+        usedBytes: (space.blocks - space.bfree) * space.bsize,
+        availableBytes: space.bavail * space.bsize,
+      };
+    } catch {
+      return null; // Not every platform or file system says.
+    }
   }
 
   async mkdir(storagePath: StoragePath): Promise<boolean> {

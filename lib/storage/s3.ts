@@ -63,9 +63,13 @@
  *   file another instance writes under the source after the listing stays
  *   there (the source directory survives with it), and one it replaces
  *   between its copy and the deletes is deleted; an instance that dies
- *   mid-move leaves both trees (partly). A destination directory must be
- *   empty (409), as rename(2) wants on a file system. Resumable uploads
- *   in progress under it complete at their old path.
+ *   mid-move leaves both trees (partly). Resumable uploads in progress
+ *   under it complete at their old path.
+ * - An existing COPY or MOVE destination (Overwrite: T) is removed first,
+ *   whatever its kind (RFC 4918 §9.9.3), so a copy that then fails loses it.
+ * - COPY and DELETE of a directory, and dead properties: one request per
+ *   object, not atomic (see lib/storage/s3_trees.ts). Modification times
+ *   cannot be set (`setModified` says false).
  * - MKDIR: the marker is PUT with `If-None-Match: *`: atomic.
  * - "No file over a directory, nothing under a file" is check-then-act: an
  *   object store has no such rule, and another instance may create `a/x`
@@ -104,14 +108,18 @@ import type { ListedObject, ObjectInfo, UploadedPart } from "./s3_client.ts";
 import { describeS3Location, resolveS3Config, S3ConfigError } from "./s3_config.ts";
 import type { S3Options } from "./s3_config.ts";
 import { s3ErrorToHttp } from "./s3_errors.ts";
+import { requireParentDirectory, S3Trees } from "./s3_trees.ts";
 import type {
   Committed,
   ContentReader,
+  CopyDepth,
   ListedEntry,
   OpenedFile,
+  RemovalFailure,
   StagedFile,
   Storage,
   StoragePath,
+  StorageUsage,
   StoredEntry,
   WriteCondition,
 } from "./storage.ts";
@@ -567,6 +575,7 @@ export class S3Storage implements Storage {
   readonly #listPageKeys: number;
   readonly #heldBudget: number;
   readonly #host: StagingHost;
+  readonly #trees: S3Trees;
   #heldBytes = 0;
   readonly lockTable: S3LockTable;
 
@@ -581,6 +590,7 @@ export class S3Storage implements Storage {
     }
     this.#client = options.client;
     this.#prefix = options.prefix;
+    this.#trees = new S3Trees(options.client, options.prefix);
     this.#locks = options.locks;
     this.lockTable = new S3LockTable(this.#client, this.#prefix, this.#locks);
     this.#listPageKeys = options.listPageKeys ?? 1000;
@@ -814,13 +824,17 @@ export class S3Storage implements Storage {
         const current = await this.#stat(path);
         if (current === null) throw new HttpError(404, "Not found");
         condition.check(current);
-        if (current.kind === "file") return await this.#client.deleteObject(this.key(path));
-        const directory = this.#directoryPrefix(path);
-        const { objects } = await this.#client.listObjects({ prefix: directory, maxKeys: 2 });
-        if (objects.some((object) => object.key !== directory)) {
-          throw new HttpError(409, "Directory is not empty");
+        if (current.kind === "file") {
+          await this.#client.deleteObject(this.key(path));
+        } else {
+          const directory = this.#directoryPrefix(path);
+          const { objects } = await this.#client.listObjects({ prefix: directory, maxKeys: 2 });
+          if (objects.some((object) => object.key !== directory)) {
+            throw new HttpError(409, "Directory is not empty");
+          }
+          await this.#client.deleteObject(directory);
         }
-        await this.#client.deleteObject(directory);
+        await this.#trees.removeProperties(path);
       });
     });
   }
@@ -843,18 +857,11 @@ export class S3Storage implements Storage {
         const current = await this.#stat(from);
         if (current === null) throw new HttpError(404, "Not found");
         options.condition.check(current);
-        const existing = await this.#stat(to);
-        if (existing !== null && !options.overwrite) {
-          throw new HttpError(412, "Destination exists and Overwrite is F");
-        }
-        if (existing !== null && existing.kind !== current.kind) {
-          throw new HttpError(409, "Cannot replace a file with a directory or the reverse");
-        }
-        if (to.length > 1 && (await this.#stat(to.slice(0, -1)))?.kind !== "directory") {
-          throw new HttpError(409, "The destination's parent directory does not exist");
-        }
+        const existing = await this.#clearDestination(to, options.overwrite);
         if (current.kind === "directory") {
           await this.#moveDirectory(from, to);
+          await this.#trees.copyProperties(from, to, true);
+          await this.#trees.removeProperties(from);
           return existing === null;
         }
         try {
@@ -867,6 +874,8 @@ export class S3Storage implements Storage {
           throw error;
         }
         await this.#client.deleteObject(source);
+        await this.#trees.copyProperties(from, to, false);
+        await this.#trees.removeProperties(from);
         return existing === null;
       });
     });
@@ -909,6 +918,108 @@ export class S3Storage implements Storage {
       throw error;
     }
     await mapLimited(objects, MOVE_CONCURRENCY, (object) => this.#client.deleteObject(object.key));
+  }
+
+  /**
+   * Makes way at a COPY or MOVE destination (the caller holds its lock):
+   * 412 when something is there and `overwrite` is false, 409 when its
+   * parent is not a directory; else removes what is there (a whole tree,
+   * object by object) and returns what it was.
+   */
+  async #clearDestination(to: StoragePath, overwrite: boolean): Promise<StoredEntry | null> {
+    const existing = await this.#stat(to);
+    if (existing !== null && !overwrite) {
+      throw new HttpError(412, "Destination exists and Overwrite is F");
+    }
+    await requireParentDirectory(to, (path) => this.#stat(path));
+    if (existing?.kind === "file") await this.#client.deleteObject(this.key(to));
+    if (existing?.kind === "directory") {
+      if ((await this.#trees.removeDirectory(to)).length > 0) {
+        throw new HttpError(500, "The destination could not be removed");
+      }
+    }
+    if (existing !== null) await this.#trees.removeProperties(to);
+    return existing;
+  }
+
+  removeTree(path: StoragePath, condition: WriteCondition): Promise<RemovalFailure[]> {
+    return this.#mapped(async () => {
+      if (path.length === 0) throw new HttpError(403, "ROOT cannot be deleted");
+      return await this.#locks.run(this.key(path), async () => {
+        const current = await this.#stat(path);
+        if (current === null) throw new HttpError(404, "Not found");
+        condition.check(current);
+        if (current.kind === "file") await this.#client.deleteObject(this.key(path));
+        const failures = current.kind === "file" ? [] : await this.#trees.removeDirectory(path);
+        // Properties stay with what could not be removed.
+        if (failures.length === 0) await this.#trees.removeProperties(path);
+        return failures;
+      });
+    });
+  }
+
+  copy(
+    from: StoragePath,
+    to: StoragePath,
+    options: { overwrite: boolean; depth: CopyDepth; condition: WriteCondition },
+  ): Promise<boolean> {
+    return this.#mapped(async () => {
+      if (to.length === 0) throw new HttpError(403, "ROOT cannot be replaced");
+      const source = this.key(from);
+      const target = this.key(to);
+      if (source === target) throw new HttpError(403, "Source and destination are the same");
+      return await withLocks(this.#locks, [target], async () => {
+        const current = await this.#stat(from);
+        if (current === null) throw new HttpError(404, "Not found");
+        const recursive = current.kind === "directory" && options.depth === "infinity";
+        if (recursive && target.startsWith(this.#directoryPrefix(from))) {
+          throw new HttpError(409, "Cannot copy a directory into itself");
+        }
+        options.condition.check(current);
+        const existing = await this.#clearDestination(to, options.overwrite);
+        if (current.kind === "directory") {
+          await this.#trees.copyDirectory(from, to, recursive);
+        } else {
+          try {
+            await this.#client.copyObject(source, target, current.etag);
+          } catch (error) {
+            if (error instanceof S3Error && error.status === 412) {
+              throw new HttpError(412, "Precondition failed");
+            }
+            throw error;
+          }
+        }
+        await this.#trees.copyProperties(from, to, recursive);
+        return existing === null;
+      });
+    });
+  }
+
+  readProperties(path: StoragePath): Promise<Map<string, string>> {
+    return this.#mapped(() => this.#trees.readProperties(path));
+  }
+
+  memberProperties(path: StoragePath): Promise<Map<string, Map<string, string>>> {
+    return this.#mapped(() => this.#trees.memberProperties(path));
+  }
+
+  writeProperties(path: StoragePath, changes: ReadonlyMap<string, string | null>): Promise<void> {
+    return this.#mapped(async () => {
+      await this.#locks.run(this.key(path), async () => {
+        if ((await this.#stat(path)) === null) throw new HttpError(404, "Not found");
+        await this.#trees.writeProperties(path, changes);
+      });
+    });
+  }
+
+  /** S3 keeps the time an object was written and lets no one set it: always false. */
+  setModified(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  /** An S3 bucket has no size limit to report: null (the quota properties are then 404). */
+  usage(): Promise<StorageUsage | null> {
+    return Promise.resolve(null);
   }
 
   mkdir(path: StoragePath): Promise<boolean> {

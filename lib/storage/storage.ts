@@ -103,6 +103,25 @@ export interface Committed {
   entry: StoredEntry;
 }
 
+/** How much of a copy goes: the resource alone, or a directory with everything under it. */
+export type CopyDepth = "0" | "infinity";
+
+/** A member of a tree that a recursive removal could not remove, and why (an HTTP status). */
+export interface RemovalFailure {
+  /** Its path. */
+  path: StoragePath;
+  /** The status that says why (403, 423, 500...). */
+  status: number;
+}
+
+/** Space in the store, for WebDAV's quota properties (RFC 4331). */
+export interface StorageUsage {
+  /** Bytes in use. */
+  usedBytes: number;
+  /** Bytes that may still be written. */
+  availableBytes: number;
+}
+
 /** A file store: the only way handlers read and write files. */
 export interface Storage {
   /** The WebDAV locks, kept where every process serving this store sees them. */
@@ -143,8 +162,18 @@ export interface Storage {
    */
   remove(path: StoragePath, condition: WriteCondition): Promise<void>;
   /**
-   * Renames `from` to `to` once `condition` accepts the source; with
-   * `overwrite` false an existing destination is 412. True when `to` was new.
+   * Removes the file or directory at `path` and everything under it, its
+   * dead properties too, once `condition` accepts what is there (404 when
+   * nothing is). Returns the members that could not be removed (the rest
+   * are gone); a store that removes a tree at once returns none.
+   */
+  removeTree(path: StoragePath, condition: WriteCondition): Promise<RemovalFailure[]>;
+  /**
+   * Renames `from` (a file or a directory, with its dead properties) to `to`
+   * once `condition` accepts the source; with `overwrite` false an existing
+   * destination is 412, else it is replaced whatever its kind (its tree and
+   * properties go). 409 when the parent of `to` is missing or `to` is inside
+   * `from`. True when `to` was new.
    */
   move(
     from: StoragePath,
@@ -153,4 +182,39 @@ export interface Storage {
   ): Promise<boolean>;
   /** Creates the directory at `path` and its parents; true when it was new (409 when a file is in the way). */
   mkdir(path: StoragePath): Promise<boolean>;
+  /**
+   * Copies `from` to `to` with its dead properties, under the rules of
+   * {@linkcode Storage.move} (`condition` judges the source). A directory
+   * is copied alone with depth "0" (an empty directory) and with its whole
+   * tree with "infinity". True when `to` was new.
+   */
+  copy(
+    from: StoragePath,
+    to: StoragePath,
+    options: { overwrite: boolean; depth: CopyDepth; condition: WriteCondition },
+  ): Promise<boolean>;
+  /**
+   * The WebDAV dead properties of `path`: each property element, serialized
+   * as the client gave it, by its Clark name (`{namespace}name`). Empty when
+   * it has none.
+   */
+  readProperties(path: StoragePath): Promise<Map<string, string>>;
+  /**
+   * The dead properties of the members of the directory at `path`, by
+   * member name; members without any are left out (a PROPFIND of a large
+   * directory then costs one look, not one per member).
+   */
+  memberProperties(path: StoragePath): Promise<Map<string, Map<string, string>>>;
+  /**
+   * Applies `changes` to the dead properties of what is at `path` (a null
+   * value removes), all at once; 404 when nothing is there.
+   */
+  writeProperties(path: StoragePath, changes: ReadonlyMap<string, string | null>): Promise<void>;
+  /**
+   * Sets the modification time of what is at `path`, in ms since the epoch
+   * (404 when nothing is there); false when the store cannot set times.
+   */
+  setModified(path: StoragePath, lastModified: number): Promise<boolean>;
+  /** Space used and available, or null when the store cannot tell. */
+  usage(): Promise<StorageUsage | null>;
 }

@@ -36,6 +36,13 @@ export interface TempFile {
 export const STATE_DIR = `${TEMP_PREFIX}state`;
 
 /**
+ * Name of the file holding a resource's WebDAV dead properties (in the
+ * mirror tree under {@linkcode STATE_DIR}, see fs_properties.ts): state, not
+ * a temp file, so never swept.
+ */
+export const PROPERTIES_FILE = `${TEMP_PREFIX}props`;
+
+/**
  * A temp file of an unknown owner (a name from before owners were recorded)
  * is removed only this long after its last write: no live writer lets one
  * sit that long (a stalled body is cut after 30 s).
@@ -53,10 +60,10 @@ function randomHex(bytes: number): string {
     .join("");
 }
 
-/** Removes `filePath`; false when it was not there. */
-async function removeIfThere(filePath: string): Promise<boolean> {
+/** Removes `filePath` (with `recursive`, a whole tree); false when it was not there. */
+async function removeIfThere(filePath: string, recursive = false): Promise<boolean> {
   try {
-    await Deno.remove(filePath);
+    await Deno.remove(filePath, { recursive });
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
@@ -130,6 +137,25 @@ export class TempFiles {
   }
 
   /**
+   * Creates a new, empty temp directory in `directory` (the staging area of a
+   * collection COPY, or where a replaced tree waits to be deleted), named
+   * like a temp file, so that a crash leaves debris that
+   * {@linkcode TempFiles.removeStale} removes.
+   */
+  async makeDirectory(directory: string): Promise<string> {
+    await this.#claim();
+    for (;;) {
+      const tempPath = path.join(directory, this.prefix + randomHex(16));
+      try {
+        await Deno.mkdir(tempPath, { mode: 0o700 });
+        return tempPath;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+    }
+  }
+
+  /**
    * Removes every temp file under ROOT that no live writer owns (its
    * session's owner file is gone or lockable; for names without a session,
    * unwritten for {@linkcode UNOWNED_TEMP_AGE_MS}), except resumable uploads,
@@ -148,19 +174,22 @@ export class TempFiles {
     };
     for await (const { directory, entries } of directoriesUnder(this.#rootReal)) {
       for (const entry of entries) {
+        if (!entry.name.startsWith(TEMP_PREFIX)) continue;
+        const session = OWNED_NAME.exec(entry.name)?.[1];
+        // A temp directory (see makeDirectory) always has an owner.
+        const ownedDirectory = entry.isDirectory && session !== undefined;
         if (
-          !entry.isFile || !entry.name.startsWith(TEMP_PREFIX) ||
+          !(entry.isFile || ownedDirectory) ||
           // Resumable uploads outlive a restart; ResumableUploads removes its own expired ones.
-          entry.name.startsWith(UPLOAD_TEMP_PREFIX)
+          entry.name.startsWith(UPLOAD_TEMP_PREFIX) || entry.name === PROPERTIES_FILE
         ) continue;
         const fullPath = path.join(directory, entry.name);
         try {
-          const session = OWNED_NAME.exec(entry.name)?.[1];
           const gone = session !== undefined
             ? await abandoned(session)
             : Date.now() - ((await Deno.lstat(fullPath)).mtime?.getTime() ?? 0) >
               UNOWNED_TEMP_AGE_MS;
-          if (gone && await removeIfThere(fullPath)) removed.push(fullPath);
+          if (gone && await removeIfThere(fullPath, ownedDirectory)) removed.push(fullPath);
         } catch {
           // Not ours to remove, or unreadable: leave it.
         }
