@@ -40,7 +40,8 @@ Deno.test("MOVE refuses what it must", async () => {
       ["a.txt", "/../../etc/passwd", {}, 400],
       ["a.txt", "/.hidden", {}, 403],
       ["a.txt", "relative.txt", {}, 400],
-      ["a.txt", "/dir", {}, 409],
+      // With Overwrite: T a file replaces a directory (RFC 4918 §9.9.3; tests/dav_test.ts).
+      ["a.txt", "/dir", { Overwrite: "F" }, 412],
       ["a.txt", "/a.txt", {}, 403],
       ["a.txt", "/c.txt", { "If-Match": '"stale"' }, 412],
     ];
