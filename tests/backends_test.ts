@@ -454,7 +454,7 @@ suite("auth: writes need credentials, reads do not", async (server) => {
 }, { auth: ["me:secret"] });
 
 suite(
-  "MOVE of a directory: every file under it, onto nothing or an empty directory",
+  "MOVE of a directory: every file under it, onto nothing, an empty directory or anything with Overwrite",
   async (server) => {
     await putText(server, "/d/a.txt", "alpha");
     await putText(server, "/d/sub/b.txt", "beta");
@@ -474,17 +474,26 @@ suite(
     assert.equal((await send(server, "GET", "/d/")).status, 404, "the source is gone");
 
     await putText(server, "/full/x.txt", "x");
-    const notEmpty = await send(server, "MOVE", "/e", { headers: { Destination: "/full" } });
-    assert.equal(notEmpty.status, 409);
     const refused = await send(server, "MOVE", "/e", {
       headers: { Destination: "/full", Overwrite: "F" },
     });
     assert.equal(refused.status, 412);
     const intoItself = await send(server, "MOVE", "/e", { headers: { Destination: "/e/sub/e" } });
     assert.equal(intoItself.status, 409);
-    const ontoFile = await send(server, "MOVE", "/e", { headers: { Destination: "/full/x.txt" } });
-    assert.equal(ontoFile.status, 409);
     assert.equal((await send(server, "GET", "/e/sub/b.txt")).text, "beta", "nothing moved");
+    // Overwrite: T replaces what is there whatever its kind (RFC 4918 §9.9.3).
+    await putText(server, "/keep/e2/k.txt", "k");
+    assert.equal(
+      (await send(server, "MOVE", "/keep/e2", { headers: { Destination: "/full/x.txt" } })).status,
+      204,
+    );
+    assert.equal((await send(server, "GET", "/full/x.txt/k.txt")).text, "k");
+    const overFull = await send(server, "MOVE", "/full", { headers: { Destination: "/e" } });
+    assert.equal(overFull.status, 204);
+    assert.equal((await send(server, "GET", "/e/x.txt/k.txt")).text, "k");
+    assert.equal((await send(server, "GET", "/e/sub/b.txt")).status, 404, "the old tree is gone");
+    await putText(server, "/e/a.txt", "alpha");
+    await putText(server, "/e/sub/b.txt", "beta");
 
     assert.equal((await send(server, "PUT", "/blank/")).status, 201);
     const replaced = await send(server, "MOVE", "/e", { headers: { Destination: "/blank" } });

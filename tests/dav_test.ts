@@ -13,6 +13,7 @@ import { SaxesParser } from "saxes";
 import { serve } from "../lib/mod.ts";
 import { STATE_DIR } from "../lib/storage/temp_files.ts";
 import { exchange, parseResponses, sendOne, withServer, writeAll } from "./_helpers.ts";
+import { removePrefix, s3Config, s3Ignored, testClient, testPrefix, testRoot } from "./_s3.ts";
 import type { RawResponse } from "./_helpers.ts";
 
 const NS = "http://example.com/ns/";
@@ -722,4 +723,67 @@ Deno.test("read-only, auth, guards and dotfiles apply to every DAV method", asyn
     );
     assert.equal(await exists(path.join(root, ".dir")), false);
   });
+});
+
+// --- Over S3 (tests/_s3.ts: only when the environment names a store) ----------------
+
+Deno.test({
+  name: "over S3: a client-set getlastmodified is 409 (S3 cannot set times), Win32 times are kept",
+  ignore: s3Ignored,
+  fn: async () => {
+    const prefix = testPrefix("dav-times");
+    const config = s3Config!;
+    const server = await serve({
+      root: testRoot(prefix),
+      port: 0,
+      hostname: "127.0.0.1",
+      s3: {
+        endpoint: config.endpoint,
+        region: config.region,
+        pathStyle: true,
+        credentials: config.credentials,
+      },
+      onError: (error) => console.error("server error:", error),
+    });
+    try {
+      const port = server.addr.port;
+      assert.equal((await dav(port, "PUT", "/f.txt", { body: "f" })).status, 201);
+      const before = (await dav(port, "HEAD", "/f.txt")).headers.get("last-modified");
+      const dated = await dav(port, "PROPPATCH", "/f.txt", {
+        body: proppatchBody(
+          "<D:set><D:prop><D:getlastmodified>Tue, 01 Jun 2021 10:20:30 GMT</D:getlastmodified>" +
+            `<p:a xmlns:p="${NS}">1</p:a></D:prop></D:set>`,
+        ),
+      });
+      const props = parseMultistatus(dated.body).props.get("/f.txt")!;
+      assert.equal(props.get("{DAV:}getlastmodified")!.status, 409);
+      assert.equal(props.get(`{${NS}}a`)!.status, 424, "nothing applied");
+      assert.equal((await dav(port, "HEAD", "/f.txt")).headers.get("last-modified"), before);
+      const windows = await dav(port, "PROPPATCH", "/f.txt", {
+        body: '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" ' +
+          'xmlns:Z="urn:schemas-microsoft-com:"><D:set><D:prop>' +
+          "<Z:Win32LastModifiedTime>Wed, 03 Mar 2010 04:05:06 GMT</Z:Win32LastModifiedTime>" +
+          "</D:prop></D:set></D:propertyupdate>",
+      });
+      const kept = parseMultistatus(windows.body).props.get("/f.txt")!;
+      assert.equal(kept.get("{urn:schemas-microsoft-com:}Win32LastModifiedTime")!.status, 200);
+      const read = await dav(port, "PROPFIND", "/f.txt", {
+        headers: { Depth: "0" },
+        body: propfindBody(
+          '<D:prop><Z:Win32LastModifiedTime xmlns:Z="urn:schemas-microsoft-com:"/></D:prop>',
+        ),
+      });
+      const value = parseMultistatus(read.body).props.get("/f.txt")!;
+      assert.equal(
+        value.get("{urn:schemas-microsoft-com:}Win32LastModifiedTime")!.text,
+        "Wed, 03 Mar 2010 04:05:06 GMT",
+      );
+      // The sidecar objects are never listed.
+      const listing = await dav(port, "PROPFIND", "/", { headers: { Depth: "1" } });
+      assert.deepEqual(parseMultistatus(listing.body).hrefs.sort(), ["/", "/f.txt"]);
+    } finally {
+      await server.shutdown();
+      await removePrefix(testClient(), prefix);
+    }
+  },
 });

@@ -611,9 +611,16 @@ s3Test(
     );
     await put(storage, ["e.txt"], "e");
     await rejectsWith(
-      storage.move(["e.txt"], ["dir"], { overwrite: true, condition: ANYTHING }),
-      409,
+      storage.move(["e.txt"], ["dir"], { overwrite: false, condition: ANYTHING }),
+      412,
     );
+    // With overwrite, a file replaces a whole directory (RFC 4918 §9.9.3).
+    assert.equal(
+      await storage.move(["e.txt"], ["dir"], { overwrite: true, condition: ANYTHING }),
+      false,
+    );
+    assert.equal(new TextDecoder().decode(await readAll(storage, ["dir"])), "e");
+    assert.equal(await storage.stat(["dir", "b.txt"]), null, "the replaced tree is gone");
   },
 );
 
