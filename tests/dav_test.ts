@@ -500,6 +500,22 @@ Deno.test("MOVE of collections: renamed with their tree, over a file or a collec
   });
 });
 
+Deno.test("DELETE with Depth: 0 (the browser page's) removes only an empty directory", async () => {
+  await withServer({}, async (server, root) => {
+    const port = server.addr.port;
+    await Deno.mkdir(path.join(root, "full"));
+    await Deno.writeTextFile(path.join(root, "full", "kept.txt"), "kept");
+    await Deno.mkdir(path.join(root, "empty"));
+    const zero = { headers: { Depth: "0" } };
+    assert.equal((await dav(port, "DELETE", "/full/", zero)).status, 409);
+    assert.equal(await Deno.readTextFile(path.join(root, "full", "kept.txt")), "kept");
+    assert.equal((await dav(port, "DELETE", "/empty", zero)).status, 204);
+    assert.equal(await exists(path.join(root, "empty")), false);
+    assert.equal((await dav(port, "DELETE", "/full/kept.txt", zero)).status, 204);
+    assert.equal((await dav(port, "DELETE", "/full", { headers: { Depth: "1" } })).status, 400);
+  });
+});
+
 // --- PROPPATCH and dead properties --------------------------------------------------
 
 Deno.test("PROPPATCH: set, replace, remove in document order; properties survive a restart", async () => {

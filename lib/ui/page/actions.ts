@@ -13,6 +13,12 @@ import { quoted, say } from "./dom.ts";
 import { destinationFor, pathFor, reason, send } from "./http.ts";
 import type { Listing } from "./listing.ts";
 
+/**
+ * Sent with every DELETE: a folder goes only when it is empty (409
+ * otherwise), as the dialogs say; WebDAV's plain DELETE would take its tree.
+ */
+const EMPTY_FOLDERS_ONLY = { Depth: "0" };
+
 /** The write actions on entries, each one request after a confirmation. */
 export class EntryActions {
   constructor(private readonly listing: Listing, private readonly dialog: Dialog) {}
@@ -28,7 +34,11 @@ export class EntryActions {
       danger: true,
     });
     if (answer === null) return;
-    const response = await send("DELETE", pathFor([entry.name], entry.isDirectory));
+    const response = await send(
+      "DELETE",
+      pathFor([entry.name], entry.isDirectory),
+      EMPTY_FOLDERS_ONLY,
+    );
     if (response.ok) say(`Deleted ${quoted(entry.name)}.`);
     else if (response.status === 409) {
       say(`${quoted(entry.name)} is not empty, so it was not deleted.`, true);
@@ -79,7 +89,11 @@ export class EntryActions {
     if (answer === null) return;
     const failed: string[] = [];
     for (const entry of entries) {
-      const response = await send("DELETE", pathFor([entry.name], entry.isDirectory));
+      const response = await send(
+        "DELETE",
+        pathFor([entry.name], entry.isDirectory),
+        EMPTY_FOLDERS_ONLY,
+      );
       if (!response.ok) failed.push(`${quoted(entry.name)} (${await reason(response)})`);
     }
     this.#report("Deleted", entries.length, failed);
