@@ -537,6 +537,7 @@ Deno.test("listingResponse HTML offers write controls only when writable", () =>
     const html = bodyText(await list(dir, [], { dotfiles: false, writable: true }));
     const labels = [...html.matchAll(/<button [^>]*aria-label="([^"]*)"/g)].map((m) => m[1]);
     assert.deepEqual(labels, [
+      "QR code of this page",
       "Close preview",
       "Previous file",
       "Next file",

@@ -374,14 +374,19 @@ function renderSummary(entries: readonly ListingEntry[]): string {
     (files > 0 ? `, ${formatSize(bytes)} in total` : "");
 }
 
-/** Links that download this folder's tree as an archive (plain links: they work without JavaScript). */
+/**
+ * The view toggle, the links that download this folder's tree as an archive
+ * (plain links: they work without JavaScript) and the QR code button.
+ */
 function renderDownloadLinks(): string {
   return `<button type="button" id="view-toggle" class="needs-js" aria-pressed="false">` +
     `${
       iconSvg("image")
     }Grid</button><span class="downloads"><a class="button" id="download-zip" href="?archive=zip" download>` +
     `${iconSvg("download")}Download .zip</a>` +
-    `<a class="button" id="download-tar" href="?archive=tar.gz" download>.tar.gz</a></span>`;
+    `<a class="button" id="download-tar" href="?archive=tar.gz" download>.tar.gz</a></span>` +
+    `<button type="button" id="qr-button" class="needs-js" ` +
+    `aria-label="QR code of this page" title="QR code of this page">QR</button>`;
 }
 
 /** The preview dialog, filled in by the script. */
@@ -396,6 +401,14 @@ function renderPreview(): string {
     `aria-keyshortcuts="ArrowLeft">←</button><button type="button" id="preview-next" ` +
     `aria-label="Next file" aria-keyshortcuts="ArrowRight">→</button></div>
 </dialog>`;
+}
+
+/** The dialog showing the page's URL as a QR code, drawn by the script. */
+function renderQrDialog(): string {
+  return `<dialog id="qr" class="qr" aria-labelledby="qr-title"><form method="dialog">` +
+    `<h2 id="qr-title">Open this folder on a phone</h2><div id="qr-code" class="qr-code"></div>` +
+    `<p id="qr-url" class="qr-url"></p><div class="dialog-buttons">` +
+    `<button type="submit" class="primary">Close</button></div></form></dialog>`;
 }
 
 /** What the page's script shows while rows are selected: their count and what can be done to them. */
@@ -494,6 +507,7 @@ ${noScriptUpload}<p id="notice" class="notice" role="status" aria-live="polite">
 ${renderSelectionBar(writable)}
 ${writable ? renderWriteWidgets(path) : ""}
 ${renderPreview()}
+${renderQrDialog()}
 </header>
 <main>
 <table id="listing">

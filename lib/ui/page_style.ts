@@ -121,7 +121,9 @@ tr.selected { background: color-mix(in srgb, var(--bg) 88%, var(--accent)); }
 table.grid thead { display: none; }
 table.grid tbody {
   display: grid; grid-template-columns: repeat(auto-fill, minmax(10rem, 1fr)); gap: .75rem;
+  align-items: start;
 }
+table.grid tr:has(.thumb) td.name > .icon { display: none; }
 table.grid tr {
   display: flex; flex-direction: column; position: relative; border: 1px solid var(--line);
   border-radius: 8px; overflow: hidden;
@@ -159,6 +161,8 @@ dialog.preview[open] { display: flex; }
   overflow-wrap: anywhere; font: .85rem/1.45 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
 }
 .preview-nav { display: flex; justify-content: space-between; padding: .5rem .9rem; border-top: 1px solid var(--line); }
+.qr-code svg { display: block; width: min(18rem, 70vw); margin: .5rem auto; border-radius: 6px; }
+.qr-url { text-align: center; font-size: .85rem; }
 .summary { color: var(--muted); font-size: .85rem; margin: .75rem 0 0; }
 
 .uploads {

@@ -33,6 +33,7 @@ import { bindShortcuts } from "./keyboard.ts";
 import { setUpGrid } from "./grid.ts";
 import { entryOf, Listing } from "./listing.ts";
 import { Preview } from "./preview.ts";
+import { setUpQrCode } from "./qr.ts";
 import { Selection } from "./selection.ts";
 import { UploadQueue } from "./uploads.ts";
 
@@ -41,6 +42,7 @@ listing.decorate();
 bindShortcuts(listing.filterInput);
 new Preview(listing);
 setUpGrid(listing);
+setUpQrCode();
 if (document.body.dataset.writable === "true") setUpWrites();
 else new Selection(listing, null);
 
