@@ -1,8 +1,12 @@
+/// <reference lib="dom" />
 /**
  * Writes the README's screenshots of the listing page, from a demo folder
  * served by a real server: docs/screenshot-light.png (desktop, uploads in
- * progress), docs/screenshot-dark.png (desktop, the rename dialog) and
- * docs/screenshot-phone.png.
+ * progress), docs/screenshot-dark.png (desktop, the rename dialog),
+ * docs/screenshot-phone.png, docs/screenshot-grid.png (the grid view of a
+ * folder of pictures), docs/screenshot-preview.png (a picture's preview) and
+ * docs/screenshot-select.png (rows selected, the selection bar). The pictures
+ * are drawn by the browser itself (a canvas), so nothing is downloaded.
  *
  * Run with `deno task screenshots` (needs /usr/bin/chromium).
  *
@@ -37,6 +41,58 @@ const DEMO_TREE: [string, number | null, number][] = [
   ["demo-recording.mp4", 48_234_496, 14 * DAY],
 ];
 
+/** Pictures in the demo's Photos folder: [name, two gradient hues, sun or moon]. */
+const PICTURES: [string, number, number, boolean][] = [
+  ["beach.png", 195, 45, true],
+  ["city-night.png", 235, 280, false],
+  ["forest.png", 120, 85, true],
+  ["mountains.png", 210, 260, false],
+  ["sunset.png", 25, 330, true],
+  ["snowfield.png", 200, 190, true],
+];
+
+/** Draws each picture as a PNG in a blank page's canvas. */
+async function drawPictures(): Promise<Map<string, Uint8Array>> {
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.context.newPage();
+    const pictures = new Map<string, Uint8Array>();
+    for (const [name, top, bottom, sun] of PICTURES) {
+      const dataUrl = await page.evaluate(([top, bottom, sun]) => {
+        const canvas = document.createElement("canvas");
+        canvas.width = 640;
+        canvas.height = 480;
+        const context = canvas.getContext("2d")!;
+        const sky = context.createLinearGradient(0, 0, 0, 480);
+        sky.addColorStop(0, `hsl(${top} 70% 55%)`);
+        sky.addColorStop(1, `hsl(${bottom} 75% 70%)`);
+        context.fillStyle = sky;
+        context.fillRect(0, 0, 640, 480);
+        context.fillStyle = sun ? "hsl(48 100% 70%)" : "hsl(60 30% 92%)";
+        context.beginPath();
+        context.arc(470, 150, 60, 0, 2 * Math.PI);
+        context.fill();
+        context.fillStyle = `hsl(${bottom} 35% 25% / .85)`;
+        context.beginPath();
+        context.moveTo(0, 480);
+        context.lineTo(0, 330);
+        context.lineTo(170, 230);
+        context.lineTo(330, 340);
+        context.lineTo(470, 270);
+        context.lineTo(640, 360);
+        context.lineTo(640, 480);
+        context.fill();
+        return canvas.toDataURL("image/png");
+      }, [top, bottom, sun] as const);
+      const base64 = dataUrl.slice(dataUrl.indexOf(",") + 1);
+      pictures.set(name, Uint8Array.from(atob(base64), (char) => char.charCodeAt(0)));
+    }
+    return pictures;
+  } finally {
+    await browser.close();
+  }
+}
+
 async function makeDemoTree(root: string): Promise<void> {
   const now = Date.now();
   const shown = path.join(root, ...SHOWN);
@@ -53,6 +109,44 @@ async function makeDemoTree(root: string): Promise<void> {
     const time = new Date(now - age);
     await Deno.utime(target, time, time);
   }
+  const photos = path.join(shown, "Photos");
+  await Deno.mkdir(path.join(photos, "2025"));
+  let age = 3 * DAY;
+  for (const [name, bytes] of await drawPictures()) {
+    await Deno.writeFile(path.join(photos, name), bytes);
+    const time = new Date(now - (age += 7 * DAY));
+    await Deno.utime(path.join(photos, name), time, time);
+  }
+  const photosTime = new Date(now - 2 * DAY);
+  await Deno.utime(photos, photosTime, photosTime);
+}
+
+/** Switches to the grid view (the choice is kept in the profile, which is thrown away). */
+async function showGrid(page: Page): Promise<void> {
+  await page.click("#view-toggle");
+  // Decoded, not only loaded: thumbnails decode asynchronously and would be painted blank.
+  await page.evaluate(() =>
+    Promise.all(
+      [...document.querySelectorAll<HTMLImageElement>("img.thumb")].map((image) => image.decode()),
+    )
+  );
+  await page.waitForTimeout(300);
+}
+
+/** Opens one picture's preview. */
+async function showPreview(page: Page): Promise<void> {
+  await page.locator("a", { hasText: "mountains.png" }).click();
+  await page.waitForFunction(() =>
+    (document.querySelector(".preview-image") as HTMLImageElement | null)?.naturalWidth === 640
+  );
+}
+
+/** Selects three rows, the last two with a shift-click. */
+async function showSelection(page: Page): Promise<void> {
+  await page.locator('tr[data-name="README.md"] td.select input').click();
+  await page.locator('tr[data-name="quarterly-report.pdf"] td.select input').click();
+  await page.locator('tr[data-name="server.ts"] td.select input').click({ modifiers: ["Shift"] });
+  await page.locator("#selection-bar").waitFor();
 }
 
 /** Opens the rename dialog of one file. */
@@ -67,7 +161,7 @@ async function showUploads(page: Page): Promise<void> {
   await page.locator("#file-input").setInputFiles([
     { name: "slides.pdf", mimeType: "application/pdf", buffer: Buffer.alloc(180_000) },
     { name: "raw-footage.mov", mimeType: "video/quicktime", buffer: Buffer.alloc(24 << 20) },
-  ]);
+  ], { timeout: 60_000 }); // 24 MiB through Playwright's pipe is slow on a busy machine.
   await eventually(
     "the small upload to finish",
     async () =>
@@ -123,6 +217,28 @@ async function main(): Promise<void> {
       colorScheme: "light" as const,
     };
     await shoot(url, "screenshot-phone.png", phone, () => Promise.resolve(), false);
+    const photos = new URL("Photos/", url).href;
+    await shoot(
+      photos,
+      "screenshot-grid.png",
+      { ...desktop, colorScheme: "light" },
+      showGrid,
+      false,
+    );
+    await shoot(
+      photos,
+      "screenshot-preview.png",
+      { ...desktop, colorScheme: "dark" },
+      showPreview,
+      false,
+    );
+    await shoot(
+      url,
+      "screenshot-select.png",
+      { ...desktop, colorScheme: "light" },
+      showSelection,
+      false,
+    );
   } finally {
     await server.shutdown();
     await Deno.remove(root, { recursive: true });
