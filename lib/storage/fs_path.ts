@@ -122,6 +122,41 @@ function realPathIfExists(fsPath: string): { real: string; link: Deno.FileInfo }
   }
 }
 
+/** `lstat` of `fsPath`, or undefined when nothing is there; 403 for a symlink loop on the way. */
+function lstatOrUndefined(fsPath: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(fsPath);
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    if (error instanceof Deno.errors.FilesystemLoop) throw forbidden();
+    throw error;
+  }
+}
+
+/**
+ * Real path of the directory `fsPath`, or undefined when nothing is there:
+ * {@linkcode realPathIfExists} with the `lstat` only when the lookup fails,
+ * which for an existing directory it does not.
+ */
+function realDirectoryIfExists(fsPath: string): string | undefined {
+  let danglingBefore = false;
+  for (;;) {
+    try {
+      return Deno.realPathSync(fsPath);
+    } catch (error) {
+      if (error instanceof Deno.errors.FilesystemLoop) throw forbidden();
+      if (!isMissing(error)) throw error;
+    }
+    const link = lstatOrUndefined(fsPath);
+    if (link === undefined) return undefined;
+    // A link that leads nowhere twice in a row is dangling (a racing writer may have made it).
+    if (link.isSymlink) {
+      if (danglingBefore) throw forbidden();
+      danglingBefore = true;
+    }
+  }
+}
+
 /**
  * For writes: the real path of the nearest EXISTING ancestor directory of fsPath must be inside rootReal (covers a symlinked parent directory pointing outside); if fsPath itself exists and is a symlink whose target is outside ROOT, or is neither a regular file nor a directory, also refuse. Throws HttpError(403) when it escapes.
  *
@@ -147,22 +182,29 @@ export function checkWriteInside(
   fsPath: string,
 ): { lockKey: string; current: Deno.FileInfo | null } {
   let ancestor = path.dirname(fsPath);
-  let ancestorReal = realPathIfExists(ancestor)?.real;
+  let ancestorReal = realDirectoryIfExists(ancestor);
   while (ancestorReal === undefined) {
     const parent = path.dirname(ancestor);
     if (parent === ancestor) throw forbidden();
     ancestor = parent;
-    ancestorReal = realPathIfExists(ancestor)?.real;
+    ancestorReal = realDirectoryIfExists(ancestor);
   }
   if (!isInside(rootReal, ancestorReal)) throw forbidden();
   const lockKey = path.join(ancestorReal, path.relative(ancestor, fsPath));
 
   // Checked after the parent: a symlink inside an outside directory may point back in.
-  const target = realPathIfExists(fsPath);
-  if (target === undefined) return { lockKey, current: null };
-  if (!isInside(rootReal, target.real)) throw forbidden();
+  let link = lstatOrUndefined(fsPath);
+  if (link === undefined) return { lockKey, current: null };
+  // Not a link, in a resolved parent: its real path is the lock key, no lookup needed.
+  let real = lockKey;
+  if (link.isSymlink || ancestor !== path.dirname(fsPath)) {
+    const target = realPathIfExists(fsPath);
+    if (target === undefined) return { lockKey, current: null };
+    ({ real, link } = target);
+  }
+  if (!isInside(rootReal, real)) throw forbidden();
   // A pipe, socket or device is not ours to replace, move or remove (gone since: fine).
-  const info = target.link.isSymlink ? statOrNullSync(target.real) : target.link;
+  const info = link.isSymlink ? statOrNullSync(real) : link;
   if (info !== null && !isFileOrDirectory(info)) {
     throw new HttpError(403, "Not a regular file or directory");
   }
