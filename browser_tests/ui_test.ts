@@ -3,7 +3,7 @@
  * The listing page in a real browser (Debian's headless Chromium through
  * playwright-core), against a real server over a temp ROOT: rendering,
  * sorting, filtering, uploads (file input, drop, folder), conflicts, cancel,
- * new folder, rename, delete, hostile names, read-only mode, no-JavaScript
+ * new folder, rename, delete, WebDAV locks, hostile names, read-only mode, no-JavaScript
  * mode, phone width and the dark theme. Run with `deno task test:browser`.
  *
  * @module
@@ -501,6 +501,39 @@ browserTest(
       );
       assert.ok(await page.locator("#notice.error").isVisible());
       assert.equal(await exists(path.join(root, "Reports 2026", "notes.txt")), true);
+    }),
+);
+
+browserTest(
+  "a file a WebDAV client locked: delete and rename say so in words and change nothing",
+  () =>
+    withBrowserPage({ expectedConsoleErrors: /status of 423/ }, async ({ page, server, root }) => {
+      await Deno.writeTextFile(path.join(root, "locked.txt"), "mine");
+      const lock = await fetch(`${server.url}locked.txt`, {
+        method: "LOCK",
+        body: '<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>' +
+          "<D:locktype><D:write/></D:locktype></D:lockinfo>",
+      });
+      await lock.body?.cancel();
+      assert.equal(lock.status, 200);
+      await page.goto(server.url);
+
+      await row(page, "locked.txt").locator("button[data-action=delete]").click();
+      await confirmDialog(page);
+      await eventually(
+        "the refusal",
+        async () => (await page.locator("#notice").innerText()).includes("locked by a WebDAV"),
+      );
+      assert.ok(await page.locator("#notice.error").isVisible());
+      assert.doesNotMatch(await page.locator("#notice").innerText(), /<\?xml|D:error/);
+      await row(page, "locked.txt").locator("button[data-action=rename]").click();
+      await confirmDialog(page, "other.txt");
+      await eventually(
+        "the rename's refusal",
+        async () => (await page.locator("#notice").innerText()).startsWith("Could not rename"),
+      );
+      assert.equal(await Deno.readTextFile(path.join(root, "locked.txt")), "mine");
+      assert.equal(await exists(path.join(root, "other.txt")), false);
     }),
 );
 

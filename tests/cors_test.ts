@@ -8,6 +8,8 @@ Deno.test("--cors allows any origin, exposes validators, answers preflights", as
     await response.body?.cancel();
     assert.equal(response.headers.get("access-control-allow-origin"), "*");
     assert.match(response.headers.get("access-control-expose-headers")!, /ETag/);
+    // A WebDAV client in a page reads the token of the lock it took.
+    assert.match(response.headers.get("access-control-expose-headers")!, /Lock-Token/);
     assert.equal(response.headers.get("access-control-allow-credentials"), null);
 
     const missing = await fetch(`${server.url}missing`, {

@@ -162,3 +162,54 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "cadaver, scripted: lock, write while locked, discover; another session is refused until it unlocks",
+  ignore: !hasCadaver,
+  fn: async () => {
+    const work = await Deno.makeTempDir({ prefix: "filedrop-cadaver-" });
+    const cadaver = (url: string, lines: string[]) =>
+      run(CADAVER, [url], {
+        stdin: new TextEncoder().encode(lines.join("\n") + "\n"),
+        cwd: work,
+        env: { HOME: work, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+      });
+    try {
+      await Deno.writeTextFile(path.join(work, "first.txt"), "first\n");
+      await Deno.writeTextFile(path.join(work, "second.txt"), "second\n");
+      await withMain(async (url, root) => {
+        await Deno.writeTextFile(path.join(root, "shared.txt"), "start\n");
+        const holder = await cadaver(url, [
+          "lock shared.txt",
+          "put first.txt shared.txt",
+          "discover shared.txt",
+          "quit",
+        ]);
+        const held = holder.stdout + holder.stderr;
+        assert.match(held, /^Locking `shared.txt': succeeded\.$/m, held);
+        assert.match(held, /Uploading first.txt to `\/shared.txt': .*succeeded\.$/m, held);
+        assert.match(held, /Scope: exclusive {2}Type: write/, held);
+        const token = /Lock token <(urn:uuid:[0-9a-f-]+)>/.exec(held)?.[1];
+        assert.ok(token, held);
+        assert.equal(await Deno.readTextFile(path.join(root, "shared.txt")), "first\n");
+        // A session without the token cannot write; it unlocks by giving the token when asked.
+        const other = await cadaver(url, [
+          "put second.txt shared.txt",
+          "unlock shared.txt",
+          token,
+          "put second.txt shared.txt",
+          "discover shared.txt",
+          "quit",
+        ]);
+        const freed = other.stdout + other.stderr;
+        assert.match(freed, /423 Locked/, freed);
+        assert.match(freed, /Unlocking `shared.txt':Enter locktoken: \S+\n succeeded\.$/m, freed);
+        assert.match(freed, /no locks found/, freed);
+        assert.equal(await Deno.readTextFile(path.join(root, "shared.txt")), "second\n");
+      });
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});

@@ -70,7 +70,7 @@ Deno.test("lock system: a lock granted by one store is seen and enforced by anot
     await b.lock(request(["g.txt"]));
     const table = path.join(root, STATE_DIR, "dav", "locks.json");
     assert.equal((await Deno.stat(table)).isFile, true);
-    assert.equal(await b.unlock(granted.token, ["f.txt"]), true);
+    assert.equal(await b.unlock(granted.token, ["f.txt"]), "unlocked");
     assert.equal((await a.live()).length, 1);
   });
 });
@@ -179,10 +179,10 @@ Deno.test("lock system: unlock needs the token and a path the lock covers; remov
   await withTwoStores(async (a, b, root) => {
     const tree = await a.lock(request(["c"], { depth: "infinity" }));
     const inner = await a.lock(request(["d", "e"]));
-    assert.equal(await b.unlock(tree.token, ["elsewhere"]), false);
-    assert.equal(await b.unlock("urn:uuid:nothing", ["c"]), false);
+    assert.equal(await b.unlock(tree.token, ["elsewhere"]), "not-found");
+    assert.equal(await b.unlock("urn:uuid:nothing", ["c"]), "not-found");
     // Any path in its scope names it (RFC 4918 §9.11).
-    assert.equal(await b.unlock(tree.token, ["c", "member"]), true);
+    assert.equal(await b.unlock(tree.token, ["c", "member"]), "unlocked");
     await b.removeTree(["d"]);
     assert.deepEqual(await a.live(), []);
     assert.equal(inner.path.length, 2);
@@ -208,6 +208,22 @@ Deno.test("lock system: two stores racing for one exclusive lock, 30 rounds: exa
       }
     }
     assert.equal((await a.live()).length, 30);
+  });
+});
+
+Deno.test("lock system: with a principal, only the lock's creator refreshes or releases it", async () => {
+  await withTwoStores(async (a, b) => {
+    const lock = await a.lock(request(["f"], { principal: "alice" }));
+    assert.equal(lock.principal, "alice");
+    assert.equal(await b.refresh(new Set([lock.token]), ["f"], 10, "bob"), null);
+    assert.equal(await b.refresh(new Set([lock.token]), ["f"], 10), null);
+    assert.equal((await b.refresh(new Set([lock.token]), ["f"], 10, "alice"))?.timeoutSeconds, 10);
+    assert.equal(await b.unlock(lock.token, ["f"], "bob"), "forbidden");
+    assert.equal(await b.unlock(lock.token, ["f"], "alice"), "unlocked");
+    // Without auth, locks have no principal and anyone holding the token may use them.
+    const open = await a.lock(request(["g"]));
+    assert.equal(open.principal, undefined);
+    assert.equal(await b.unlock(open.token, ["g"], "anyone"), "unlocked");
   });
 });
 
@@ -261,7 +277,7 @@ Deno.test({
         }
       }
       assert.equal((await b.live()).length, 11);
-      assert.equal(await b.unlock(lock.token, ["f.txt"]), true);
+      assert.equal(await b.unlock(lock.token, ["f.txt"]), "unlocked");
       await a.removeTree([]);
       assert.deepEqual(await b.live(), []);
       // The table is hidden under the store's state prefix.

@@ -149,18 +149,20 @@ Deno.test("OPTIONS: DAV and MS-Author-Via on every path, Allow by what is there"
     for (const target of ["/", "/f.txt", "/d/", "/missing"]) {
       const response = await dav(port, "OPTIONS", target);
       assert.equal(response.status, 200, target);
-      assert.equal(response.headers.get("dav"), "1", target);
+      assert.equal(response.headers.get("dav"), "1, 2", target);
       assert.equal(response.headers.get("ms-author-via"), "DAV", target);
     }
     const file = allowOf(await dav(port, "OPTIONS", "/f.txt"));
-    for (const method of ["GET", "PUT", "DELETE", "MOVE", "COPY", "PROPFIND", "PROPPATCH"]) {
+    for (
+      const method of ["GET", "PUT", "DELETE", "MOVE", "COPY", "PROPFIND", "PROPPATCH", "LOCK"]
+    ) {
       assert.ok(file.has(method), method);
     }
     assert.ok(!file.has("MKCOL"));
     const missing = allowOf(await dav(port, "OPTIONS", "/missing"));
-    assert.deepEqual([...missing].sort(), ["MKCOL", "OPTIONS", "PUT"]);
+    assert.deepEqual([...missing].sort(), ["LOCK", "MKCOL", "OPTIONS", "PUT"]);
     const star = await sendOne(port, "OPTIONS * HTTP/1.1");
-    assert.equal(star.headers.get("dav"), "1");
+    assert.equal(star.headers.get("dav"), "1, 2");
   });
   await withServer({ readOnly: true }, async (server, root) => {
     await Deno.writeTextFile(path.join(root, "f.txt"), "f");

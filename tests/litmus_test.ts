@@ -21,7 +21,13 @@ if (!hasLitmus) console.log(`litmus cases ignored: ${LITMUS} is missing (apt-get
  * The suites run, with the number of tests litmus 0.13 has in each: a suite
  * that stops early (its first MKCOL failed) or skips tests runs fewer.
  */
-const SUITES: Record<string, number> = { basic: 16, copymove: 13, props: 30, http: 4 };
+const SUITES: Record<string, number> = {
+  basic: 16,
+  copymove: 13,
+  props: 30,
+  locks: 41,
+  http: 4,
+};
 
 /** One suite's summary line. */
 interface Summary {
@@ -85,7 +91,7 @@ Deno.test("parseLitmusSummaries reads litmus's summary lines", () => {
 });
 
 Deno.test({
-  name: "litmus basic, copymove, props and http: 100% against main.ts over a directory",
+  name: "litmus basic, copymove, props, locks and http: 100% against main.ts over a directory",
   ignore: !hasLitmus,
   fn: async () => {
     const root = await Deno.makeTempDir({ prefix: "filedrop-litmus-root-" });
@@ -100,7 +106,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "litmus basic, copymove, props and http: 100% over an S3 store",
+  name: "litmus basic, copymove, props, locks and http: 100% over an S3 store",
   ignore: !hasLitmus || s3Ignored,
   fn: async () => {
     const prefix = testPrefix("litmus");

@@ -27,6 +27,8 @@ export interface LockRequest {
   owner: string;
   /** The timeout asked for, in seconds (see {@linkcode parseTimeout}). */
   timeoutSeconds: number;
+  /** The authenticated user asking, if any: the lock's creator, who alone may use it. */
+  principal?: string;
 }
 
 /**
@@ -50,6 +52,14 @@ export function parseTimeout(value: string | undefined): number {
     if (seconds !== null) return Math.max(1, Math.min(MAX_LOCK_SECONDS, Number(seconds[1])));
   }
   return MAX_LOCK_SECONDS;
+}
+
+/**
+ * Whether `principal` may use `lock` (RFC 4918 §6.4: only its creator,
+ * when the server knows who that is).
+ */
+export function usableBy(lock: ActiveLock, principal: string | undefined): boolean {
+  return lock.principal === undefined || lock.principal === principal;
 }
 
 /** Whether `prefix` is `path` or one of its ancestors. */
@@ -134,6 +144,7 @@ export class DavLocks {
         owner: request.owner,
         timeoutSeconds: request.timeoutSeconds,
         expiresAt: now + request.timeoutSeconds * 1000,
+        ...(request.principal === undefined ? {} : { principal: request.principal }),
       };
       return { locks: [...locks, lock], result: lock };
     });
@@ -141,26 +152,39 @@ export class DavLocks {
 
   /**
    * Restarts the timeout of the lock with one of `tokens` that covers
-   * `path`; the refreshed lock, or null when none of them does.
+   * `path` and that `principal` may use; the refreshed lock, or null when
+   * there is none.
    */
   async refresh(
     tokens: ReadonlySet<string>,
     path: StoragePath,
     timeoutSeconds: number,
+    principal?: string,
   ): Promise<ActiveLock | null> {
     return await this.#change((locks, now) => {
-      const index = locks.findIndex((lock) => tokens.has(lock.token) && covers(lock, path));
+      const index = locks.findIndex((lock) =>
+        tokens.has(lock.token) && covers(lock, path) && usableBy(lock, principal)
+      );
       if (index < 0) return { locks, result: null };
       const refreshed = { ...locks[index], timeoutSeconds, expiresAt: now + timeoutSeconds * 1000 };
       return { locks: locks.with(index, refreshed), result: refreshed };
     });
   }
 
-  /** Releases the lock `token` if it covers `path`; false when there is no such lock. */
-  async unlock(token: string, path: StoragePath): Promise<boolean> {
+  /**
+   * Releases the lock `token` if it covers `path`: "unlocked", "not-found"
+   * when there is no such lock, "forbidden" when `principal` did not take it.
+   */
+  async unlock(
+    token: string,
+    path: StoragePath,
+    principal?: string,
+  ): Promise<"unlocked" | "not-found" | "forbidden"> {
     return await this.#change((locks) => {
-      const kept = locks.filter((lock) => !(lock.token === token && covers(lock, path)));
-      return { locks: kept, result: kept.length < locks.length };
+      const index = locks.findIndex((lock) => lock.token === token && covers(lock, path));
+      if (index < 0) return { locks, result: "not-found" as const };
+      if (!usableBy(locks[index], principal)) return { locks, result: "forbidden" as const };
+      return { locks: locks.toSpliced(index, 1), result: "unlocked" as const };
     });
   }
 

@@ -14,8 +14,7 @@ import { escapeXml } from "./xml_writer.ts";
 
 /**
  * What locking tells PROPFIND: the content of `DAV:supportedlock` and of
- * `DAV:lockdiscovery` for a resource. The lock engine implements it; until
- * then {@linkcode NO_LOCKS} answers.
+ * `DAV:lockdiscovery` for a resource; `lock.ts` implements it.
  */
 export interface LockProperties {
   /** The inner XML of `<D:supportedlock>` for `path` (`D:` is bound to DAV:). */
@@ -29,12 +28,6 @@ export const WRITE_LOCK_ENTRIES = "<D:lockentry><D:lockscope><D:exclusive/></D:l
   "<D:locktype><D:write/></D:locktype></D:lockentry>" +
   "<D:lockentry><D:lockscope><D:shared/></D:lockscope>" +
   "<D:locktype><D:write/></D:locktype></D:lockentry>";
-
-/** Locking not plugged in: both write-lock kinds advertised, no active lock. */
-export const NO_LOCKS: LockProperties = {
-  supportedLock: () => WRITE_LOCK_ENTRIES,
-  lockDiscovery: () => Promise.resolve(""),
-};
 
 /** A resource PROPFIND describes: where it is and what the store says of it. */
 export interface Resource {

@@ -304,6 +304,13 @@ export class ResumableUploads {
     });
   }
 
+  /** The path of the file the upload `token` is to become, or null when there is no such upload. */
+  async targetOf(token: string): Promise<readonly string[] | null> {
+    if (!TOKEN.test(token)) return null;
+    const status = await this.#uploads.status(keyOf(token));
+    return status === null || status.record.expiresAt <= Date.now() ? null : status.record.segments;
+  }
+
   /**
    * Headers that advertise resumable uploads in an OPTIONS response for a
    * writable file target (the draft requires `Accept-Patch`).

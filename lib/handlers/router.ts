@@ -12,7 +12,7 @@ import type { Request, Response } from "../http/message.ts";
 import { decodeUrlPath, isHiddenPath } from "./url_path.ts";
 import { getPath } from "./get.ts";
 import { makeDirectory } from "./mkdir.ts";
-import { movePath } from "./move.ts";
+import { destinationSegments, movePath } from "./move.ts";
 import { postForm } from "./form.ts";
 import { UPLOAD_PATH_PREFIX } from "./resumable.ts";
 import type { ResumableUploads } from "./resumable.ts";
@@ -21,11 +21,12 @@ import { putFile } from "./put.ts";
 import { deletePath } from "./delete.ts";
 import { copyPath } from "../dav/copy.ts";
 import { makeCollection } from "../dav/mkcol.ts";
-import { NO_LOCKS } from "../dav/properties.ts";
-import type { LockProperties } from "../dav/properties.ts";
 import { propfind } from "../dav/propfind.ts";
 import type { DavConfig } from "../dav/propfind.ts";
 import { proppatch } from "../dav/proppatch.ts";
+import { DavLocks } from "../dav/locks.ts";
+import { changesOf, checkLocks } from "../dav/lock_guard.ts";
+import { DavLockProperties, lockResource, unlockResource } from "../dav/lock.ts";
 
 /** The settings the handlers work with. */
 export interface HandlerConfig extends ReadConfig {
@@ -33,17 +34,12 @@ export interface HandlerConfig extends ReadConfig {
   maxBodyBytes: number;
   /** Resumable uploads, or null on a read-only server. */
   resumable: ResumableUploads | null;
-  /**
-   * Locking's part of WebDAV (PROPFIND's lock properties; with it, OPTIONS
-   * announces class 2); absent until a lock system is plugged in.
-   */
-  locks?: LockProperties;
 }
 
 /** The segment after `.well-known` under which resumable uploads live. */
 const UPLOADS_SEGMENT = UPLOAD_PATH_PREFIX.split("/")[2];
 
-/** Methods of RFC 9110, PATCH and WebDAV's (but locking): others are unknown to this server (501). */
+/** Methods of RFC 9110, PATCH and WebDAV's: others are unknown to this server (501). */
 const KNOWN_METHODS = new Set([
   "GET",
   "HEAD",
@@ -59,27 +55,25 @@ const KNOWN_METHODS = new Set([
   "MKCOL",
   "PROPFIND",
   "PROPPATCH",
+  "LOCK",
+  "UNLOCK",
 ]);
 
 /** The `Allow` value: the methods the server supports somewhere. */
 export function allowedMethods(readOnly: boolean): string {
   return readOnly
     ? "GET, HEAD, OPTIONS, PROPFIND"
-    : "GET, HEAD, PUT, POST, DELETE, MOVE, COPY, MKCOL, PROPFIND, PROPPATCH, OPTIONS";
+    : "GET, HEAD, PUT, POST, DELETE, MOVE, COPY, MKCOL, PROPFIND, PROPPATCH, LOCK, UNLOCK, " +
+      "OPTIONS";
 }
 
 /** The `Allow` value of one path, by what is there (null: nothing). */
 export function allowedAt(readOnly: boolean, kind: "file" | "directory" | null): string {
-  if (kind === null) return readOnly ? "OPTIONS" : "PUT, MKCOL, OPTIONS";
+  if (kind === null) return readOnly ? "OPTIONS" : "PUT, MKCOL, LOCK, OPTIONS";
   const reads = "GET, HEAD, OPTIONS, PROPFIND";
   if (readOnly) return reads;
   const post = kind === "directory" ? ", POST" : "";
-  return `${reads}, PUT${post}, DELETE, MOVE, COPY, PROPPATCH`;
-}
-
-/** The `DAV` compliance classes: 2 only with locking. */
-function davClasses(locks: LockProperties | undefined): string {
-  return locks === undefined ? "1" : "1, 2";
+  return `${reads}, PUT${post}, DELETE, MOVE, COPY, PROPPATCH, LOCK, UNLOCK`;
 }
 
 /** Builds the request handler for a server: routing by method, without the wrappers. */
@@ -87,15 +81,17 @@ export function createHandler(config: HandlerConfig): Handler {
   const allow = allowedMethods(config.readOnly);
   const notAllowed = () => new HttpError(405, "Method not allowed", { Allow: allow });
   const readOnly = () => new HttpError(403, "The server is read-only (--read-only)");
+  const locks = new DavLocks(config.storage.lockTable);
   const dav: DavConfig = {
     storage: config.storage,
     dotfiles: config.dotfiles,
     readOnly: config.readOnly,
     listing: config.listing,
-    locks: config.locks ?? NO_LOCKS,
+    locks: new DavLockProperties(locks),
   };
   const davHeaders: [string, string][] = [
-    ["DAV", davClasses(config.locks)],
+    // Class 2: locking (litmus and Finder want "1" too, never "2" alone).
+    ["DAV", "1, 2"],
     ["MS-Author-Via", "DAV"],
   ];
 
@@ -113,6 +109,14 @@ export function createHandler(config: HandlerConfig): Handler {
         throw new HttpError(403, "The server is read-only (--read-only)");
       }
       if (url.segments.length !== 3 || url.trailingSlash) throw new HttpError(404, "Not found");
+      // An append writes the upload's target: the target's locks apply.
+      const target = method === "PATCH" ? await config.resumable.targetOf(url.segments[2]) : null;
+      if (target !== null) {
+        const checked = await checkLocks(locks, config.storage, request, target, [
+          { path: target, reach: "resource", membership: "if-new" },
+        ]);
+        if ("status" in checked) return checked;
+      }
       return await config.resumable.handleResource(request, url.segments[2]);
     }
     if (!config.dotfiles && isHiddenPath(url.segments)) throw new HttpError(404, "Not found");
@@ -125,6 +129,13 @@ export function createHandler(config: HandlerConfig): Handler {
           "(resumable uploads, see the README)",
       );
     }
+    // One lock check for every method (a read-only server refuses writes anyway).
+    const destination = !config.readOnly && (method === "MOVE" || method === "COPY")
+      ? destinationSegments(request, config.dotfiles)
+      : null;
+    const changes = config.readOnly ? [] : changesOf(method, url.segments, destination);
+    const checked = await checkLocks(locks, config.storage, request, url.segments, changes);
+    if ("status" in checked) return checked;
     if (config.resumable?.isCreation(request) && !url.trailingSlash) {
       return await config.resumable.handleCreation(request, url.segments);
     }
@@ -141,12 +152,26 @@ export function createHandler(config: HandlerConfig): Handler {
       case "POST":
         if (config.readOnly) throw readOnly();
         return await postForm(config, request, url.segments);
-      case "DELETE":
+      case "DELETE": {
         if (config.readOnly) throw readOnly();
-        return await deletePath(config.storage, request, url);
-      case "MOVE":
+        const response = await deletePath(config.storage, request, url);
+        // Locks end with their resource (RFC 4918 §9.6.1, §9.9.1), so a new one there starts
+        // free; a 207 left some members, and their locks.
+        if (response.status === 204) await locks.removeTree(url.segments);
+        return response;
+      }
+      case "MOVE": {
         if (config.readOnly) throw readOnly();
-        return await movePath(config.storage, request, url.segments, config.dotfiles);
+        const response = await movePath(config.storage, request, url.segments, config.dotfiles);
+        await locks.removeTree(url.segments);
+        return response;
+      }
+      case "LOCK":
+        if (config.readOnly) throw readOnly();
+        return await lockResource(locks, config.storage, request, url, checked.submitted);
+      case "UNLOCK":
+        if (config.readOnly) throw readOnly();
+        return await unlockResource(locks, request, url);
       case "COPY":
         if (config.readOnly) throw readOnly();
         return await copyPath(dav, request, url.segments);

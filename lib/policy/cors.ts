@@ -12,10 +12,12 @@ import { HttpError } from "../http/errors.ts";
 import type { Request, Response } from "../http/message.ts";
 
 const EXPOSED = "ETag, Last-Modified, Content-Range, Content-Length, Content-Encoding, " +
-  "Accept-Ranges, Location, Repr-Digest, Upload-Offset, Upload-Complete, Upload-Length, Upload-Limit";
+  "Accept-Ranges, Location, Repr-Digest, Upload-Offset, Upload-Complete, Upload-Length, Upload-Limit, " +
+  "Lock-Token";
 const DEFAULT_ALLOWED_HEADERS = "Content-Type, If-Match, If-None-Match, If-Modified-Since, " +
   "If-Unmodified-Since, If-Range, Range, Destination, Overwrite, Content-Digest, Repr-Digest, " +
-  "Upload-Complete, Upload-Offset, Upload-Length, Upload-Draft-Interop-Version";
+  "Upload-Complete, Upload-Offset, Upload-Length, Upload-Draft-Interop-Version, If, Lock-Token, " +
+  "Timeout, Depth";
 const PREFLIGHT_MAX_AGE_SECONDS = "600";
 
 function isTokenList(value: string): boolean {

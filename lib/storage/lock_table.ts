@@ -34,6 +34,8 @@ export interface StoredLock {
   timeoutSeconds: number;
   /** When it expires, in ms since the epoch. */
   expiresAt: number;
+  /** The user who took it (with `--auth`), the only one who may use it; absent without auth. */
+  principal?: string;
 }
 
 /** The shared table of locks: read it whole, or change it atomically. */
@@ -66,7 +68,8 @@ function isStoredLock(value: unknown): value is StoredLock {
     lock.path.every((segment) => typeof segment === "string") &&
     (lock.depth === "0" || lock.depth === "infinity") &&
     (lock.scope === "exclusive" || lock.scope === "shared") && typeof lock.owner === "string" &&
-    typeof lock.timeoutSeconds === "number" && typeof lock.expiresAt === "number";
+    typeof lock.timeoutSeconds === "number" && typeof lock.expiresAt === "number" &&
+    (lock.principal === undefined || typeof lock.principal === "string");
 }
 
 /**
@@ -96,10 +99,13 @@ export class FsLockTable implements LockTable {
     this.#fsync = fsync;
   }
 
+  // deno-lint-ignore require-await -- synchronous inside (see below); async so that errors reject.
   async read(): Promise<StoredLock[]> {
     let text: string;
     try {
-      text = await Deno.readTextFile(this.#file);
+      // Synchronous on purpose: every write reads the table, mostly to find it absent, and a
+      // small local file answers in microseconds where an async op is a blocking-pool round trip.
+      text = Deno.readTextFileSync(this.#file);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return [];
       throw error;

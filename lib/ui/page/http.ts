@@ -28,8 +28,15 @@ export function send(
   return fetch(url, { method, headers, body, cache: "no-store", credentials: "same-origin" });
 }
 
-/** Why a request failed, in words: the server's text, else its status line. */
+/**
+ * Why a request failed, in words: the server's text, else its status line.
+ * 423's text is WebDAV XML, so it is put in words here.
+ */
 export async function reason(response: Response): Promise<string> {
+  if (response.status === 423) {
+    await response.body?.cancel();
+    return "it is locked by a WebDAV client (a mounted drive is editing it); try again later";
+  }
   let text = "";
   try {
     text = (await response.text()).trim();
