@@ -12,6 +12,7 @@
 
 import { S3Client } from "../lib/storage/s3_client.ts";
 import type { S3Config } from "../lib/storage/s3_config.ts";
+import type { ServeOptions } from "../lib/mod.ts";
 
 function readConfig(): S3Config | null {
   const env = (name: string) => {
@@ -60,6 +61,28 @@ export function testPrefix(name: string): string {
 /** The `s3://` root of a test prefix. */
 export function testRoot(prefix: string): string {
   return `s3://${s3Config!.bucket}/${prefix}`;
+}
+
+/** The `s3` option of `serve` that reaches the test store (the configuration must be there). */
+export function testStoreOption(): NonNullable<ServeOptions["s3"]> {
+  const config = s3Config!;
+  return {
+    endpoint: config.endpoint,
+    region: config.region,
+    pathStyle: true,
+    credentials: config.credentials,
+  };
+}
+
+/** `serve` options for the test prefix `prefix`: a free loopback port, errors on stderr. */
+export function testServeOptions(prefix: string): ServeOptions {
+  return {
+    root: testRoot(prefix),
+    port: 0,
+    hostname: "127.0.0.1",
+    s3: testStoreOption(),
+    onError: (error) => console.error("server error:", error),
+  };
 }
 
 /** A client of the test bucket (the configuration must be there). */

@@ -19,12 +19,13 @@ import type { FileServer, ServeOptions } from "../lib/mod.ts";
 import {
   patternBytes,
   removePrefix,
-  s3Config,
   s3Ignored,
   sha256Hex,
   testClient,
   testPrefix,
   testRoot,
+  testServeOptions,
+  testStoreOption,
 } from "./_s3.ts";
 
 /** A way to store files under a fresh root. */
@@ -51,17 +52,9 @@ const BACKENDS: Backend[] = [
     ignore: s3Ignored,
     makeRoot(test) {
       const prefix = testPrefix(`backends-${test}`);
-      const config = s3Config!;
       return Promise.resolve({
         root: testRoot(prefix),
-        options: {
-          s3: {
-            endpoint: config.endpoint,
-            region: config.region,
-            pathStyle: true,
-            credentials: config.credentials,
-          },
-        },
+        options: { s3: testStoreOption() },
         remove: () => removePrefix(testClient(), prefix),
       });
     },
@@ -544,19 +537,7 @@ Deno.test({
   ignore: s3Ignored,
   async fn() {
     const prefix = testPrefix("resume-across");
-    const config = s3Config!;
-    const options: ServeOptions = {
-      root: testRoot(prefix),
-      port: 0,
-      hostname: "127.0.0.1",
-      s3: {
-        endpoint: config.endpoint,
-        region: config.region,
-        pathStyle: true,
-        credentials: config.credentials,
-      },
-      onError: (error) => console.error("server error:", error),
-    };
+    const options = testServeOptions(prefix);
     const first = await serve(options);
     const second = await serve(options);
     try {
@@ -646,19 +627,7 @@ Deno.test({
   ignore: s3Ignored,
   async fn() {
     const prefix = testPrefix("race");
-    const config = s3Config!;
-    const options: ServeOptions = {
-      root: testRoot(prefix),
-      port: 0,
-      hostname: "127.0.0.1",
-      s3: {
-        endpoint: config.endpoint,
-        region: config.region,
-        pathStyle: true,
-        credentials: config.credentials,
-      },
-      onError: (error) => console.error("server error:", error),
-    };
+    const options = testServeOptions(prefix);
     const first = await serve(options);
     const second = await serve(options);
     try {

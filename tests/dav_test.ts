@@ -13,7 +13,7 @@ import { SaxesParser } from "saxes";
 import { serve } from "../lib/mod.ts";
 import { STATE_DIR } from "../lib/storage/temp_files.ts";
 import { exchange, parseResponses, sendOne, withServer, writeAll } from "./_helpers.ts";
-import { removePrefix, s3Config, s3Ignored, testClient, testPrefix, testRoot } from "./_s3.ts";
+import { removePrefix, s3Ignored, testClient, testPrefix, testServeOptions } from "./_s3.ts";
 import type { RawResponse } from "./_helpers.ts";
 
 const NS = "http://example.com/ns/";
@@ -750,19 +750,7 @@ Deno.test({
   ignore: s3Ignored,
   fn: async () => {
     const prefix = testPrefix("dav-times");
-    const config = s3Config!;
-    const server = await serve({
-      root: testRoot(prefix),
-      port: 0,
-      hostname: "127.0.0.1",
-      s3: {
-        endpoint: config.endpoint,
-        region: config.region,
-        pathStyle: true,
-        credentials: config.credentials,
-      },
-      onError: (error) => console.error("server error:", error),
-    });
+    const server = await serve(testServeOptions(prefix));
     try {
       const port = server.addr.port;
       assert.equal((await dav(port, "PUT", "/f.txt", { body: "f" })).status, 201);

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { serve } from "../lib/mod.ts";
 import { startServerProcess } from "../scripts/crash_test.ts";
-import { removePrefix, s3Config, s3Ignored, testClient, testPrefix, testRoot } from "./_s3.ts";
+import { removePrefix, s3Ignored, testClient, testPrefix, testServeOptions } from "./_s3.ts";
 
 const LITMUS = "/usr/bin/litmus";
 
@@ -110,19 +110,7 @@ Deno.test({
   ignore: !hasLitmus || s3Ignored,
   fn: async () => {
     const prefix = testPrefix("litmus");
-    const config = s3Config!;
-    const server = await serve({
-      root: testRoot(prefix),
-      port: 0,
-      hostname: "127.0.0.1",
-      s3: {
-        endpoint: config.endpoint,
-        region: config.region,
-        pathStyle: true,
-        credentials: config.credentials,
-      },
-      onError: (error) => console.error("server error:", error),
-    });
+    const server = await serve(testServeOptions(prefix));
     try {
       assertAllPassed(await runLitmus(server.url));
     } finally {

@@ -24,7 +24,15 @@ import {
   UPLOAD_PATH_PREFIX,
 } from "../lib/handlers/resumable.ts";
 import { directoriesUnder, STATE_DIR, UPLOAD_TEMP_PREFIX } from "../lib/storage/temp_files.ts";
-import { removePrefix, s3Config, s3Ignored, testClient, testPrefix, testRoot } from "./_s3.ts";
+import {
+  removePrefix,
+  s3Config,
+  s3Ignored,
+  testClient,
+  testPrefix,
+  testRoot,
+  testStoreOption,
+} from "./_s3.ts";
 import { exchange, parseResponses, readUntil, run, writeAll } from "./_helpers.ts";
 import type { RawResponse } from "./_helpers.ts";
 
@@ -156,16 +164,7 @@ async function withUploads(
     root,
     hostname: "127.0.0.1",
     port: 0,
-    ...(backend === "s3" && config !== null
-      ? {
-        s3: {
-          endpoint: config.endpoint,
-          region: config.region,
-          pathStyle: true,
-          credentials: config.credentials,
-        },
-      }
-      : {}),
+    ...(backend === "s3" && config !== null ? { s3: testStoreOption() } : {}),
     ...options,
     limits: { bodyTimeoutMs: 2_000, ...options.limits },
     onError: (error) => errors.push(error),
