@@ -194,6 +194,9 @@ Deno.test("PUT, DELETE and MOVE racing on one name get only the statuses the rac
       }
     };
     await Promise.all([loop("PUT", 150), loop("PUT", 150), loop("DELETE", 150), loop("MOVE", 150)]);
-    assert.ok(seen.has("PUT 201") && seen.has("DELETE 204"), [...seen].join(", "));
+    // The race happened: the name was created again after a DELETE or a MOVE took it away
+    // (which of the two wins most rounds depends on timing, so either counts).
+    const removed = ["DELETE 204", "MOVE 201", "MOVE 204"].some((outcome) => seen.has(outcome));
+    assert.ok(seen.has("PUT 201") && removed, [...seen].join(", "));
   });
 });
