@@ -518,7 +518,7 @@ export class FsStorage implements Storage {
   ): Promise<boolean> {
     if (to.length === 0) throw new HttpError(403, "ROOT cannot be replaced");
     const target = this.fsPath(to);
-    const { lockKey } = await checkWriteInside(this.#rootReal, target);
+    const { lockKey } = checkWriteInside(this.#rootReal, target);
     const source = await this.#resolveForRead(this.fsPath(from));
     if (source === null) throw new HttpError(404, "Not found");
     if (source.real === lockKey) throw new HttpError(403, "Source and destination are the same");
@@ -569,7 +569,7 @@ export class FsStorage implements Storage {
   async removeTree(storagePath: StoragePath, condition: WriteCondition): Promise<RemovalFailure[]> {
     if (storagePath.length === 0) throw new HttpError(403, "ROOT cannot be deleted");
     const fsPath = this.fsPath(storagePath);
-    const { lockKey } = await checkWriteInside(this.#rootReal, fsPath);
+    const { lockKey } = checkWriteInside(this.#rootReal, fsPath);
     await this.#locks.run([lockKey], async () => {
       const link = await lstatOrNull(fsPath);
       if (link === null) throw new HttpError(404, "Not found");
@@ -601,7 +601,7 @@ export class FsStorage implements Storage {
     changes: ReadonlyMap<string, string | null>,
   ): Promise<void> {
     const fsPath = this.fsPath(storagePath);
-    const { lockKey } = await checkWriteInside(this.#rootReal, fsPath);
+    const { lockKey } = checkWriteInside(this.#rootReal, fsPath);
     await this.#locks.run([lockKey], async () => {
       if ((await lstatOrNull(fsPath)) === null) throw new HttpError(404, "Not found");
       try {
@@ -616,7 +616,7 @@ export class FsStorage implements Storage {
     const fsPath = this.fsPath(storagePath);
     // ROOT's own time is not the client's to set (its parent is outside ROOT).
     if (storagePath.length === 0) throw new HttpError(403, "ROOT's time cannot be set");
-    const { current } = await checkWriteInside(this.#rootReal, fsPath);
+    const { current } = checkWriteInside(this.#rootReal, fsPath);
     if (current === null) throw new HttpError(404, "Not found");
     try {
       await Deno.utime(fsPath, current.atime ?? new Date(), new Date(lastModified));
