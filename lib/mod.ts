@@ -17,6 +17,8 @@ import { hashPassword, parseCredential, withAuth } from "./policy/auth.ts";
 import { withCors } from "./policy/cors.ts";
 import { isPublicBind, withGuard } from "./policy/guard.ts";
 import { allowedMethods, createHandler } from "./handlers/router.ts";
+import { DEFAULT_SEARCH_LIMITS } from "./handlers/search.ts";
+import type { SearchLimits } from "./handlers/search.ts";
 import { FileCache } from "./storage/file_cache.ts";
 import { KeyedLock } from "./storage/keyed_lock.ts";
 import { DEFAULT_LIMITS } from "./server/limits.ts";
@@ -92,6 +94,11 @@ export interface ServeOptions {
   cache?: boolean;
   /** Endpoint, addressing style, profile, region or credentials of an `s3://` root. */
   s3?: S3Options;
+  /**
+   * How far a search below a folder (`?q=`) may go; unset bounds take
+   * {@linkcode DEFAULT_SEARCH_LIMITS}.
+   */
+  search?: Partial<SearchLimits>;
   /** Protocol limits and timeouts; unset ones take {@linkcode DEFAULT_LIMITS}. */
   limits?: Partial<Limits>;
   /** Called after each response (for an access log). */
@@ -215,6 +222,7 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
     cacheControl: options.cacheControl ?? "no-cache",
     compress: options.compress ?? true,
     spa: options.spa ?? false,
+    searchLimits: { ...DEFAULT_SEARCH_LIMITS, ...options.search },
     maxBodyBytes: limits.maxBodyBytes,
     resumable,
   });
@@ -350,8 +358,8 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
   };
 }
 
-export { DEFAULT_LIMITS, hashPassword };
-export type { ExchangeRecord, Limits, RunningServer };
+export { DEFAULT_LIMITS, DEFAULT_SEARCH_LIMITS, hashPassword };
+export type { ExchangeRecord, Limits, RunningServer, SearchLimits };
 export type { Request as ParsedRequest, RequestBody } from "./http/message.ts";
 export type { TargetForm } from "./http/head_parser.ts";
 export type { HeaderList } from "./http/serialize.ts";

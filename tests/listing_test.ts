@@ -133,7 +133,7 @@ function withoutEmbeds(html: string): string {
 const PAGE_TAGS = new Set(
   ("html head meta link title style script body svg symbol path circle use div header h1 h2 " +
     "span a input button p main table thead tbody tr th td time noscript section ul " +
-    "dialog form label").split(" "),
+    "dialog form label ol").split(" "),
 );
 
 /** Fails unless every tag outside the embeds is one the page itself uses, without event handlers. */

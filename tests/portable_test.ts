@@ -3,6 +3,8 @@ import { encodeUrlPath } from "../lib/handlers/url_path.ts";
 import {
   encodePathSegment,
   entryComparator,
+  findMatch,
+  foldSearchTerm,
   formatRelativeTime,
   formatSize,
   type SortableEntry,
@@ -108,4 +110,39 @@ Deno.test("the portable functions work from their source text alone (as the page
   }
   const encode = fromSource(encodePathSegment);
   for (const [segment, expected] of SEGMENT_CASES) assert.equal(encode(segment), expected);
+});
+
+/** [name, term, the marked part of the name or null] */
+const MATCH_CASES: [string, string, string | null][] = [
+  ["Report-Final.txt", "final", "Final"],
+  ["Report-Final.txt", "FINAL.TXT", "Final.txt"],
+  ["report.txt", "nope", null],
+  ["report.txt", "", null],
+  ["Stra\u00dfe.md", "STRASSE", "Stra\u00dfe"],
+  ["STRASSE.md", "stra\u00dfe", "STRASSE"],
+  ["Cafe\u0301 menu", "caf\u00e9", "Cafe\u0301"], // NFD name, NFC term
+  ["Caf\u00e9 menu", "CAFE\u0301", "Caf\u00e9"], // NFC name, NFD term
+  ["Cafe\u0301", "cafe", null], // "e" with its accent is not "e"
+  [
+    "\u03a3\u039f\u03a6\u0399\u0391\u03a3.txt",
+    "\u03c3\u03bf\u03c6\u03b9\u03b1\u03c2",
+    "\u03a3\u039f\u03a6\u0399\u0391\u03a3",
+  ], // final sigma
+  [
+    "\u1112\u1161\u11ab\u1100\u1173\u11af.txt",
+    "\ud55c\uae00",
+    "\u1112\u1161\u11ab\u1100\u1173\u11af",
+  ], // Hangul jamo
+  ["photo \ud83d\udc4d\ud83c\udffd.jpg", "\ud83d\udc4d", "\ud83d\udc4d\ud83c\udffd"], // the whole emoji
+];
+
+Deno.test("findMatch marks the term in a name ignoring case and Unicode normalization", () => {
+  for (const [name, term, marked] of MATCH_CASES) {
+    const match = findMatch(name, foldSearchTerm(term));
+    assert.equal(
+      match === null ? null : name.slice(match[0], match[1]),
+      marked,
+      `${name} / ${term}`,
+    );
+  }
 });

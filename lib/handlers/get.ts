@@ -11,6 +11,8 @@ import { HttpError } from "../http/errors.ts";
 import type { Request, Response } from "../http/message.ts";
 import { archiveFormatOf, archiveResponse } from "./archive.ts";
 import { listingResponse } from "./listing.ts";
+import { searchResponse, searchTermOf } from "./search.ts";
+import type { SearchLimits } from "./search.ts";
 import { chooseCoding } from "../content/negotiate.ts";
 import type { Coding } from "../content/negotiate.ts";
 import { encodeUrlPath } from "./url_path.ts";
@@ -41,6 +43,8 @@ export interface ReadConfig {
   compress: boolean;
   /** Answer unknown paths that accept HTML with /index.html (single-page apps). */
   spa: boolean;
+  /** How far a search below a folder (`?q=`) may go. */
+  searchLimits: SearchLimits;
 }
 
 const PRECOMPRESSED_SUFFIX: Record<Coding, string> = { br: ".br", gzip: ".gz" };
@@ -202,8 +206,15 @@ export async function getPath(
     const query = request.query === "" ? "" : `?${request.query}`;
     return { status: 301, headers: [["Location", encodeUrlPath(url.segments, true) + query]] };
   }
-  // A folder as an archive, when the folder may be listed at all.
-  const archive = archiveFormatOf(new URLSearchParams(request.query));
+  // A search below the folder, or the folder as an archive, when the folder may be listed at all.
+  const query = new URLSearchParams(request.query);
+  const term = searchTermOf(query);
+  if (term !== null) {
+    if (!config.listing) return notFound(config, request);
+    const options = { dotfiles: config.dotfiles };
+    return searchResponse(request, storage, url.segments, term, options, config.searchLimits);
+  }
+  const archive = archiveFormatOf(query);
   if (archive !== null) {
     if (!config.listing) return notFound(config, request);
     return archiveResponse(request, storage, url.segments, archive, { dotfiles: config.dotfiles });

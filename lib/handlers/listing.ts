@@ -31,7 +31,12 @@ import { fileKind, ICON_SPRITE, iconSvg } from "../ui/icons.ts";
 import type { ControlIcon } from "../ui/icons.ts";
 import { EARLY_SCRIPT, PAGE_SCRIPT } from "../ui/page_script.ts";
 import { PAGE_STYLE } from "../ui/page_style.ts";
-import { entryComparator, formatRelativeTime, formatSize } from "../ui/portable.ts";
+import {
+  entryComparator,
+  formatRelativeTime,
+  formatSize,
+  MAX_SEARCH_TERM_LENGTH,
+} from "../ui/portable.ts";
 import type { SortableEntry } from "../ui/portable.ts";
 
 /** Sizes as the listing shows them ("1.5 KiB"), for pages that list files too. */
@@ -73,14 +78,14 @@ const SORT_LABELS: Record<SortKey, string> = {
  * origin, and no framing of the page itself (the delete buttons must not be
  * clickjacked).
  */
-function htmlCsp(nonce: string): string {
+export function htmlCsp(nonce: string): string {
   return `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; ` +
     "img-src 'self' data:; media-src 'self'; frame-src 'self'; connect-src 'self'; " +
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 }
 
 /** 128 random bits in base64: a fresh nonce for each page. */
-function newNonce(): string {
+export function newNonce(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return btoa(String.fromCharCode(...bytes));
 }
@@ -309,7 +314,7 @@ function renderTime(mtime: number | null, now: number): string {
  * relative ("../"), like the entry links, so the page still works behind a
  * path prefix.
  */
-function renderBreadcrumb(segments: readonly string[]): string {
+export function renderBreadcrumb(segments: readonly string[]): string {
   const crumbs: string[] = [];
   // Index -1 is ROOT.
   for (let index = -1; index < segments.length; index++) {
@@ -334,6 +339,19 @@ function renderColumnHeader(key: SortKey, current: SortKey, order: SortOrder): s
   return `<th${className}${ariaSort}><a href="?sort=${key}&amp;order=${nextOrder}" ` +
     `data-sort="${key}">${SORT_LABELS[key]}<span class="arrow" aria-hidden="true">${arrow}</span>` +
     `</a></th>`;
+}
+
+/**
+ * The search field, a plain GET form: it works without the script, and with
+ * it the listing's filter is this same field.
+ */
+export function renderSearchForm(value: string): string {
+  return `<form class="filter" id="search-form" role="search" method="get" action="./">` +
+    `<input type="search" id="filter" name="q" value="${escapeHtml(value)}" ` +
+    `placeholder="Filter names, Enter searches below  ( / )" ` +
+    `aria-label="Filter names here, or press Enter to search below this folder" ` +
+    `aria-keyshortcuts="/" autocomplete="off" spellcheck="false" maxlength="${MAX_SEARCH_TERM_LENGTH}">` +
+    `<span id="filter-count" class="filter-count" aria-live="polite"></span></form>`;
 }
 
 /** An icon-only button; its accessible name says what it does to which entry. */
@@ -456,6 +474,24 @@ function renderWriteWidgets(path: string): string {
 </dialog>`;
 }
 
+/**
+ * A page's document head up to `</head>`: `title` (already escaped), the
+ * page's style and early script under `nonce`, nothing from elsewhere.
+ */
+export function renderHead(title: string, nonce: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<link rel="icon" href="data:,">
+<title>${title}</title>
+<style nonce="${nonce}">${PAGE_STYLE}</style>
+<script nonce="${nonce}">${EARLY_SCRIPT}</script>
+</head>`;
+}
+
 function renderHtml(page: Page): string {
   const { segments, entries, writable, nonce } = page;
   const path = escapeHtml(displayPath(segments));
@@ -480,26 +516,14 @@ function renderHtml(page: Page): string {
       `<button type="submit" class="primary">Upload</button> <span class="hint">Existing files ` +
       `are not replaced.</span></form></noscript>\n`
     : "";
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<link rel="icon" href="data:,">
-<title>Index of ${path}</title>
-<style nonce="${nonce}">${PAGE_STYLE}</style>
-<script nonce="${nonce}">${EARLY_SCRIPT}</script>
-</head>
+  return `${renderHead(`Index of ${path}`, nonce)}
 <body data-writable="${writable}" data-dotfiles="${page.dotfiles}">
 ${ICON_SPRITE}
 <div class="page">
 <header>
 <h1><span class="index-of">Index of </span>${renderBreadcrumb(segments)}</h1>
 <div class="toolbar">
-<div class="filter needs-js"><input type="search" id="filter" placeholder="Filter names  ( / )" ` +
-    `aria-label="Filter by name" aria-keyshortcuts="/" autocomplete="off" spellcheck="false">` +
-    `<span id="filter-count" class="filter-count" aria-live="polite"></span></div>
+${renderSearchForm("")}
 ${writable ? renderWriteToolbar() : ""}
 ${renderDownloadLinks()}
 </div>

@@ -66,6 +66,11 @@ export interface BodySink {
   region(minBytes: number): Promise<Uint8Array>;
   /** Marks `n` bytes of the last {@linkcode BodySink.region} as filled. */
   commit(n: number): void;
+  /**
+   * Sends what is queued now rather than when the buffer fills: for a body
+   * made slowly (search results), so the client sees each part as it is found.
+   */
+  flush(): Promise<void>;
 }
 
 /** A response body produced on demand (a file, a multipart body, a compressed stream). */

@@ -537,6 +537,11 @@ class TimedSink implements BodySink {
   commit(n: number): void {
     this.#output.commit(n);
   }
+
+  async flush(): Promise<void> {
+    await this.#output.flush();
+    this.#connection.touchWrite();
+  }
 }
 
 const SIZE_DIGITS = 8;
@@ -583,6 +588,11 @@ class ChunkedSink implements BodySink {
     region[SIZE_PREFIX + n] = 0x0d;
     region[SIZE_PREFIX + n + 1] = 0x0a;
     this.#output.commit(SIZE_PREFIX + n + 2);
+  }
+
+  async flush(): Promise<void> {
+    await this.#output.flush();
+    this.#connection.touchWrite();
   }
 }
 

@@ -104,7 +104,7 @@ import {
   S3Error,
   unquoteETag,
 } from "./s3_client.ts";
-import type { ListedObject, ObjectInfo, UploadedPart } from "./s3_client.ts";
+import type { ListedObject, ListPage, ObjectInfo, UploadedPart } from "./s3_client.ts";
 import { describeS3Location, resolveS3Config, S3ConfigError } from "./s3_config.ts";
 import type { S3Options } from "./s3_config.ts";
 import { s3ErrorToHttp } from "./s3_errors.ts";
@@ -121,6 +121,7 @@ import type {
   StoragePath,
   StorageUsage,
   StoredEntry,
+  TreeEntry,
   WriteCondition,
 } from "./storage.ts";
 
@@ -770,6 +771,45 @@ export class S3Storage implements Storage {
       if (!found) throw new HttpError(404, "Not found");
       return entries;
     });
+  }
+
+  /**
+   * Every key under the directory's prefix, one page of entries per
+   * listing request: directories are told by the keys below them (or their
+   * marker), each met once since the keys of a directory are contiguous in
+   * key order. Keys with an empty segment ("a//b"), which no URL reaches,
+   * are left out.
+   */
+  async *listTree(path: StoragePath): AsyncGenerator<TreeEntry[]> {
+    const prefix = this.#directoryPrefix(path);
+    /** The directories of the previous key: where the walk is. */
+    let current: string[] = [];
+    let token: string | null = null;
+    let found = path.length === 0;
+    do {
+      const page: ListPage = await this.#mapped(() =>
+        this.#client.listObjects({ prefix, maxKeys: this.#listPageKeys, token })
+      );
+      const entries: TreeEntry[] = [];
+      for (const object of page.objects) {
+        found = true;
+        const names = object.key.slice(prefix.length).split("/");
+        const isMarker = names[names.length - 1] === "";
+        const directories = names.slice(0, -1);
+        if (directories.includes("")) continue;
+        let same = 0;
+        while (same < current.length && current[same] === directories[same]) same++;
+        for (let depth = same; depth < directories.length; depth++) {
+          const time = isMarker && depth === directories.length - 1 ? object.lastModified : 0;
+          entries.push({ path: directories.slice(0, depth + 1), entry: directoryEntry(time) });
+        }
+        current = directories;
+        if (!isMarker) entries.push({ path: names, entry: fileEntry(object) });
+      }
+      token = page.nextToken;
+      if (!found) throw new HttpError(404, "Not found");
+      yield entries;
+    } while (token !== null);
   }
 
   stage(path: StoragePath, early?: WriteCondition): Promise<StagedFile> {

@@ -37,6 +37,14 @@ export interface ListedEntry extends StoredEntry {
   name: string;
 }
 
+/** An entry somewhere below a directory, by its path from there. */
+export interface TreeEntry {
+  /** The names from the directory down to the entry (never empty). */
+  path: readonly string[];
+  /** What is there. */
+  entry: StoredEntry;
+}
+
 /**
  * The bytes of a file version, readable at any offset and closed by whoever
  * holds it last. `Deno.FsFile` is one.
@@ -138,6 +146,15 @@ export interface Storage {
    * (404) when there is no directory there.
    */
   list(path: StoragePath): Promise<ListedEntry[]>;
+  /**
+   * Every entry below the directory at `path`, page by page, each directory
+   * before what is in it: for a store whose listing is flat by nature (S3's
+   * keys under a prefix), where this costs one request per page rather than
+   * one per directory. Its own bookkeeping comes too (a caller filters as
+   * listings do). Optional: a store without it is walked with
+   * {@linkcode Storage.list}. Throws (404) when there is no directory there.
+   */
+  listTree?(path: StoragePath): AsyncGenerator<TreeEntry[]>;
   /**
    * Starts a new version of the file at `path`, creating missing parent
    * directories. Nothing is visible at `path` until {@linkcode Storage.commit}.

@@ -164,6 +164,27 @@ dialog.preview[open] { display: flex; }
 .qr-code svg { display: block; width: min(18rem, 70vw); margin: .5rem auto; border-radius: 6px; }
 .qr-url { text-align: center; font-size: .85rem; }
 .summary { color: var(--muted); font-size: .85rem; margin: .75rem 0 0; }
+.summary.cut { color: var(--fg); border-left: 3px solid var(--archive); padding-left: .6rem; }
+.search-head { display: flex; align-items: center; gap: .75rem; flex-wrap: wrap; margin: 0 0 .5rem; }
+.search-head h2 { flex: 1; font-size: 1rem; margin: 0; overflow-wrap: anywhere; }
+.search-results { list-style: none; margin: 0; padding: 0; }
+.search-results li {
+  display: flex; align-items: baseline; gap: .55rem; padding: .45rem .6rem;
+  border-bottom: 1px solid var(--line); overflow-wrap: anywhere;
+}
+.search-results li:hover { background: var(--hover); }
+.search-results a { flex: 1; min-width: 0; color: var(--fg); }
+.search-results .icon { align-self: center; }
+.result-parent { color: var(--muted); }
+.result-size { color: var(--muted); font-size: .85rem; white-space: nowrap; font-variant-numeric: tabular-nums; }
+mark { background: color-mix(in srgb, var(--bg) 55%, var(--archive)); color: inherit; border-radius: 2px; }
+.searching::before {
+  content: ""; display: inline-block; width: .9em; height: .9em; margin-right: .5em; vertical-align: -.1em;
+  border: 2px solid var(--line); border-top-color: var(--accent); border-radius: 50%;
+  animation: spin .8s linear infinite;
+}
+@keyframes spin { to { transform: rotate(1turn); } }
+@media (prefers-reduced-motion: reduce) { .searching::before { animation: none; } }
 
 .uploads {
   border: 1px solid var(--line); border-radius: 8px; background: var(--surface);

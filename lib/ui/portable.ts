@@ -94,3 +94,98 @@ export function encodePathSegment(segment: string): string {
     (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
   );
 }
+
+/** The longest term a search below a folder takes, in UTF-16 units after trimming. */
+export const MAX_SEARCH_TERM_LENGTH = 200;
+
+/** Names of printable ASCII: folded by `toLowerCase` alone, one unit for one unit. */
+const ASCII_ONLY = /^[ -~]*$/;
+
+let graphemes: Intl.Segmenter | undefined;
+
+/**
+ * One user-perceived character folded for matching: NFC, then upper- and
+ * lower-cased, which gives Unicode's full case folding for all but a few
+ * letters ("ß" and "SS" both become "ss", final "ς" becomes "σ").
+ */
+function foldCluster(cluster: string): string {
+  return cluster.normalize("NFC").toUpperCase().toLowerCase().normalize("NFC");
+}
+
+/**
+ * Folds a search term as {@linkcode findMatch} folds names: NFC and case
+ * folded, grapheme cluster by cluster, so "Cafe\u0301" and "CAFÉ" are one
+ * term.
+ */
+export function foldSearchTerm(term: string): string {
+  if (ASCII_ONLY.test(term)) return term.toLowerCase();
+  graphemes ??= new Intl.Segmenter("und", { granularity: "grapheme" });
+  let folded = "";
+  for (const { segment } of graphemes.segment(term)) folded += foldCluster(segment);
+  return folded;
+}
+
+/**
+ * Where the folded term `foldedTerm` (from {@linkcode foldSearchTerm})
+ * occurs in `name` ignoring case and Unicode normalization: the start and
+ * end of the first match in `name`'s own UTF-16 units, widened to whole
+ * grapheme clusters (a match never splits "e" from its accent), or null.
+ * The empty term matches nothing.
+ */
+export function findMatch(name: string, foldedTerm: string): [number, number] | null {
+  if (foldedTerm === "") return null;
+  if (ASCII_ONLY.test(name)) {
+    const at = name.toLowerCase().indexOf(foldedTerm);
+    return at === -1 ? null : [at, at + foldedTerm.length];
+  }
+  graphemes ??= new Intl.Segmenter("und", { granularity: "grapheme" });
+  // For each cluster: where its folded text starts, and where it is in `name`.
+  const foldedStarts: number[] = [];
+  const nameStarts: number[] = [];
+  let folded = "";
+  for (const { segment, index } of graphemes.segment(name)) {
+    foldedStarts.push(folded.length);
+    nameStarts.push(index);
+    folded += foldCluster(segment);
+  }
+  const at = folded.indexOf(foldedTerm);
+  if (at === -1) return null;
+  const end = at + foldedTerm.length;
+  let first = 0;
+  while (first + 1 < foldedStarts.length && foldedStarts[first + 1] <= at) first++;
+  let last = first;
+  while (last + 1 < foldedStarts.length && foldedStarts[last + 1] < end) last++;
+  return [nameStarts[first], last + 1 < nameStarts.length ? nameStarts[last + 1] : name.length];
+}
+
+/** How far one search below a folder may go. */
+export interface SearchLimits {
+  /** Milliseconds from the request until the search stops. */
+  timeMs: number;
+  /** Entries (files and directories, hidden ones too) looked at. */
+  entries: number;
+  /** Matches sent. */
+  results: number;
+}
+
+/** What stopped a search before it had looked at everything. */
+export type SearchCut = "time" | "entries" | "results";
+
+/** Why a search stopped early, in words. */
+const CUT_REASONS: Record<SearchCut, (limits: SearchLimits) => string> = {
+  time: (limits) => `it ran for ${limits.timeMs / 1000} s`,
+  entries: (limits) => `it looked at ${limits.entries.toLocaleString("en")} entries`,
+  results: (limits) => `it found ${limits.results.toLocaleString("en")} matches`,
+};
+
+/** The summary line of a finished search. */
+export function searchSummary(
+  matches: number,
+  cut: SearchCut | null,
+  limits: SearchLimits,
+): string {
+  const found = `${matches.toLocaleString("en")} ${matches === 1 ? "match" : "matches"}`;
+  if (cut === null) return found;
+  return `${found}. The search was cut short: ${CUT_REASONS[cut](limits)}. ` +
+    "Search in a subfolder, or with a longer term, to see the rest.";
+}

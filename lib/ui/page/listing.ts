@@ -6,7 +6,7 @@
  * @module
  */
 
-import { entryComparator, formatRelativeTime } from "../portable.ts";
+import { entryComparator, findMatch, foldSearchTerm, formatRelativeTime } from "../portable.ts";
 import type { SortableEntry } from "../portable.ts";
 import { byId, messageOf, say } from "./dom.ts";
 
@@ -82,11 +82,12 @@ export class Listing {
 
   /** Shows the rows whose names contain the filter text. */
   applyFilter(): void {
-    const query = this.#filterInput.value.trim().toLowerCase();
+    const query = foldSearchTerm(this.#filterInput.value.trim());
     const rows = this.rows();
     let shown = 0;
     for (const row of rows) {
-      const match = query === "" || entryOf(row).name.toLowerCase().includes(query);
+      // Matched as the server's search below the folder matches (case, Unicode forms).
+      const match = query === "" || findMatch(entryOf(row).name, query) !== null;
       row.hidden = !match;
       if (match) shown++;
     }
