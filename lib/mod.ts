@@ -13,7 +13,11 @@
  */
 
 import type { ConnectionContext, ExchangeRecord } from "./server/connection.ts";
-import { hashPassword, parseCredential, withAuth } from "./policy/auth.ts";
+import { BasicAuth, hashPassword, parseCredential } from "./policy/auth.ts";
+import type { Credential } from "./policy/auth.ts";
+import { Access, AccessPolicy, legacyRules } from "./policy/access.ts";
+import type { AccessRule } from "./policy/access.ts";
+import { parseRule } from "./policy/rule_syntax.ts";
 import { withCors } from "./policy/cors.ts";
 import { isPublicBind, withGuard } from "./policy/guard.ts";
 import { allowedMethods, createHandler } from "./handlers/router.ts";
@@ -66,8 +70,13 @@ export interface ServeOptions {
    * {@linkcode hashPassword}); when set, writes need HTTP Basic credentials.
    */
   auth?: string[];
-  /** With `auth`, reads need credentials too; default false. */
+  /** With `auth`, reads need credentials too; default false. Not with `rules`. */
   authReads?: boolean;
+  /**
+   * Access rules, as `WHO@/PATH[:PERMS],...` (lib/policy/rule_syntax.ts):
+   * once there is one, only what they grant is allowed. Users come from `auth`.
+   */
+  rules?: string[];
   /**
    * Accept writes without `auth` on a non-loopback address; default false, in
    * which case such a server refuses to start.
@@ -189,6 +198,7 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const readOnly = options.readOnly ?? false;
   const credentials = (options.auth ?? []).map(parseCredential);
+  const rules = (options.rules ?? []).flatMap(parseRule);
   const fsync = options.fsync ?? true;
   const storage = s3?.storage ?? new FsStorage({
     rootReal,
@@ -225,11 +235,10 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
     searchLimits: { ...DEFAULT_SEARCH_LIMITS, ...options.search },
     maxBodyBytes: limits.maxBodyBytes,
     resumable,
+    access: accessFor(options, credentials, rules, storage instanceof FsStorage),
   });
   const cors = options.cors ?? false;
-  let handler = credentials.length === 0
-    ? routes
-    : withAuth(routes, { credentials, protectReads: options.authReads ?? false });
+  let handler = routes;
   // PATCH appends to resumable uploads.
   if (cors) handler = withCors(handler, allowedMethods(readOnly) + (resumable ? ", PATCH" : ""));
   const onError = options.onError ??
@@ -253,6 +262,41 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
     removeStaleTemps: () => storage.removeStaleTemps(),
     close,
   };
+}
+
+/**
+ * The access layer of `options`: null when everyone may do everything (no
+ * users, no rules), else the rules (or those `--auth` and `--auth-reads`
+ * stand for) with the users. Throws for rules that name unknown users.
+ */
+function accessFor(
+  options: ConnectionHandlerOptions,
+  credentials: Credential[],
+  rules: AccessRule[],
+  fileSystem: boolean,
+): Access | null {
+  if (credentials.length === 0 && rules.length === 0) return null;
+  if (rules.length > 0 && options.authReads) {
+    throw new Error("--auth-reads does not go with --rule: say who reads what with rules");
+  }
+  const users = new Set(credentials.map((credential) => credential.user.normalize("NFC")));
+  for (const rule of rules) {
+    if (rule.audience.kind === "user" && !users.has(rule.audience.name)) {
+      throw new Error(
+        `a rule names the user ${JSON.stringify(rule.audience.name)}, who has no --auth`,
+      );
+    }
+  }
+  // Where the file system finds /Team for /team, a rule for one must hold for the other.
+  const caseInsensitive = fileSystem && ["darwin", "windows"].includes(Deno.build.os);
+  const policy = new AccessPolicy(
+    rules.length > 0 ? rules : legacyRules(options.authReads ?? false),
+    { caseInsensitive },
+  );
+  return new Access({
+    policy,
+    basic: credentials.length === 0 ? null : new BasicAuth({ credentials }),
+  });
 }
 
 /** Whether a connection arrived on a loopback address (a Unix socket counts as local). */
@@ -311,7 +355,13 @@ export async function createConnectionHandler(
  */
 export async function serve(options: ServeOptions): Promise<FileServer> {
   const hostname = options.hostname ?? "127.0.0.1";
-  const anonymousWrites = !options.readOnly && (options.auth ?? []).length === 0;
+  const rules = (options.rules ?? []).flatMap(parseRule);
+  const anonymousWrites = !options.readOnly &&
+    (rules.length > 0
+      ? rules.some((rule) =>
+        rule.audience.kind === "everyone" && rule.actions.some((a) => a !== "read")
+      )
+      : (options.auth ?? []).length === 0);
   if (isPublicBind(hostname) && anonymousWrites && !options.publicWrites) {
     throw new InsecureConfigurationError(
       `refusing to accept anonymous uploads on ${hostname}, which is reachable from other ` +

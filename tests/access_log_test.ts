@@ -680,8 +680,10 @@ async function runScenario(port: number): Promise<Sent[]> {
     "Content-Length: 5",
   ], { body: "data2", user: "Jos\u00e9 Q" });
   assert.ok(unicode.status === 204 || unicode.status === 200, `${unicode.status}`);
-  // Auth does not run for an open read, so no user is logged even with valid credentials.
-  await go("open read with credentials", "GET /a.txt HTTP/1.1", [basic("alice", "s3cret")]);
+  // Credentials sent with an open read are checked too (they may grant more), so the user is logged.
+  await go("open read with credentials", "GET /a.txt HTTP/1.1", [basic("alice", "s3cret")], {
+    user: "alice",
+  });
   const hostile = await go(
     "referer, hostile user agent, token",
     "GET /a.txt?token=hunter2 HTTP/1.1",

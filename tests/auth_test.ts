@@ -1,18 +1,19 @@
 import assert from "node:assert/strict";
 import { pbkdf2Sync } from "node:crypto";
 import {
-  type AuthOptions,
+  type AuthOptions as BasicAuthOptions,
+  BasicAuth,
   type Credential,
   decodeBasicCredentials,
   HASH_ITERATIONS,
   HASH_PREFIX,
   hashPassword,
-  needsAuth,
   parseCredential,
   type PasswordVerifier,
   VERIFIED_CACHE_SIZE,
-  withAuth,
 } from "../lib/policy/auth.ts";
+import { Access, AccessPolicy, legacyRules, needsOf } from "../lib/policy/access.ts";
+import { decodeUrlPath } from "../lib/handlers/url_path.ts";
 import { AuthThrottle } from "../lib/policy/auth_throttle.ts";
 import { errorResponse } from "../lib/server/connection.ts";
 import { HttpError } from "../lib/http/errors.ts";
@@ -22,6 +23,31 @@ import { runServer } from "../lib/server/accept_loop.ts";
 import { bytes, exchange, parseResponses, readUntil, sendOne, writeAll } from "./_helpers.ts";
 
 // --- Helpers -------------------------------------------------------------------
+
+/** `--auth` as the server has it: the users, and whether reads need them too. */
+type AuthOptions = BasicAuthOptions & { protectReads: boolean };
+
+/**
+ * `handler` behind `--auth` (and `--auth-reads` with `protectReads`), checked
+ * as the router checks every request: the users of {@linkcode BasicAuth}, the
+ * rules `--auth` stands for, the needs of the method on the request's path.
+ */
+function withAuth(
+  handler: (request: Request) => Promise<Response>,
+  options: AuthOptions,
+): (request: Request) => Promise<Response> {
+  const access = new Access({
+    policy: new AccessPolicy(legacyRules(options.protectReads)),
+    basic: new BasicAuth(options),
+  });
+  return async (request) => {
+    const path = decodeUrlPath(request.path).segments;
+    for (const need of needsOf(request.method, path)) {
+      await access.authorize(request, need.action, need.path, need.reach);
+    }
+    return await handler(request);
+  };
+}
 
 /** Base64 of the UTF-8 bytes of `text`. */
 function b64(text: string): string {
@@ -270,7 +296,7 @@ Deno.test("decodeBasicCredentials: well-formed and malformed Authorization value
   }
 });
 
-Deno.test("needsAuth: writes always, reads only when protected, OPTIONS never", () => {
+Deno.test("the rules of --auth: writes always need a user, reads only when protected, OPTIONS never", () => {
   const cases: [string, boolean, boolean][] = [
     ["PUT", false, true],
     ["POST", false, true],
@@ -281,13 +307,23 @@ Deno.test("needsAuth: writes always, reads only when protected, OPTIONS never", 
     ["get", false, true],
     ["GET", false, false],
     ["HEAD", false, false],
+    ["PROPFIND", false, false],
     ["GET", true, true],
     ["HEAD", true, true],
+    ["PROPFIND", true, true],
     ["OPTIONS", false, false],
     ["OPTIONS", true, false],
   ];
   for (const [method, protectReads, expected] of cases) {
-    assert.equal(needsAuth(method, protectReads), expected, `${method} ${protectReads}`);
+    const policy = new AccessPolicy(legacyRules(protectReads));
+    const anonymousMay = needsOf(method, ["a", "b"]).every((need) =>
+      policy.allows({ kind: "anonymous" }, need.action, need.path, need.reach)
+    );
+    const userMay = needsOf(method, ["a", "b"]).every((need) =>
+      policy.allows({ kind: "user", name: "u" }, need.action, need.path, need.reach)
+    );
+    assert.equal(!anonymousMay, expected, `${method} ${protectReads}`);
+    assert.ok(userMay, `${method}: a user may do everything`);
   }
 });
 

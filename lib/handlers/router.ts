@@ -27,6 +27,8 @@ import { proppatch } from "../dav/proppatch.ts";
 import { DavLocks } from "../dav/locks.ts";
 import { changesOf, checkLocks } from "../dav/lock_guard.ts";
 import { DavLockProperties, lockResource, unlockResource } from "../dav/lock.ts";
+import { needsOf } from "../policy/access.ts";
+import type { Access } from "../policy/access.ts";
 
 /** The settings the handlers work with. */
 export interface HandlerConfig extends ReadConfig {
@@ -34,6 +36,8 @@ export interface HandlerConfig extends ReadConfig {
   maxBodyBytes: number;
   /** Resumable uploads, or null on a read-only server. */
   resumable: ResumableUploads | null;
+  /** Who may do what (users, rules), or null when everyone may do everything. */
+  access: Access | null;
 }
 
 /** The segment after `.well-known` under which resumable uploads live. */
@@ -95,6 +99,8 @@ export function createHandler(config: HandlerConfig): Handler {
     ["MS-Author-Via", "DAV"],
   ];
 
+  const access = config.access;
+
   const route = async (request: Request): Promise<Response> => {
     const method = request.method;
     if (!KNOWN_METHODS.has(method)) throw new HttpError(501, "Method not implemented");
@@ -109,9 +115,12 @@ export function createHandler(config: HandlerConfig): Handler {
         throw new HttpError(403, "The server is read-only (--read-only)");
       }
       if (url.segments.length !== 3 || url.trailingSlash) throw new HttpError(404, "Not found");
-      // An append writes the upload's target: the target's locks apply.
-      const target = method === "PATCH" ? await config.resumable.targetOf(url.segments[2]) : null;
-      if (target !== null) {
+      // Every use of an upload writes its target: its rules apply, and to an append its locks.
+      const target = method === "PATCH" || (access !== null && method !== "OPTIONS")
+        ? await config.resumable.targetOf(url.segments[2])
+        : null;
+      if (access !== null && target !== null) await access.authorize(request, "write", target);
+      if (target !== null && method === "PATCH") {
         const checked = await checkLocks(locks, config.storage, request, target, [
           { path: target, reach: "resource", membership: "if-new" },
         ]);
@@ -120,6 +129,11 @@ export function createHandler(config: HandlerConfig): Handler {
       return await config.resumable.handleResource(request, url.segments[2]);
     }
     if (!config.dotfiles && isHiddenPath(url.segments)) throw new HttpError(404, "Not found");
+    if (access !== null) {
+      for (const need of needsOf(method, url.segments)) {
+        await access.authorize(request, need.action, need.path, need.reach);
+      }
+    }
     // RFC 9110 §14.5: a server without partial PUT must reject one rather than
     // store the part as the whole file.
     if (method === "PUT" && request.headers.has("content-range")) {
@@ -130,9 +144,14 @@ export function createHandler(config: HandlerConfig): Handler {
       );
     }
     // One lock check for every method (a read-only server refuses writes anyway).
-    const destination = !config.readOnly && (method === "MOVE" || method === "COPY")
+    const destination = (!config.readOnly || access !== null) &&
+        (method === "MOVE" || method === "COPY")
       ? destinationSegments(request, config.dotfiles)
       : null;
+    // What a MOVE or COPY replaces at its destination is written over, tree and all.
+    if (access !== null && destination !== null) {
+      await access.authorize(request, "write", destination, "tree");
+    }
     const changes = config.readOnly ? [] : changesOf(method, url.segments, destination);
     const checked = await checkLocks(locks, config.storage, request, url.segments, changes);
     if ("status" in checked) return checked;
@@ -184,6 +203,10 @@ export function createHandler(config: HandlerConfig): Handler {
         if (config.readOnly) throw readOnly();
         return await proppatch(dav, request, url);
       case "OPTIONS": {
+        // What is at a path the client may not read stays unsaid: the server-wide answer.
+        if (access !== null && !(await access.allows(request, "read", url.segments))) {
+          return { status: 200, headers: [["Allow", allow], ...davHeaders] };
+        }
         const kind = (await config.storage.stat(url.segments))?.kind ?? null;
         return {
           status: 200,

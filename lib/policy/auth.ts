@@ -1,6 +1,6 @@
 /**
- * `--auth`: HTTP Basic authentication (RFC 7617) for writes, and for reads
- * too when {@linkcode AuthOptions.protectReads} is set.
+ * `--auth`: the users, and who the HTTP Basic credentials (RFC 7617) of a
+ * request name; what that user may do is for lib/policy/access.ts to decide.
  *
  * Timing: user names are compared as fixed-length HMAC digests, against every
  * configured user, without an early exit; an unknown user name is checked
@@ -19,9 +19,7 @@
  */
 
 import { AuthThrottle } from "./auth_throttle.ts";
-import type { Handler } from "../server/connection.ts";
-import { HttpError } from "../http/errors.ts";
-import type { Request, Response } from "../http/message.ts";
+import type { Request } from "../http/message.ts";
 
 /** Checks the password of one configured user. */
 export interface PasswordVerifier {
@@ -48,12 +46,10 @@ export interface Credential {
   verifier: PasswordVerifier;
 }
 
-/** Options of {@linkcode withAuth}; treat as frozen once used. */
+/** Options of {@linkcode BasicAuth}. */
 export interface AuthOptions {
   /** The users; at least one, each name once. */
   credentials: Credential[];
-  /** Also require credentials for GET and HEAD. */
-  protectReads: boolean;
   /** The realm of the challenge; default "filedrop". */
   realm?: string;
   /**
@@ -245,56 +241,18 @@ export async function hashPassword(password: string): Promise<string> {
   return `${HASH_PREFIX}${HASH_ITERATIONS}$${toBase64(salt)}$${toBase64(hash)}`;
 }
 
-/** What {@linkcode withAuth} derives from its options once. */
-interface AuthState {
-  credentials: Credential[];
-  /** HMAC digests of the user names, in credential order. */
-  userDigests: Promise<Uint8Array[]>;
-  /** What unknown user names are checked against. */
-  decoy: PasswordVerifier;
-  /**
-   * HMAC digests (hex) of Authorization values that verified, least recently
-   * used first. Only successes enter, so guessing cannot evict a user's entry.
-   */
-  verified: Set<string>;
-  /** Checks in progress by Authorization digest: concurrent identical requests share one. */
-  pending: Map<string, Promise<boolean>>;
-  /** The allowance of password checks per client address. */
-  throttle: AuthThrottle;
-  /** The `WWW-Authenticate` value of a 401. */
-  challenge: string;
-}
+/** The outcome of {@linkcode BasicAuth.authenticate}. */
+export type Verdict =
+  | { kind: "accepted"; user: string }
+  | { kind: "absent" }
+  | { kind: "refused" }
+  | { kind: "throttled"; retryAfterMs: number };
 
-const states = new WeakMap<AuthOptions, AuthState>();
+const ABSENT: Verdict = { kind: "absent" };
+const REFUSED: Verdict = { kind: "refused" };
 
 function quoteString(text: string): string {
   return `"${text.replace(/[\\"]/g, (char) => `\\${char}`)}"`;
-}
-
-function stateFor(options: AuthOptions): AuthState {
-  const known = states.get(options);
-  if (known !== undefined) return known;
-  const credentials = options.credentials;
-  if (credentials.length === 0) throw new Error("--auth: no users configured");
-  const names = new Set(credentials.map((credential) => credential.user.normalize("NFC")));
-  if (names.size !== credentials.length) throw new Error("--auth: a user is listed twice");
-  const realm = options.realm ?? DEFAULT_REALM;
-  // deno-lint-ignore no-control-regex -- a header value cannot hold control characters.
-  if (/[\x00-\x1f\x7f]/.test(realm)) throw new Error("The auth realm contains a control character");
-  const costliest = credentials.reduce((a, b) => b.verifier.cost > a.verifier.cost ? b : a);
-  const state: AuthState = {
-    credentials,
-    userDigests: Promise.all(
-      credentials.map((credential) => mac(encoder.encode(credential.user.normalize("NFC")))),
-    ),
-    decoy: costliest.verifier.decoy(),
-    verified: new Set(),
-    pending: new Map(),
-    throttle: options.throttle ?? new AuthThrottle(),
-    challenge: `Basic realm=${quoteString(realm)}, charset="UTF-8"`,
-  };
-  states.set(options, state);
-  return state;
 }
 
 /** The user and password of a Basic Authorization value; null when it is not well-formed. */
@@ -323,113 +281,112 @@ function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-/** The outcome of {@linkcode authenticate}. */
-type Verdict =
-  | { kind: "accepted" }
-  | { kind: "refused" }
-  | { kind: "throttled"; retryAfterMs: number };
-
-const ACCEPTED: Verdict = { kind: "accepted" };
-const REFUSED: Verdict = { kind: "refused" };
-
 /**
- * Checks the request's credentials. "throttled" when they would need a
- * password check that the client's allowance no longer covers. Never throws
- * for a bad header: that is just "refused".
+ * The users of `--auth` and the checking of their Basic credentials: who a
+ * request's `Authorization` names, never what that user may do (the access
+ * rules of lib/policy/access.ts decide that). Throws at once for bad options
+ * (no users, a user twice, a realm with control characters).
  */
-async function authenticate(request: Request, state: AuthState): Promise<Verdict> {
-  const header = request.headers.get("authorization");
-  if (header === undefined) return REFUSED;
-  const key = hex(await mac(encoder.encode(header)));
-  if (state.verified.has(key)) {
-    // Move to the newest end, so the cache evicts the least recently used.
-    state.verified.delete(key);
-    state.verified.add(key);
-    return ACCEPTED;
-  }
-  const pair = decodeBasicCredentials(header);
-  if (pair === null) return REFUSED; // Costs no hashing, so it takes nothing from the allowance.
+export class BasicAuth {
+  /** The `WWW-Authenticate` value of a 401. */
+  readonly challenge: string;
+  /** The configured user names, NFC-normalized. */
+  readonly users: readonly string[];
+  readonly #credentials: Credential[];
+  /** HMAC digests of the user names, in credential order. */
+  readonly #userDigests: Promise<Uint8Array[]>;
+  /** What unknown user names are checked against. */
+  readonly #decoy: PasswordVerifier;
+  /**
+   * HMAC digests (hex) of Authorization values that verified, least recently
+   * used first, with the user each names. Only successes enter, so guessing
+   * cannot evict a user's entry.
+   */
+  readonly #verified = new Map<string, string>();
+  /** Checks in progress by Authorization digest: concurrent identical requests share one. */
+  readonly #pending = new Map<string, Promise<boolean>>();
+  /** The allowance of password checks per client address. */
+  readonly #throttle: AuthThrottle;
 
-  const shared = state.pending.get(key);
-  // The same value is being checked already: share its result, its cost and its allowance.
-  if (shared !== undefined) return await shared ? ACCEPTED : REFUSED;
-
-  const retryAfterMs = state.throttle.take(request.remoteAddr);
-  if (retryAfterMs > 0) return { kind: "throttled", retryAfterMs };
-  const check = checkPassword(pair.user, pair.password, state);
-  state.pending.set(key, check);
-  let matches: boolean;
-  try {
-    matches = await check;
-  } finally {
-    state.pending.delete(key);
-  }
-  if (!matches) return REFUSED;
-
-  // A right password uses none of the allowance: only failures do.
-  state.throttle.refund(request.remoteAddr);
-  state.verified.add(key);
-  if (state.verified.size > VERIFIED_CACHE_SIZE) {
-    state.verified.delete(state.verified.values().next().value!);
-  }
-  return ACCEPTED;
-}
-
-/** Whether `password` is right for `user`: one verification whether or not the user exists. */
-async function checkPassword(user: string, password: string, state: AuthState): Promise<boolean> {
-  const given = await mac(encoder.encode(user));
-  const digests = await state.userDigests;
-  let index = -1;
-  for (let i = 0; i < digests.length; i++) {
-    // Every name is compared: no early exit on the first match.
-    const same = constantTimeEqual(digests[i], given);
-    index = same ? i : index;
-  }
-  const verifier = index === -1 ? state.decoy : state.credentials[index].verifier;
-  const matches = await verifier.verify(password);
-  return matches && index !== -1;
-}
-
-/** Whether a request with this method needs credentials. */
-export function needsAuth(method: string, protectReads: boolean): boolean {
-  // CORS preflights carry no credentials: refusing them would break every cross-origin write.
-  if (method === "OPTIONS") return false;
-  // PROPFIND only reads (what a listing shows): it is protected like GET.
-  if (method === "GET" || method === "HEAD" || method === "PROPFIND") return protectReads;
-  return true;
-}
-
-/**
- * Wraps a handler: requests that need auth (every method but GET, HEAD,
- * PROPFIND and OPTIONS; those but OPTIONS too when `protectReads`; OPTIONS never) without valid
- * Basic credentials get 401 with `WWW-Authenticate: Basic realm="filedrop",
- * charset="UTF-8"` — before the handler runs, so no body is read and a client
- * waiting for `100 Continue` uploads nothing. A client that has used up its
- * allowance of failed checks ({@linkcode AuthOptions.throttle}) gets 429 with
- * `Retry-After` (seconds) instead, without its password being hashed, unless
- * its credentials already succeeded before. Throws at once for bad options
- * (no users, a user twice).
- */
-export function withAuth(handler: Handler, options: AuthOptions): Handler {
-  const state = stateFor(options);
-  return async (request: Request): Promise<Response> => {
-    const verdict = needsAuth(request.method, options.protectReads)
-      ? await authenticate(request, state)
-      : ACCEPTED;
-    if (verdict.kind === "throttled") {
-      const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
-      throw new HttpError(429, "Too many failed logins; try again later", {
-        "Retry-After": String(seconds),
-      });
+  /** @param options the users, the realm and the throttle */
+  constructor(options: AuthOptions) {
+    const credentials = options.credentials;
+    if (credentials.length === 0) throw new Error("--auth: no users configured");
+    const names = credentials.map((credential) => credential.user.normalize("NFC"));
+    if (new Set(names).size !== credentials.length) {
+      throw new Error("--auth: a user is listed twice");
     }
-    if (verdict.kind === "refused") {
-      // One message for a missing header, a bad one, an unknown user and a wrong password.
-      throw new HttpError(401, "Authentication required", { "WWW-Authenticate": state.challenge });
+    const realm = options.realm ?? DEFAULT_REALM;
+    // deno-lint-ignore no-control-regex -- a header value cannot hold control characters.
+    if (/[\x00-\x1f\x7f]/.test(realm)) {
+      throw new Error("The auth realm contains a control character");
     }
-    // For the access log: the accepted name (a header that verified always decodes), never the password.
-    if (needsAuth(request.method, options.protectReads)) {
-      request.user = decodeBasicCredentials(request.headers.get("authorization") ?? "")?.user;
+    const costliest = credentials.reduce((a, b) => b.verifier.cost > a.verifier.cost ? b : a);
+    this.users = names;
+    this.#credentials = credentials;
+    this.#userDigests = Promise.all(names.map((name) => mac(encoder.encode(name))));
+    this.#decoy = costliest.verifier.decoy();
+    this.#throttle = options.throttle ?? new AuthThrottle();
+    this.challenge = `Basic realm=${quoteString(realm)}, charset="UTF-8"`;
+  }
+
+  /**
+   * Checks the request's Basic credentials: "absent" without an
+   * `Authorization` header, "throttled" when they would need a password check
+   * that the client's allowance no longer covers. Never throws for a bad
+   * header: that is just "refused".
+   */
+  async authenticate(request: Request): Promise<Verdict> {
+    const header = request.headers.get("authorization");
+    if (header === undefined) return ABSENT;
+    const key = hex(await mac(encoder.encode(header)));
+    const known = this.#verified.get(key);
+    if (known !== undefined) {
+      // Move to the newest end, so the cache evicts the least recently used.
+      this.#verified.delete(key);
+      this.#verified.set(key, known);
+      return { kind: "accepted", user: known };
     }
-    return await handler(request);
-  };
+    const pair = decodeBasicCredentials(header);
+    if (pair === null) return REFUSED; // Costs no hashing, so it takes nothing from the allowance.
+
+    const shared = this.#pending.get(key);
+    // The same value is being checked already: share its result, its cost and its allowance.
+    if (shared !== undefined) return await shared ? { kind: "accepted", user: pair.user } : REFUSED;
+
+    const retryAfterMs = this.#throttle.take(request.remoteAddr);
+    if (retryAfterMs > 0) return { kind: "throttled", retryAfterMs };
+    const check = this.#checkPassword(pair.user, pair.password);
+    this.#pending.set(key, check);
+    let matches: boolean;
+    try {
+      matches = await check;
+    } finally {
+      this.#pending.delete(key);
+    }
+    if (!matches) return REFUSED;
+
+    // A right password uses none of the allowance: only failures do.
+    this.#throttle.refund(request.remoteAddr);
+    this.#verified.set(key, pair.user);
+    if (this.#verified.size > VERIFIED_CACHE_SIZE) {
+      this.#verified.delete(this.#verified.keys().next().value!);
+    }
+    return { kind: "accepted", user: pair.user };
+  }
+
+  /** Whether `password` is right for `user`: one verification whether or not the user exists. */
+  async #checkPassword(user: string, password: string): Promise<boolean> {
+    const given = await mac(encoder.encode(user));
+    const digests = await this.#userDigests;
+    let index = -1;
+    for (let i = 0; i < digests.length; i++) {
+      // Every name is compared: no early exit on the first match.
+      const same = constantTimeEqual(digests[i], given);
+      index = same ? i : index;
+    }
+    const verifier = index === -1 ? this.#decoy : this.#credentials[index].verifier;
+    const matches = await verifier.verify(password);
+    return matches && index !== -1;
+  }
 }

@@ -6,7 +6,7 @@
  * guesser both searches the password space and keeps the CPU busy.
  * {@linkcode AuthThrottle} gives every client address an allowance of
  * password checks: a burst (default 10) that refills slowly (default one
- * check every 30 s). `withAuth` (lib/policy/auth.ts) takes one check from the allowance
+ * check every 30 s). `BasicAuth` (lib/policy/auth.ts) takes one check from the allowance
  * before it hashes a password it has not seen succeed, and gives it back when
  * the password turns out right, so only failures use the allowance up. Once
  * it is used up, such requests get 429 with `Retry-After` and no hashing.
@@ -15,7 +15,7 @@
  * - A request without credentials, or with a malformed `Authorization`, gets
  *   its 401 at no hashing cost, so it takes nothing from the allowance.
  * - A credential that already succeeded is recognised by its HMAC in
- *   `withAuth`'s verified-credentials cache (no PBKDF2), before the throttle
+ *   `BasicAuth`'s verified-credentials cache (no PBKDF2), before the throttle
  *   is consulted: a user who has logged in is never delayed, even from an
  *   address a guesser has exhausted (a shared NAT, a proxy). Guessing cannot
  *   fill that cache, since only successes enter it.
@@ -66,7 +66,7 @@ const UNKNOWN_CLIENT = "-";
 
 /**
  * A token bucket per client address, bounded in memory. See the module
- * documentation for what it protects and how `withAuth` uses it.
+ * documentation for what it protects and how `BasicAuth` uses it.
  *
  * @example
  * ```ts

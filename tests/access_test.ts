@@ -1,0 +1,474 @@
+/**
+ * Access rules end to end (lib/policy/access.ts through the router): a real
+ * server with users and rules, every method (HTTP and WebDAV) by every kind of
+ * principal on every area of a tree, over real sockets; the expectations are a
+ * table of permissions written by hand from the rules, and each refused write
+ * is checked to have changed nothing.
+ */
+
+import assert from "node:assert/strict";
+import { serve } from "../lib/mod.ts";
+import type { FileServer, ServeOptions } from "../lib/mod.ts";
+import { INTEROP_VERSION } from "../lib/handlers/resumable.ts";
+import { AccessPolicy } from "../lib/policy/access.ts";
+import type { Principal } from "../lib/policy/access.ts";
+import { parseRule, RuleSyntaxError } from "../lib/policy/rule_syntax.ts";
+import { exchange, parseResponses, sendOne } from "./_helpers.ts";
+import type { RawResponse } from "./_helpers.ts";
+import { removePrefix, s3Ignored, testClient, testPrefix, testServeOptions } from "./_s3.ts";
+
+const USERS = ["admin:a-pass", "bob:b-pass", "carol:c-pass"];
+const RULES = [
+  "admin@/:rwd",
+  "@/public",
+  "@/public/hidden:-",
+  "bob@/team:rw",
+  "*@/inbox:w",
+  "carol@/shared:rwd",
+  "carol@/shared/locked:r",
+];
+
+/** Who sends the requests: a name and its Authorization header (none for anonymous). */
+const PRINCIPALS = {
+  anonymous: null,
+  "wrong password": basic("bob", "not-bob's"),
+  bob: basic("bob", "b-pass"),
+  carol: basic("carol", "c-pass"),
+  admin: basic("admin", "a-pass"),
+} as const;
+type Who = keyof typeof PRINCIPALS;
+
+/**
+ * THE ORACLE: what each principal may do in each area, read off the rules by
+ * hand. An area is a folder; `root` stands for files directly in `/`.
+ */
+const MAY: Record<string, Record<Who, string>> = {
+  root: { anonymous: "", "wrong password": "", bob: "", carol: "", admin: "rwd" },
+  public: { anonymous: "r", "wrong password": "r", bob: "r", carol: "r", admin: "rwd" },
+  "public/hidden": { anonymous: "", "wrong password": "", bob: "", carol: "", admin: "rwd" },
+  team: { anonymous: "", "wrong password": "", bob: "rw", carol: "", admin: "rwd" },
+  teamx: { anonymous: "", "wrong password": "", bob: "", carol: "", admin: "rwd" },
+  inbox: { anonymous: "", "wrong password": "", bob: "w", carol: "w", admin: "rwd" },
+  shared: { anonymous: "", "wrong password": "", bob: "", carol: "rwd", admin: "rwd" },
+  "shared/locked": { anonymous: "", "wrong password": "", bob: "", carol: "r", admin: "rwd" },
+};
+
+function basic(user: string, password: string): string {
+  return `Authorization: Basic ${btoa(`${user}:${password}`)}`;
+}
+
+const ADMIN = PRINCIPALS.admin;
+const BOUNDARY = "----access-test-boundary";
+
+/** The folder of an area ("" for root), as a URL prefix ending in "/". */
+function folder(area: string): string {
+  return area === "root" ? "/" : `/${area}/`;
+}
+
+/** A request a case sends, given a unique name to work on in the area's folder. */
+interface MethodCase {
+  /** The letters it needs in the area. */
+  needs: string;
+  /** Seeds what it works on (as admin), if anything. */
+  seed?: (dir: string, name: string) => Promise<void>;
+  send: (dir: string, name: string, auth: string[]) => Promise<RawResponse>;
+  /** The status when allowed, if not a success (2xx, 3xx). */
+  allowedStatus?: number;
+  /** After a refusal: the paths that must (true) or must not (false) exist. */
+  unchanged?: (dir: string, name: string) => [string, boolean][];
+}
+
+const METHODS: Record<string, MethodCase> = {
+  GET: { needs: "r", send: (dir, _, auth) => send("GET", `${dir}f.txt`, auth) },
+  HEAD: { needs: "r", send: (dir, _, auth) => send("HEAD", `${dir}f.txt`, auth) },
+  PROPFIND: {
+    needs: "r",
+    send: (dir, _, auth) => send("PROPFIND", `${dir}f.txt`, [...auth, "Depth: 0"]),
+  },
+  "GET listing": { needs: "r", send: (dir, _, auth) => send("GET", dir, auth) },
+  "GET archive": { needs: "r", send: (dir, _, auth) => send("GET", `${dir}?archive=tar`, auth) },
+  PUT: {
+    needs: "w",
+    send: (dir, name, auth) => send("PUT", `${dir}${name}`, auth, "new"),
+    unchanged: (dir, name) => [[`${dir}${name}`, false]],
+  },
+  "PUT folder": {
+    needs: "w",
+    send: (dir, name, auth) => send("PUT", `${dir}${name}/`, auth),
+    unchanged: (dir, name) => [[`${dir}${name}/`, false]],
+  },
+  "PUT resumable": {
+    needs: "w",
+    send: (dir, name, auth) =>
+      send("PUT", `${dir}${name}`, [
+        ...auth,
+        "Upload-Complete: ?1",
+        `Upload-Draft-Interop-Version: ${INTEROP_VERSION}`,
+      ], "resumed"),
+    unchanged: (dir, name) => [[`${dir}${name}`, false]],
+  },
+  "POST form": {
+    needs: "w",
+    send: (dir, name, auth) =>
+      send(
+        "POST",
+        dir,
+        [...auth, `Content-Type: multipart/form-data; boundary=${BOUNDARY}`],
+        [
+          `--${BOUNDARY}`,
+          `Content-Disposition: form-data; name="file"; filename="${name}"`,
+          "",
+          "posted",
+          `--${BOUNDARY}--`,
+          "",
+        ].join("\r\n"),
+      ),
+    unchanged: (dir, name) => [[`${dir}${name}`, false]],
+  },
+  MKCOL: {
+    needs: "w",
+    send: (dir, name, auth) => send("MKCOL", `${dir}${name}`, auth),
+    unchanged: (dir, name) => [[`${dir}${name}/`, false]],
+  },
+  PROPPATCH: {
+    needs: "w",
+    send: (dir, _, auth) =>
+      send(
+        "PROPPATCH",
+        `${dir}f.txt`,
+        [...auth, "Content-Type: application/xml"],
+        '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop>' +
+          "<Z:color>red</Z:color></D:prop></D:set></D:propertyupdate>",
+      ),
+  },
+  LOCK: {
+    needs: "w",
+    send: (dir, name, auth) =>
+      send(
+        "LOCK",
+        `${dir}${name}`,
+        [...auth, "Content-Type: application/xml", "Timeout: Second-60"],
+        '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>' +
+          "</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>",
+      ),
+    unchanged: (dir, name) => [[`${dir}${name}`, false]],
+  },
+  UNLOCK: {
+    needs: "w",
+    // Allowed, it gets as far as finding no such lock (RFC 4918 §9.11.1).
+    allowedStatus: 409,
+    send: (dir, _, auth) =>
+      send("UNLOCK", `${dir}f.txt`, [...auth, "Lock-Token: <urn:uuid:no-such-lock>"]),
+  },
+  DELETE: {
+    needs: "d",
+    seed: (dir, name) => put(`${dir}${name}`),
+    send: (dir, name, auth) => send("DELETE", `${dir}${name}`, auth),
+    unchanged: (dir, name) => [[`${dir}${name}`, true]],
+  },
+  MOVE: {
+    needs: "rwd",
+    seed: (dir, name) => put(`${dir}${name}`),
+    send: (dir, name, auth) =>
+      send("MOVE", `${dir}${name}`, [...auth, `Destination: ${dir}${name}-moved`]),
+    unchanged: (dir, name) => [[`${dir}${name}`, true], [`${dir}${name}-moved`, false]],
+  },
+  COPY: {
+    needs: "rw",
+    send: (dir, name, auth) => send("COPY", `${dir}f.txt`, [...auth, `Destination: ${dir}${name}`]),
+    unchanged: (dir, name) => [[`${dir}${name}`, false]],
+  },
+};
+
+let port = 0;
+
+function send(
+  method: string,
+  target: string,
+  headers: string[],
+  body = "",
+): Promise<RawResponse> {
+  const length = body === "" && (method === "GET" || method === "HEAD") ? [] : [
+    `Content-Length: ${new TextEncoder().encode(body).length}`,
+  ];
+  return sendOne(port, `${method} ${target} HTTP/1.1`, [...headers, ...length], body);
+}
+
+/** Creates a file (or, for a path ending in "/", a folder) as admin. */
+async function put(target: string, body = "seed"): Promise<void> {
+  const response = await send("PUT", target, [ADMIN], target.endsWith("/") ? "" : body);
+  assert.ok(response.status === 201 || response.status === 204, `seeding ${target}`);
+}
+
+/** Whether a path exists, as admin sees it. */
+async function exists(target: string): Promise<boolean> {
+  const status = (await send("HEAD", target, [ADMIN])).status;
+  assert.ok(status === 200 || status === 404 || status === 301, `HEAD ${target}: ${status}`);
+  return status !== 404;
+}
+
+async function seedTree(): Promise<void> {
+  for (const area of Object.keys(MAY)) {
+    if (area !== "root") await put(folder(area));
+    await put(`${folder(area)}f.txt`, `the file of ${area}`);
+  }
+}
+
+/** Checks one response against the oracle; `allowed` says what it should have been. */
+function judge(
+  response: RawResponse,
+  who: Who,
+  allowed: boolean,
+  label: string,
+  allowedStatus?: number,
+): void {
+  if (allowed && allowedStatus !== undefined) {
+    assert.equal(response.status, allowedStatus, `${label}: allowed`);
+    return;
+  }
+  if (allowed) {
+    assert.ok(response.status < 400, `${label}: allowed, got ${response.status}`);
+    return;
+  }
+  // Anonymous (or refused credentials) while signing in could help: admin may do anything.
+  const expected = PRINCIPALS[who] === null || who === "wrong password" ? 401 : 403;
+  if (who === "wrong password" && response.status === 429) {
+    // Its guesses used up the client's allowance of password checks (lib/policy/auth_throttle.ts).
+    assert.match(response.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/, label);
+    return;
+  }
+  assert.equal(response.status, expected, `${label}: refused`);
+  if (expected === 401) {
+    assert.equal(
+      response.headers.get("www-authenticate"),
+      'Basic realm="filedrop", charset="UTF-8"',
+    );
+  }
+}
+
+async function runTable(): Promise<number> {
+  await seedTree();
+  let cases = 0;
+  for (const [area, may] of Object.entries(MAY)) {
+    const dir = folder(area);
+    for (const [methodName, method] of Object.entries(METHODS)) {
+      for (const who of Object.keys(PRINCIPALS) as Who[]) {
+        const name = `${methodName.replace(" ", "-")}-${who.replace(" ", "-")}`;
+        const auth = PRINCIPALS[who] === null ? [] : [PRINCIPALS[who]!];
+        await method.seed?.(dir, name);
+        const allowed = [...method.needs].every((letter) => may[who].includes(letter));
+        const label = `${who} ${methodName} in ${dir}`;
+        judge(await method.send(dir, name, auth), who, allowed, label, method.allowedStatus);
+        if (!allowed) {
+          for (const [path, shouldExist] of method.unchanged?.(dir, name) ?? []) {
+            assert.equal(await exists(path), shouldExist, `${label}: nothing changed (${path})`);
+          }
+        }
+        cases++;
+      }
+    }
+  }
+  return cases;
+}
+
+/** Cases where two areas meet (MOVE and COPY), trees with rules below, and a resumable upload. */
+async function runCrossings(): Promise<void> {
+  const cases: [Who, string, string, string[], boolean][] = [
+    // who, method, path, headers, allowed
+    ["bob", "COPY", "/public/f.txt", ["Destination: /team/from-public"], true],
+    ["carol", "COPY", "/public/f.txt", ["Destination: /team/from-public-2"], false],
+    ["bob", "COPY", "/team/f.txt", ["Destination: /public/from-team"], false],
+    ["anonymous", "COPY", "/public/f.txt", ["Destination: /team/x"], false],
+    ["carol", "MOVE", "/shared/to-inbox", ["Destination: /inbox/from-shared"], true],
+    ["bob", "MOVE", "/inbox/f.txt", ["Destination: /team/from-inbox"], false],
+    // A tree with a rule below that takes the action away.
+    ["carol", "DELETE", "/shared/", [], false],
+    ["carol", "MOVE", "/shared/", ["Destination: /inbox/shared"], false],
+    ["carol", "COPY", "/shared/", ["Destination: /inbox/shared-copy"], true],
+    ["carol", "DELETE", "/shared/sub/", [], true],
+    // A copy over a tree where a rule below refuses the write.
+    ["carol", "COPY", "/shared/f.txt", ["Destination: /shared/locked"], false],
+  ];
+  await put("/shared/to-inbox");
+  await put("/shared/sub/");
+  await put("/shared/sub/f.txt");
+  for (const [who, method, path, headers, allowed] of cases) {
+    const auth = PRINCIPALS[who] === null ? [] : [PRINCIPALS[who]!];
+    const response = await send(method, path, [...auth, ...headers]);
+    judge(response, who, allowed, `${who} ${method} ${path} ${headers.join(" ")}`);
+  }
+  assert.equal(await exists("/shared/to-inbox"), false);
+  assert.equal(await exists("/inbox/from-shared"), true);
+  assert.equal(await exists("/shared/locked/f.txt"), true, "the refused DELETE left the tree");
+
+  // A resumable upload is used under its target's rules, whoever knows its URL.
+  const { text } = await exchange(
+    port,
+    "PUT /team/partial.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" +
+      `${PRINCIPALS.bob}\r\nUpload-Complete: ?0\r\n` +
+      `Upload-Draft-Interop-Version: ${INTEROP_VERSION}\r\nContent-Length: 10\r\n\r\nfirst half`,
+    { responses: 2 },
+  );
+  const [interim, created] = parseResponses(text).responses;
+  assert.deepEqual([interim.status, created.status], [104, 201]);
+  const location = created.headers.get("location")!;
+  assert.match(location, /\/\.well-known\//);
+  const resource = new URL(location, "http://localhost").pathname;
+  assert.equal((await send("HEAD", resource, [PRINCIPALS.carol])).status, 403);
+  assert.equal((await send("HEAD", resource, [])).status, 401);
+  const append = (auth: string[]) =>
+    send("PATCH", resource, [
+      ...auth,
+      "Content-Type: application/partial-upload",
+      "Upload-Offset: 10",
+      "Upload-Complete: ?1",
+    ], " and more");
+  assert.equal((await append([PRINCIPALS.carol])).status, 403);
+  assert.equal((await send("HEAD", resource, [PRINCIPALS.bob])).status, 204);
+  assert.equal((await append([PRINCIPALS.bob])).status, 201);
+  assert.equal((await send("GET", "/team/partial.bin", [ADMIN])).body, "first half and more");
+}
+
+/** Unreadable paths look the same whether or not something is there. */
+async function runExistence(): Promise<void> {
+  for (const [who, area] of [["anonymous", "team"], ["bob", "teamx"], ["carol", "team"]]) {
+    const auth = PRINCIPALS[who as Who] === null ? [] : [PRINCIPALS[who as Who]!];
+    for (const method of ["GET", "HEAD", "PROPFIND", "OPTIONS", "DELETE", "PUT"]) {
+      const there = await send(method, `${folder(area)}f.txt`, [...auth, "Depth: 0"]);
+      const missing = await send(method, `${folder(area)}missing.txt`, [...auth, "Depth: 0"]);
+      const label = `${who} ${method} in ${area}`;
+      assert.equal(there.status, missing.status, label);
+      assert.equal(there.body, missing.body, label);
+      assert.equal(there.headers.get("allow"), missing.headers.get("allow"), label);
+      assert.equal(there.headers.get("etag"), undefined, label);
+    }
+  }
+}
+
+async function withRules(
+  base: ServeOptions,
+  fn: (server: FileServer) => Promise<void>,
+): Promise<void> {
+  const server = await serve({ ...base, auth: USERS, rules: RULES });
+  port = server.addr.port;
+  try {
+    await fn(server);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+Deno.test("access rules x methods x principals over HTTP and WebDAV (file system)", async () => {
+  const root = await Deno.makeTempDir({ prefix: "filedrop-access-" });
+  try {
+    await withRules(
+      { root, port: 0, hostname: "127.0.0.1", fsync: false, onError: (e) => console.error(e) },
+      async () => {
+        const cases = await runTable();
+        assert.equal(cases, Object.keys(MAY).length * Object.keys(METHODS).length * 5);
+        await runCrossings();
+        await runExistence();
+      },
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "access rules x methods x principals over HTTP and WebDAV (S3)",
+  ignore: s3Ignored,
+  fn: async () => {
+    const prefix = testPrefix("access-table");
+    try {
+      await withRules(testServeOptions(prefix), async () => {
+        await runTable();
+        await runCrossings();
+        await runExistence();
+      });
+    } finally {
+      await removePrefix(testClient(), prefix);
+    }
+  },
+});
+
+// --- The decision alone ---------------------------------------------------------------
+
+const anonymous: Principal = { kind: "anonymous" };
+const user = (name: string): Principal => ({ kind: "user", name });
+
+Deno.test("AccessPolicy: prefixes match whole segments; the longest wins per audience", () => {
+  const policy = new AccessPolicy(["@/team", "bob@/team:rw", "@/team/sub:-"].flatMap(parseRule));
+  assert.equal(policy.allows(anonymous, "read", ["team"], "resource"), true);
+  assert.equal(policy.allows(anonymous, "read", ["team", "a", "b"], "resource"), true);
+  assert.equal(policy.allows(anonymous, "read", ["teamx"], "resource"), false);
+  assert.equal(policy.allows(anonymous, "read", ["tea"], "resource"), false);
+  assert.equal(policy.allows(anonymous, "read", [], "resource"), false);
+  assert.equal(policy.allows(anonymous, "read", ["team", "sub"], "resource"), false);
+  assert.equal(policy.allows(anonymous, "read", ["team", "subx"], "resource"), true);
+  // bob is everyone too: his own rule gives him /team/sub back.
+  assert.equal(policy.allows(user("bob"), "read", ["team", "sub", "x"], "resource"), true);
+  assert.equal(policy.allows(user("bob"), "write", ["team", "sub"], "resource"), true);
+  assert.equal(policy.allows(user("bob"), "delete", ["team"], "resource"), false);
+  assert.equal(policy.allows(user("carol"), "read", ["team", "sub"], "resource"), false);
+  // The tree of /team holds /team/sub, which anonymous may not read.
+  assert.equal(policy.allows(anonymous, "read", ["team"], "tree"), false);
+  assert.equal(policy.allows(user("bob"), "read", ["team"], "tree"), true);
+});
+
+Deno.test("AccessPolicy: case-insensitive matching where the file system is", () => {
+  const rules = ["@/:r", "@/Secret:-"].flatMap(parseRule);
+  const exact = new AccessPolicy(rules);
+  const folded = new AccessPolicy(rules, { caseInsensitive: true });
+  assert.equal(exact.allows(anonymous, "read", ["SECRET"], "resource"), true);
+  assert.equal(folded.allows(anonymous, "read", ["SECRET"], "resource"), false);
+  assert.equal(folded.allows(anonymous, "read", ["secret", "x"], "resource"), false);
+});
+
+Deno.test("AccessPolicy: the read filter of a folder is null without rules below it", () => {
+  const policy = new AccessPolicy(["@/", "@/a/hidden:-"].flatMap(parseRule));
+  assert.equal(policy.readFilter(anonymous, ["b"]), null);
+  assert.equal(policy.readFilter(anonymous, ["a", "hidden"]), null);
+  const filter = policy.readFilter(anonymous, ["a"])!;
+  assert.equal(filter(["a", "hidden"]), false);
+  assert.equal(filter(["a", "shown"]), true);
+});
+
+Deno.test("parseRule: the syntax, and clear errors", () => {
+  assert.deepEqual(parseRule("@/public"), [
+    { audience: { kind: "everyone" }, path: ["public"], actions: ["read"] },
+  ]);
+  assert.deepEqual(parseRule("*@/in%2Cbox:w,/:-"), [
+    { audience: { kind: "authenticated" }, path: ["in,box"], actions: ["write"] },
+    { audience: { kind: "authenticated" }, path: [], actions: [] },
+  ]);
+  assert.deepEqual(parseRule("bob,carol@/team/./x/..:dwr").map((r) => [r.audience, r.path]), [
+    [{ kind: "user", name: "bob" }, ["team"]],
+    [{ kind: "user", name: "carol" }, ["team"]],
+  ]);
+  assert.deepEqual(parseRule("al@ice.example@/home/al:rwd")[0].audience, {
+    kind: "user",
+    name: "al@ice.example",
+  });
+  const bad: [string, RegExp][] = [
+    ["", /expected WHO@\/PATH/],
+    ["bob", /expected WHO@\/PATH/],
+    ["bob@team", /expected WHO@\/PATH/],
+    ["bob@/team:rx", /letters from "rwd"/],
+    ["bob@/team:rr", /letters from "rwd"/],
+    ["bob@/team:", /letters from "rwd"/],
+    ["bob@/team,team2", /must start with "\/"/],
+    ["bob@/a/../..", /not a valid path/],
+    ["bob@/a%zz", /not a valid path/],
+    ["bob,@/a", /empty user name/],
+    ["*,bob@/a", /stands alone/],
+    ["b\x07ob@/a", /control character/],
+  ];
+  for (const [text, message] of bad) {
+    assert.throws(() => parseRule(text), (error: Error) => {
+      assert.ok(error instanceof RuleSyntaxError, text);
+      assert.match(error.message, message, text);
+      return true;
+    });
+  }
+});
