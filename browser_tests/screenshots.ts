@@ -5,7 +5,8 @@
  * progress), docs/screenshot-dark.png (desktop, the rename dialog),
  * docs/screenshot-phone.png, docs/screenshot-grid.png (the grid view of a
  * folder of pictures), docs/screenshot-preview.png (a picture's preview) and
- * docs/screenshot-select.png (rows selected, the selection bar). The pictures
+ * docs/screenshot-select.png (rows selected, the selection bar) and
+ * docs/screenshot-search.png (a search below the folder). The pictures
  * are drawn by the browser itself (a canvas), so nothing is downloaded.
  *
  * Run with `deno task screenshots` (needs /usr/bin/chromium).
@@ -39,6 +40,15 @@ const DEMO_TREE: [string, number | null, number][] = [
   ["meeting-notes.txt", 912, 400 * DAY],
   ["theme-song.mp3", 6_203_392, 210 * DAY],
   ["demo-recording.mp4", 48_234_496, 14 * DAY],
+];
+
+/** Files deeper in the demo tree, [path below {@linkcode SHOWN}, size], for the search. */
+const NESTED_FILES: [string, number][] = [
+  ["Projects/filedrop/docs/status-report.md", 14_220],
+  ["Projects/filedrop/bench/report-2026-12-06.json", 88_113],
+  ["Projects/Annual Reports/2025-annual-report.pdf", 2_904_331],
+  ["Projects/Annual Reports/2024-annual-report.pdf", 2_611_020],
+  ["Music/Live/reporter-session.flac", 31_455_118],
 ];
 
 /** Pictures in the demo's Photos folder: [name, two gradient hues, sun or moon]. */
@@ -109,6 +119,11 @@ async function makeDemoTree(root: string): Promise<void> {
     const time = new Date(now - age);
     await Deno.utime(target, time, time);
   }
+  for (const [name, size] of NESTED_FILES) {
+    await Deno.mkdir(path.dirname(path.join(shown, name)), { recursive: true });
+    using file = await Deno.open(path.join(shown, name), { write: true, create: true });
+    await file.truncate(size);
+  }
   const photos = path.join(shown, "Photos");
   await Deno.mkdir(path.join(photos, "2025"));
   let age = 3 * DAY;
@@ -147,6 +162,16 @@ async function showSelection(page: Page): Promise<void> {
   await page.locator('tr[data-name="quarterly-report.pdf"] td.select input').click();
   await page.locator('tr[data-name="server.ts"] td.select input').click({ modifiers: ["Shift"] });
   await page.locator("#selection-bar").waitFor();
+}
+
+/** Searches below the folder for "report" and waits for the last line. */
+async function showSearch(page: Page): Promise<void> {
+  await page.keyboard.press("/");
+  await page.keyboard.type("report");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() =>
+    document.querySelector("#search-panel")?.getAttribute("aria-busy") === "false"
+  );
 }
 
 /** Opens the rename dialog of one file. */
@@ -237,6 +262,13 @@ async function main(): Promise<void> {
       "screenshot-select.png",
       { ...desktop, colorScheme: "light" },
       showSelection,
+      false,
+    );
+    await shoot(
+      url,
+      "screenshot-search.png",
+      { ...desktop, colorScheme: "light" },
+      showSearch,
       false,
     );
   } finally {

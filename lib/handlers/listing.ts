@@ -354,6 +354,15 @@ export function renderSearchForm(value: string): string {
     `<span id="filter-count" class="filter-count" aria-live="polite"></span></form>`;
 }
 
+/** Where the page's script shows the matches of a search below the folder, as they arrive. */
+function renderSearchPanel(): string {
+  return `<section id="search-panel" class="search-panel needs-js" aria-labelledby="search-title" ` +
+    `hidden><div class="search-head"><h2 id="search-title"></h2>` +
+    `<button type="button" id="search-close">Back to the folder</button></div>` +
+    `<ol id="search-list" class="search-results"></ol>` +
+    `<p id="search-status" class="summary" role="status" aria-live="polite"></p></section>`;
+}
+
 /** An icon-only button; its accessible name says what it does to which entry. */
 function renderIconButton(icon: ControlIcon, action: string, label: string): string {
   return `<button type="button" data-action="${action}" aria-label="${escapeHtml(label)}" ` +
@@ -534,6 +543,7 @@ ${renderPreview()}
 ${renderQrDialog()}
 </header>
 <main>
+${renderSearchPanel()}
 <table id="listing">
 <thead><tr>${headers}</tr></thead>
 <tbody>

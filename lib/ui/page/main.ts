@@ -12,6 +12,7 @@
  *   after a 412 and the user's yes, again with `Overwrite: T`
  * - delete: `DELETE <path>` (a folder's path ends in "/"; only empty folders go)
  * - download: the folder, or the selected entries, as `GET <dir>/?archive=zip[&select=name...]`
+ * - search below the folder: `GET <dir>/?q=<term>&format=ndjson`, read line by line as it arrives
  * - several selected entries: the one-entry request (`DELETE`, `MOVE`) once for each
  *
  * The page works without it: links, sorting links and the breadcrumb are
@@ -33,6 +34,7 @@ import { bindShortcuts } from "./keyboard.ts";
 import { setUpGrid } from "./grid.ts";
 import { entryOf, Listing } from "./listing.ts";
 import { Preview } from "./preview.ts";
+import { Search } from "./search.ts";
 import { setUpQrCode } from "./qr.ts";
 import { Selection } from "./selection.ts";
 import { UploadQueue } from "./uploads.ts";
@@ -40,6 +42,7 @@ import { UploadQueue } from "./uploads.ts";
 const listing = new Listing();
 listing.decorate();
 bindShortcuts(listing.filterInput);
+new Search(listing);
 new Preview(listing);
 setUpGrid(listing);
 setUpQrCode();
