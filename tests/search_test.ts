@@ -13,7 +13,7 @@
 
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { sendOne, withServer } from "./_helpers.ts";
+import { run, sendOne, withServer } from "./_helpers.ts";
 import { removePrefix, s3Ignored, testClient, testPrefix, testServeOptions } from "./_s3.ts";
 import { serve } from "../lib/mod.ts";
 import type { SearchLimits, ServeOptions } from "../lib/mod.ts";
@@ -153,6 +153,82 @@ Deno.test("search never follows a symlink out of ROOT and ends in a symlink loop
   } finally {
     await Deno.remove(outside, { recursive: true });
   }
+});
+
+Deno.test("search, like the listing and an archive, shows only what the requester may read", async () => {
+  const options: Partial<ServeOptions> = {
+    auth: ["alice:secret-a", "bob:secret-b"],
+    rules: ["@/:r", "@/private:-", "alice@/private:r", "@/open/closed:-", "@/open/closed/ajar:r"],
+  };
+  await withServer(options, async (server, root) => {
+    await makeFiles(root, [
+      "doc-top.txt",
+      "private/doc-secret.txt",
+      "private/deeper/doc-plans.txt",
+      "open/doc-open.txt",
+      "open/closed/doc-closed.txt",
+      "open/closed/ajar/doc-ajar.txt",
+    ]);
+    const asUser = (user: string | null) =>
+      user === null
+        ? {}
+        : { headers: { Authorization: `Basic ${btoa(`${user}:secret-${user[0]}`)}` } };
+    const found = async (user: string | null, dir = "") => {
+      const response = await fetch(`${server.url}${dir}?q=doc&format=ndjson`, asUser(user));
+      const text = await response.text();
+      assert.equal(response.status, 200, text);
+      return sorted(
+        text.trimEnd().split("\n").map((line) => JSON.parse(line))
+          .filter((line) => line.type === "match").map((line) => line.path.join("/")),
+      );
+    };
+    // Anonymous and bob: nothing under /private, nothing under /open/closed (not even the
+    // readable /open/closed/ajar: its name is a member of a folder they may not list).
+    const everyone = ["doc-top.txt", "open/doc-open.txt"];
+    assert.deepEqual(await found(null), everyone);
+    assert.deepEqual(await found("bob"), everyone);
+    assert.deepEqual(await found("alice"), [
+      "doc-top.txt",
+      "open/doc-open.txt",
+      "private/deeper/doc-plans.txt",
+      "private/doc-secret.txt",
+    ]);
+    // The listing and an archive of ROOT show the same: no unreadable member, nothing below one.
+    const listed = async (user: string | null) => {
+      const response = await fetch(`${server.url}?format=json`, asUser(user));
+      const names = (await response.json()).entries.map((entry: { name: string }) => entry.name);
+      return sorted(names);
+    };
+    assert.deepEqual(await listed(null), ["doc-top.txt", "open"]);
+    assert.deepEqual(await listed("alice"), ["doc-top.txt", "open", "private"]);
+    const archived = async (user: string | null) => {
+      const response = await fetch(`${server.url}?archive=tar`, asUser(user));
+      const file = path.join(root, "..", `${path.basename(root)}-${user}.tar`);
+      await Deno.writeFile(file, new Uint8Array(await response.arrayBuffer()));
+      try {
+        const members = await run("tar", ["-tf", file]);
+        assert.equal(members.code, 0, members.stderr);
+        return sorted(members.stdout.trim().split("\n"));
+      } finally {
+        await Deno.remove(file);
+      }
+    };
+    assert.deepEqual(await archived(null), ["doc-top.txt", "open/", "open/doc-open.txt"]);
+    assert.deepEqual(await archived("alice"), [
+      "doc-top.txt",
+      "open/",
+      "open/doc-open.txt",
+      "private/",
+      "private/deeper/",
+      "private/deeper/doc-plans.txt",
+      "private/doc-secret.txt",
+    ]);
+    // A folder the requester may not read is refused as its listing is.
+    const refused = await fetch(`${server.url}private/?q=doc`);
+    await refused.body?.cancel();
+    assert.equal(refused.status, 401);
+    assert.deepEqual(await found(null, "open/closed/ajar/"), ["doc-ajar.txt"]);
+  });
 });
 
 Deno.test("search stops at its bounds on entries and matches, and says so", async () => {

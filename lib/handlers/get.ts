@@ -13,6 +13,7 @@ import { archiveFormatOf, archiveResponse } from "./archive.ts";
 import { listingResponse } from "./listing.ts";
 import { searchResponse, searchTermOf } from "./search.ts";
 import type { SearchLimits } from "./search.ts";
+import type { Access } from "../policy/access.ts";
 import { chooseCoding } from "../content/negotiate.ts";
 import type { Coding } from "../content/negotiate.ts";
 import { encodeUrlPath } from "./url_path.ts";
@@ -45,6 +46,8 @@ export interface ReadConfig {
   spa: boolean;
   /** How far a search below a folder (`?q=`) may go. */
   searchLimits: SearchLimits;
+  /** Who may do what (users, rules), or null when everyone may do everything. */
+  access: Access | null;
 }
 
 const PRECOMPRESSED_SUFFIX: Record<Coding, string> = { br: ".br", gzip: ".gz" };
@@ -206,18 +209,21 @@ export async function getPath(
     const query = request.query === "" ? "" : `?${request.query}`;
     return { status: 301, headers: [["Location", encodeUrlPath(url.segments, true) + query]] };
   }
+  // What the listing, an archive or a search shows of the folder: the router checked the
+  // folder itself, and its members may have rules of their own.
+  const readable = await config.access?.readFilter(request, url.segments) ?? null;
+  const shown = { dotfiles: config.dotfiles, readable };
   // A search below the folder, or the folder as an archive, when the folder may be listed at all.
   const query = new URLSearchParams(request.query);
   const term = searchTermOf(query);
   if (term !== null) {
     if (!config.listing) return notFound(config, request);
-    const options = { dotfiles: config.dotfiles };
-    return searchResponse(request, storage, url.segments, term, options, config.searchLimits);
+    return searchResponse(request, storage, url.segments, term, shown, config.searchLimits);
   }
   const archive = archiveFormatOf(query);
   if (archive !== null) {
     if (!config.listing) return notFound(config, request);
-    return archiveResponse(request, storage, url.segments, archive, { dotfiles: config.dotfiles });
+    return archiveResponse(request, storage, url.segments, archive, shown);
   }
   const indexPath = [...url.segments, "index.html"];
   const index = await storage.open(indexPath);
@@ -225,8 +231,5 @@ export async function getPath(
     return serveFile(config, request, index, indexPath, "text/html; charset=utf-8");
   }
   if (!config.listing) return notFound(config, request);
-  return listingResponse(request, storage, url.segments, {
-    dotfiles: config.dotfiles,
-    writable: !config.readOnly,
-  });
+  return listingResponse(request, storage, url.segments, { ...shown, writable: !config.readOnly });
 }

@@ -51,6 +51,11 @@ export interface ListingOptions {
    * (the server accepts writes); default false.
    */
   writable?: boolean;
+  /**
+   * Whether the requester may read a path (full segments), by the access
+   * rules (`Access.readFilter`); absent or null when every member may be read.
+   */
+  readable?: ((path: string[]) => boolean) | null;
 }
 
 /** The column a listing is sorted by. */
@@ -211,7 +216,8 @@ function parseChoice<T extends string>(
 
 /**
  * Whether a name in the directory at `segments` may be listed (and so put in
- * an archive): requestable, not a temp file, not a hidden dotfile.
+ * an archive, or found by a search): requestable, not a temp file, not a
+ * hidden dotfile, readable by the requester when `options.readable` says.
  */
 export function isListable(
   segments: readonly string[],
@@ -222,6 +228,7 @@ export function isListable(
   if (name.startsWith(TEMP_PREFIX)) return false;
   const entrySegments = [...segments, name];
   if (!options.dotfiles && isHiddenPath(entrySegments)) return false;
+  if (options.readable && !options.readable(entrySegments)) return false;
   try {
     decodeUrlPath(encodeUrlPath(entrySegments, false));
     return true;

@@ -28,7 +28,6 @@ import { DavLocks } from "../dav/locks.ts";
 import { changesOf, checkLocks } from "../dav/lock_guard.ts";
 import { DavLockProperties, lockResource, unlockResource } from "../dav/lock.ts";
 import { needsOf } from "../policy/access.ts";
-import type { Access } from "../policy/access.ts";
 
 /** The settings the handlers work with. */
 export interface HandlerConfig extends ReadConfig {
@@ -36,8 +35,6 @@ export interface HandlerConfig extends ReadConfig {
   maxBodyBytes: number;
   /** Resumable uploads, or null on a read-only server. */
   resumable: ResumableUploads | null;
-  /** Who may do what (users, rules), or null when everyone may do everything. */
-  access: Access | null;
 }
 
 /** The segment after `.well-known` under which resumable uploads live. */

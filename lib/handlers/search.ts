@@ -4,7 +4,9 @@
  *
  * Only what listings show is searched and found: every name is judged by
  * {@linkcode isListable} (dotfile rules, temp files and the state directory,
- * names no URL reaches), and a hidden directory is not entered. The tree is
+ * names no URL reaches, and what the access rules let the requester read),
+ * and a hidden or unreadable directory is not entered, so no name below it
+ * shows even where a deeper rule allows reading it. The tree is
  * read through the {@linkcode Storage}: a store with a flat listing
  * (`listTree`, S3's keys under a prefix) is read page by page in key order;
  * any other is walked breadth first with `list` (shallow names first), where
