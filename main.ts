@@ -68,6 +68,19 @@ async function readPassword(): Promise<string> {
   return text.replace(/\r?\n$/, "");
 }
 
+/** The banner's auth line: users, rules, and the login proxy. */
+function describeAccess(options: ServeOptions): string {
+  const users = options.auth?.length ?? 0;
+  const proxy = options.authProxy === undefined
+    ? ""
+    : `; users named by ${options.authProxy.header} from ${
+      options.authProxy.trustedProxies.join(", ")
+    }`;
+  if (options.rules?.length) return `${options.rules.length} rule(s), ${users} user(s)${proxy}`;
+  if (users === 0 && proxy === "") return "off";
+  return `${users} user(s)${proxy}, for ${options.authReads ? "reads and writes" : "writes"}`;
+}
+
 function describe(server: Running, options: ServeOptions, workers: number): string[] {
   const on = (flag: boolean | undefined) => (flag ? "on" : "off");
   const s3 = isS3Root(options.root);
@@ -83,11 +96,7 @@ function describe(server: Running, options: ServeOptions, workers: number): stri
   const lines = [
     `  root:     ${server.root}`,
     `  uploads:  ${writes}`,
-    `  auth:     ${
-      options.auth?.length
-        ? `${options.auth.length} user(s), for ${options.authReads ? "reads and writes" : "writes"}`
-        : "off"
-    }`,
+    `  auth:     ${describeAccess(options)}`,
     `  TLS:      ${on(options.tls !== undefined)}`,
     `  listings: ${on(options.listing)}`,
     `  workers:  ${workers === 1 ? "1 (--workers N to use more cores)" : workers}`,

@@ -8,6 +8,10 @@
 import { parseArgs } from "node:util";
 import type { LogFormat } from "./server/access_log.ts";
 import type { ServeOptions } from "./mod.ts";
+import { readConfigFile } from "./config_file.ts";
+import type { ConfigKind } from "./config_file.ts";
+import { parseRule, RuleSyntaxError } from "./policy/rule_syntax.ts";
+import { parseCidr } from "./policy/ip_address.ts";
 
 /** Thrown for a bad command line; the message is shown to the user. */
 export class UsageError extends Error {
@@ -66,8 +70,20 @@ export const SUBCOMMANDS = {
 
 /** The headings of `--help`, in order, with any lines printed after their options. */
 const SECTIONS = {
+  config: { title: "Configuration", notes: [] },
   network: { title: "Network", notes: [] },
   writes: { title: "Writes", notes: [] },
+  access: {
+    title: "Access (README: Access)",
+    notes: [
+      "A RULE is WHO@/PATH[:PERMS][,/PATH[:PERMS]...]: WHO is empty for everyone,",
+      "* for any signed-in user, or user names (a,b); PERMS are letters of rwd",
+      "(read, write, delete; default r) or - for none. For each of everyone,",
+      "signed-in users and the user, the longest matching PATH counts; a user",
+      "may do what any of these may. Once there is a rule, what none grants is",
+      "refused. Example: --rule 'admin@/:rwd' --rule '@/public' --rule 'bob@/team:rw'",
+    ],
+  },
   reads: { title: "Reads", notes: [] },
   s3: {
     title: "Object storage (ROOT = s3://BUCKET/PREFIX)",
@@ -109,6 +125,18 @@ export interface OptionSpec {
  * parsing, `--help` and the shell completions are made from.
  */
 export const OPTIONS = {
+  config: {
+    type: "string",
+    value: "FILE",
+    values: "file",
+    section: "config",
+    help: [
+      "read options from this YAML file (flags win; see",
+      "docs/filedrop.example.yaml)",
+    ],
+    brief: "read options from this YAML file",
+    env: "FILEDROP_CONFIG",
+  },
   host: {
     type: "string",
     value: "ADDR",
@@ -178,27 +206,56 @@ export const OPTIONS = {
     ],
     brief: "answer before uploads are flushed to disk",
   },
-  auth: {
-    type: "string",
-    multiple: true,
-    value: "USER:PASS",
-    section: "writes",
-    help: [
-      "require HTTP Basic credentials for writes; repeatable;",
-      "PASS may be a hash from 'filedrop hash-password'",
-    ],
-    brief: "require HTTP Basic credentials for writes",
-    env: "FILEDROP_AUTH",
-  },
-  "auth-reads": {
-    type: "boolean",
-    section: "writes",
-    help: ["require the credentials for reads too"],
-  },
   "public-writes": {
     type: "boolean",
     section: "writes",
     help: ["allow anonymous writes on a non-loopback address"],
+  },
+  auth: {
+    type: "string",
+    multiple: true,
+    value: "USER:PASS",
+    section: "access",
+    help: [
+      "a user (HTTP Basic); repeatable; PASS may be a hash",
+      "from 'filedrop hash-password'; without --rule,",
+      "writes need a user",
+    ],
+    brief: "a user (HTTP Basic); without --rule, writes need one",
+    env: "FILEDROP_AUTH",
+  },
+  "auth-reads": {
+    type: "boolean",
+    section: "access",
+    help: ["without --rule: reads need a user too"],
+  },
+  rule: {
+    type: "string",
+    multiple: true,
+    value: "RULE",
+    section: "access",
+    help: ["who may do what where (see below); repeatable"],
+  },
+  "auth-proxy-header": {
+    type: "string",
+    value: "NAME",
+    section: "access",
+    help: [
+      "take the user's name from this header (set by a",
+      "login proxy), only from a --trusted-proxy address",
+    ],
+    brief: "take the user's name from this header of a trusted proxy",
+  },
+  "trusted-proxy": {
+    type: "string",
+    multiple: true,
+    value: "CIDR",
+    section: "access",
+    help: [
+      "addresses of that proxy (10.0.0.5, 10.0.0.0/8,",
+      "fd00::/8, comma-separated or repeated)",
+    ],
+    brief: "addresses (CIDR) whose --auth-proxy-header is believed",
   },
   "no-listing": {
     type: "boolean",
@@ -412,6 +469,23 @@ function usageErrorFrom(error: unknown): UsageError {
   );
 }
 
+/** Parses arguments against {@linkcode OPTIONS}; a bad one is a {@linkcode UsageError}. */
+function parseOptions(args: string[]) {
+  try {
+    return parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
+  } catch (error) {
+    throw usageErrorFrom(error);
+  }
+}
+
+/** What a config file may set, and how: every option by its type. */
+const CONFIG_KINDS: Record<string, ConfigKind> = Object.fromEntries(
+  Object.entries(OPTIONS as Record<string, OptionSpec>).map(([name, spec]) => [
+    name,
+    spec.type === "boolean" ? "boolean" : spec.multiple ? "list" : "string",
+  ]),
+);
+
 /** Most workers: more than the cores of any machine this runs on helps nobody. */
 const MAX_WORKERS = 256;
 
@@ -462,22 +536,30 @@ export function parseCommandLine(
     return { kind: "completions", shell };
   }
   if (args[0] === "healthcheck") return { kind: "healthcheck", url: healthcheckUrl(args, env) };
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
-  } catch (error) {
-    throw usageErrorFrom(error);
+  let parsed = parseOptions(args);
+  if (parsed.values.help) return { kind: "help" };
+  if (parsed.values.version) return { kind: "version" };
+  const configFile = parsed.values.config ?? env[`${ENV_PREFIX}CONFIG`];
+  let configRoot: string | null = null;
+  if (configFile !== undefined) {
+    let fromFile;
+    try {
+      fromFile = readConfigFile(configFile, CONFIG_KINDS);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    configRoot = fromFile.root;
+    // The file's options first: a flag given again wins, a repeatable one adds to the file's.
+    parsed = parseOptions([...fromFile.args, ...args]);
   }
   const { values, positionals } = parsed;
-  if (values.help) return { kind: "help" };
-  if (values.version) return { kind: "version" };
   if (positionals.length > 1) throw new UsageError("only one ROOT directory may be given");
 
   const portText = values.port ?? env.PORT;
   const maxBody = values["max-body"] ?? env[`${ENV_PREFIX}MAX_BODY`];
   const auth = values.auth ?? (env[`${ENV_PREFIX}AUTH`] ? [env[`${ENV_PREFIX}AUTH`]!] : []);
   const options: ServeOptions = {
-    root: positionals[0] ?? env[`${ENV_PREFIX}ROOT`] ?? ".",
+    root: positionals[0] ?? configRoot ?? env[`${ENV_PREFIX}ROOT`] ?? ".",
     hostname: values.host ?? env.HOST ?? "127.0.0.1",
     port: portText === undefined ? DEFAULT_PORT : parsePort(portText),
     readOnly: values["read-only"] ?? envFlag(env, `${ENV_PREFIX}READ_ONLY`) ?? false,
@@ -493,7 +575,42 @@ export function parseCommandLine(
   if (auth.length > 0) options.auth = auth;
   if (values["auth-reads"]) {
     if (auth.length === 0) throw new UsageError("--auth-reads needs --auth");
+    if (values.rule !== undefined) {
+      throw new UsageError("--auth-reads does not go with --rule: say who reads what with rules");
+    }
     options.authReads = true;
+  }
+  if (values.rule !== undefined) {
+    for (const rule of values.rule) {
+      try {
+        parseRule(rule);
+      } catch (error) {
+        if (error instanceof RuleSyntaxError) throw new UsageError(`--rule: ${error.message}`);
+        throw error;
+      }
+    }
+    options.rules = values.rule;
+  }
+  const proxyHeader = values["auth-proxy-header"];
+  const trusted = (values["trusted-proxy"] ?? []).flatMap((list) => list.split(","));
+  if ((proxyHeader === undefined) !== (trusted.length === 0)) {
+    throw new UsageError("--auth-proxy-header and --trusted-proxy go together");
+  }
+  if (proxyHeader !== undefined) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(proxyHeader)) {
+      throw new UsageError(`--auth-proxy-header: ${JSON.stringify(proxyHeader)} is no header name`);
+    }
+    for (const block of trusted) {
+      try {
+        parseCidr(block.trim());
+      } catch (error) {
+        throw new UsageError(`--trusted-proxy: ${(error as Error).message}`);
+      }
+    }
+    options.authProxy = {
+      header: proxyHeader,
+      trustedProxies: trusted.map((block) => block.trim()),
+    };
   }
   if (values["cache-control"] !== undefined) {
     if (/[\r\n\0]/.test(values["cache-control"])) throw new UsageError("invalid --cache-control");

@@ -16,7 +16,7 @@ import type { ConnectionContext, ExchangeRecord } from "./server/connection.ts";
 import { BasicAuth, hashPassword, parseCredential } from "./policy/auth.ts";
 import type { Credential } from "./policy/auth.ts";
 import { Access, AccessPolicy, legacyRules } from "./policy/access.ts";
-import type { AccessRule } from "./policy/access.ts";
+import type { AccessRule, ProxyAuthOptions } from "./policy/access.ts";
 import { parseRule } from "./policy/rule_syntax.ts";
 import { withCors } from "./policy/cors.ts";
 import { isPublicBind, withGuard } from "./policy/guard.ts";
@@ -77,6 +77,12 @@ export interface ServeOptions {
    * once there is one, only what they grant is allowed. Users come from `auth`.
    */
   rules?: string[];
+  /**
+   * Take the user's name from this header of requests that come from these
+   * addresses (a reverse proxy that did the login); the header is ignored
+   * from anyone else.
+   */
+  authProxy?: ProxyAuthOptions;
   /**
    * Accept writes without `auth` on a non-loopback address; default false, in
    * which case such a server refuses to start.
@@ -275,13 +281,15 @@ function accessFor(
   rules: AccessRule[],
   fileSystem: boolean,
 ): Access | null {
-  if (credentials.length === 0 && rules.length === 0) return null;
+  const proxy = options.authProxy ?? null;
+  if (credentials.length === 0 && rules.length === 0 && proxy === null) return null;
   if (rules.length > 0 && options.authReads) {
     throw new Error("--auth-reads does not go with --rule: say who reads what with rules");
   }
   const users = new Set(credentials.map((credential) => credential.user.normalize("NFC")));
   for (const rule of rules) {
-    if (rule.audience.kind === "user" && !users.has(rule.audience.name)) {
+    // Behind a proxy, users are whoever it names: no list to check against.
+    if (proxy === null && rule.audience.kind === "user" && !users.has(rule.audience.name)) {
       throw new Error(
         `a rule names the user ${JSON.stringify(rule.audience.name)}, who has no --auth`,
       );
@@ -296,6 +304,8 @@ function accessFor(
   return new Access({
     policy,
     basic: credentials.length === 0 ? null : new BasicAuth({ credentials }),
+    proxy,
+    onNotice: options.onNotice,
   });
 }
 
@@ -361,7 +371,7 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
       ? rules.some((rule) =>
         rule.audience.kind === "everyone" && rule.actions.some((a) => a !== "read")
       )
-      : (options.auth ?? []).length === 0);
+      : (options.auth ?? []).length === 0 && options.authProxy === undefined);
   if (isPublicBind(hostname) && anonymousWrites && !options.publicWrites) {
     throw new InsecureConfigurationError(
       `refusing to accept anonymous uploads on ${hostname}, which is reachable from other ` +

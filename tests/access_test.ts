@@ -11,9 +11,10 @@ import { serve } from "../lib/mod.ts";
 import type { FileServer, ServeOptions } from "../lib/mod.ts";
 import { INTEROP_VERSION } from "../lib/handlers/resumable.ts";
 import { AccessPolicy } from "../lib/policy/access.ts";
+import { cidrContains, parseCidr } from "../lib/policy/ip_address.ts";
 import type { Principal } from "../lib/policy/access.ts";
 import { parseRule, RuleSyntaxError } from "../lib/policy/rule_syntax.ts";
-import { exchange, parseResponses, sendOne } from "./_helpers.ts";
+import { exchange, parseResponses } from "./_helpers.ts";
 import type { RawResponse } from "./_helpers.ts";
 import { removePrefix, s3Ignored, testClient, testPrefix, testServeOptions } from "./_s3.ts";
 
@@ -182,7 +183,11 @@ const METHODS: Record<string, MethodCase> = {
 
 let port = 0;
 
-function send(
+/**
+ * Sends one request on a fresh connection (`Connection: close`) and returns
+ * its final response, after any interim one (a resumable upload's 104).
+ */
+async function send(
   method: string,
   target: string,
   headers: string[],
@@ -191,7 +196,16 @@ function send(
   const length = body === "" && (method === "GET" || method === "HEAD") ? [] : [
     `Content-Length: ${new TextEncoder().encode(body).length}`,
   ];
-  return sendOne(port, `${method} ${target} HTTP/1.1`, [...headers, ...length], body);
+  const head = [`${method} ${target} HTTP/1.1`, "Host: localhost", "Connection: close"];
+  const { text } = await exchange(
+    port,
+    `${[...head, ...headers, ...length].join("\r\n")}\r\n\r\n${body}`,
+    { responses: 2 },
+  );
+  const responses = parseResponses(text, [method === "HEAD", method === "HEAD"]).responses
+    .filter((response) => response.status >= 200);
+  assert.equal(responses.length, 1, `one final response to ${method} ${target}: ${text}`);
+  return responses[0];
 }
 
 /** Creates a file (or, for a path ending in "/", a folder) as admin. */
@@ -470,5 +484,110 @@ Deno.test("parseRule: the syntax, and clear errors", () => {
       assert.match(error.message, message, text);
       return true;
     });
+  }
+});
+
+// --- A login proxy: --auth-proxy-header and --trusted-proxy ------------------------------
+
+Deno.test("parseCidr and cidrContains: IPv4, IPv6, mapped addresses, odd prefix lengths", () => {
+  const inside = (block: string, address: string) => cidrContains(parseCidr(block), address);
+  const cases: [string, string, boolean][] = [
+    ["127.0.0.1", "127.0.0.1", true],
+    ["127.0.0.1", "127.0.0.2", false],
+    ["127.0.0.0/8", "127.255.0.9", true],
+    ["127.0.0.0/8", "128.0.0.1", false],
+    // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d.
+    ["127.0.0.0/8", "::ffff:127.0.0.1", true],
+    ["10.0.0.0/8", "::ffff:7f00:1", false],
+    ["0.0.0.0/0", "203.0.113.9", true],
+    ["0.0.0.0/0", "::1", false],
+    ["192.168.1.128/25", "192.168.1.200", true],
+    ["192.168.1.128/25", "192.168.1.127", false],
+    ["198.51.100.6/31", "198.51.100.7", true],
+    ["198.51.100.6/31", "198.51.100.8", false],
+    ["::1", "::1", true],
+    ["::1/128", "0:0:0:0:0:0:0:1", true],
+    ["::1", "::2", false],
+    ["fd00::/8", "fdab:cd::1", true],
+    ["fd00::/8", "fe80::1", false],
+    ["2001:db8::/33", "2001:db8:7fff::1", true],
+    ["2001:db8::/33", "2001:db8:8000::1", false],
+    ["fe80::/10", "fe80::1%eth0", true],
+    ["::/0", "203.0.113.9", true],
+    ["::ffff:0:0/96", "10.1.2.3", true],
+    ["127.0.0.1", "not an address", false],
+    ["127.0.0.1", "", false],
+  ];
+  for (const [block, address, expected] of cases) {
+    assert.equal(inside(block, address), expected, `${address} in ${block}`);
+  }
+  for (
+    const text of [
+      "",
+      "10.0.0.0/",
+      "10.0.0.0/8/8",
+      "10.0.0.0/-1",
+      "10.0.0.0/08",
+      "10.0.0.0/33",
+      "10.0.0.1/8",
+      "256.0.0.0",
+      "10.0.0",
+      "010.0.0.1",
+      "10.0.0.0/8 ",
+      "::1/129",
+      "::1::",
+      "1:2:3:4:5:6:7:8:9",
+      "fe80::1%eth0",
+      "[::1]",
+      "2001:db8::1/32",
+      "example.com",
+    ]
+  ) {
+    assert.throws(() => parseCidr(text), /is not/, JSON.stringify(text));
+  }
+});
+
+Deno.test("a trusted proxy names the user by header; anyone else's header is ignored and said once", async () => {
+  const root = await Deno.makeTempDir({ prefix: "filedrop-proxy-" });
+  const notices: string[] = [];
+  const start = (trusted: string[]) =>
+    serve({
+      root,
+      port: 0,
+      hostname: "127.0.0.1",
+      fsync: false,
+      rules: ["bob@/team:rw", "@/public"],
+      authProxy: { header: "X-Forwarded-User", trustedProxies: trusted },
+      onNotice: (message) => notices.push(message),
+      onError: (error) => console.error(error),
+    });
+  let server = await start(["10.0.0.0/8", "::1", "127.0.0.0/8"]);
+  try {
+    port = server.addr.port;
+    const as = (user: string | null) => user === null ? [] : [`X-Forwarded-User: ${user}`];
+    assert.equal((await send("PUT", "/team/a.txt", as("bob"), "from bob")).status, 201);
+    assert.equal((await send("PUT", "/team/b.txt", as("carol"), "x")).status, 403);
+    // No header, an empty one: anonymous; no Basic users, so no challenge: 403.
+    const anonymous = await send("PUT", "/team/c.txt", as(null), "x");
+    assert.equal(anonymous.status, 403);
+    assert.equal(anonymous.headers.get("www-authenticate"), undefined);
+    assert.equal((await send("PUT", "/team/c.txt", ["X-Forwarded-User:  "], "x")).status, 403);
+    assert.equal((await send("GET", "/team/a.txt", as("bob"))).body, "from bob");
+    assert.deepEqual(notices, []);
+  } finally {
+    await server.shutdown();
+  }
+  server = await start(["10.0.0.0/8", "::2"]);
+  try {
+    port = server.addr.port;
+    for (let i = 0; i < 3; i++) {
+      const response = await send("GET", "/team/a.txt", ["X-Forwarded-User: bob"]);
+      assert.equal(response.status, 403, "the header of an untrusted peer counts for nothing");
+    }
+    assert.equal(notices.length, 1, notices.join("\n"));
+    assert.match(notices[0], /ignoring the x-forwarded-user header from 127\.0\.0\.1/);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -409,3 +409,153 @@ Deno.test("a mistyped option gets a suggestion; anonymous public writes are refu
     );
   });
 });
+
+// --- Access: --rule, the login proxy, --config ----------------------------------------
+
+Deno.test("--rule, --auth-proxy-header and --trusted-proxy parse into ServeOptions", () => {
+  const command = parseCommandLine([
+    "--auth",
+    "bob:pw",
+    "--rule",
+    "bob@/team:rw",
+    "--rule",
+    "@/public",
+    "--auth-proxy-header",
+    "X-Forwarded-User",
+    "--trusted-proxy",
+    "10.0.0.0/8, fd00::/8",
+    "--trusted-proxy",
+    "127.0.0.1",
+  ]);
+  assert.ok(command.kind === "serve");
+  assert.deepEqual(command.options.rules, ["bob@/team:rw", "@/public"]);
+  assert.deepEqual(command.options.authProxy, {
+    header: "X-Forwarded-User",
+    trustedProxies: ["10.0.0.0/8", "fd00::/8", "127.0.0.1"],
+  });
+});
+
+Deno.test("bad access options are usage errors: exit 2, one line saying what is wrong", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--rule", "bob"], /--rule: rule "bob": expected WHO@\/PATH/],
+    [["--rule", "bob@/team:rx"], /letters from "rwd"/],
+    [["--rule", "@/../x"], /not a valid path/],
+    [["--auth", "a:b", "--auth-reads", "--rule", "a@/:r"], /--auth-reads does not go with --rule/],
+    [["--auth-proxy-header", "X-User"], /go together/],
+    [["--trusted-proxy", "10.0.0.0/8"], /go together/],
+    [["--auth-proxy-header", "X User", "--trusted-proxy", "::1"], /is no header name/],
+    [["--auth-proxy-header", "X-User", "--trusted-proxy", "10.0.0.1/8"], /bits are set past/],
+    [["--auth-proxy-header", "X-User", "--trusted-proxy", "10.0.0.0/33"], /from 0 to 32/],
+    [["--auth-proxy-header", "X-User", "--trusted-proxy", "10.0.0/8"], /is not an IPv4/],
+    [["--auth-proxy-header", "X-User", "--trusted-proxy", "fe80::1%eth0"], /is not an IPv4/],
+    [["--auth-proxy-header", "X-User", "--trusted-proxy", "::1/129"], /from 0 to 128/],
+  ];
+  for (const [args, pattern] of cases) {
+    assert.throws(() => parseCommandLine(args), (error: Error) => {
+      assert.ok(error instanceof UsageError, args.join(" "));
+      assert.match(error.message, pattern, args.join(" "));
+      return true;
+    });
+  }
+  // The real command: exit code 2 and the message, as for every usage error.
+  assertStartFailure(await runMain(["--rule", "bob@/team:rx"]), /letters from "rwd"/);
+  await withTempDir(async (dir) => {
+    assertStartFailure(
+      await runMain(["--port", "0", "--rule", "nobody@/:r", dir]),
+      /a rule names the user "nobody", who has no --auth/,
+    );
+  });
+});
+
+const EXAMPLE = path.join(PROJECT, "docs", "filedrop.example.yaml");
+
+Deno.test("docs/filedrop.example.yaml loads, and a server started from it applies its rules", async () => {
+  const command = parseCommandLine(["--config", EXAMPLE]);
+  assert.ok(command.kind === "serve");
+  assert.equal(command.options.root, path.join(PROJECT, "docs", "drop"), "relative to the file");
+  assert.equal(command.options.hostname, "0.0.0.0");
+  assert.equal(command.options.port, 8080);
+  assert.deepEqual(command.options.auth?.map((credential) => credential.split(":")[0]), [
+    "admin",
+    "bob",
+    "carol",
+  ]);
+  assert.equal(command.options.rules?.length, 4);
+  assert.deepEqual(command.reporting, { log: "combined", quiet: false });
+
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(path.join(dir, "public"));
+    await Deno.writeTextFile(path.join(dir, "public", "hello.txt"), "hello");
+    // Flags win over the file: another host, port and ROOT.
+    const args = ["--config", EXAMPLE, "--host", "127.0.0.1", "--port", "0", "--quiet", dir];
+    await withCli(args, async ({ url }) => {
+      assert.equal((await curl([`${url}public/hello.txt`])).body, "hello");
+      assert.equal((await curl([`${url}team/`])).status, 401);
+      const put = (user: string, target: string) =>
+        curl(
+          ["-u", `${user}:${user}-example-password`, "-T", "-", `${url}${target}`],
+          new TextEncoder().encode("x"),
+        );
+      assert.equal((await put("bob", "team/notes.txt")).status, 201);
+      assert.equal((await put("carol", "public/x.txt")).status, 403);
+      const remove = (user: string) =>
+        curl(["-u", `${user}:${user}-example-password`, "-X", "DELETE", `${url}team/notes.txt`]);
+      assert.equal((await remove("bob")).status, 403);
+      assert.equal((await remove("admin")).status, 204);
+    });
+  });
+});
+
+Deno.test("--config: plain passwords only in a file nobody else may read; clear errors", async () => {
+  await withTempDir(async (dir) => {
+    const file = path.join(dir, "filedrop.yaml");
+    const write = async (text: string, mode = 0o600) => {
+      await Deno.writeTextFile(file, text);
+      await Deno.chmod(file, mode);
+    };
+    await write("users:\n  ann: secret\nrules: ['ann@/:rwd']\n", 0o644);
+    assertStartFailure(
+      await runMain(["--config", file]),
+      /holds plain passwords but is readable by group or others \(mode 0644\): chmod 600/,
+    );
+    await Deno.chmod(file, 0o640);
+    assert.throws(() => parseCommandLine(["--config", file]), /mode 0640/);
+    await Deno.chmod(file, 0o600);
+    const command = parseCommandLine(["--config", file, "--rule", "@/pub"]);
+    assert.ok(command.kind === "serve");
+    assert.deepEqual(command.options.auth, ["ann:secret"]);
+    assert.deepEqual(command.options.rules, ["ann@/:rwd", "@/pub"], "flags add to the file's");
+    // Hashes may be read by others.
+    await write(`users:\n  ann: "${HASH_OF_X}"\n`, 0o644);
+    assert.ok(parseCommandLine(["--config", file]).kind === "serve");
+
+    const bad: [string, RegExp][] = [
+      ["prot: 80\n", /prot: no such option/],
+      ["port: [1, 2]\n", /port: expected a value/],
+      ["read-only: yes please\n", /read-only: expected true or false/],
+      ["users: [ann]\n", /users: expected a map/],
+      ["users:\n  ann: 3\n", /users.ann: expected a password/],
+      ["rules: 'bob'\n", /rule "bob": expected WHO@/],
+      ["help: true\n", /help: no such option/],
+      ["config: other.yaml\n", /config: no such option/],
+      ["- a list\n", /expected a map of option names/],
+      ["port: [unclosed\n", /is not valid YAML/],
+    ];
+    for (const [text, pattern] of bad) {
+      await write(text);
+      assert.throws(() => parseCommandLine(["--config", file]), (error: Error) => {
+        assert.ok(error instanceof UsageError, text);
+        assert.match(error.message, pattern, text);
+        return true;
+      });
+    }
+    assert.throws(
+      () => parseCommandLine(["--config", path.join(dir, "missing.yaml")]),
+      /cannot read/,
+    );
+  });
+});
+
+/** A value in the hash format of hash-password (the command line only looks at its prefix). */
+const HASH_OF_X = "$pbkdf2-sha256$1000$c2l4dGVlbiBieXRlIHNsdA==$" +
+  "Xw+v4YwXp2ikYqi+NM5BVnA0zN1p6cQ8V0XJ/7u2Zk8=";

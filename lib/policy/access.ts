@@ -24,6 +24,8 @@
 import { HttpError } from "../http/errors.ts";
 import type { Request } from "../http/message.ts";
 import type { BasicAuth } from "./auth.ts";
+import { cidrContains, parseCidr } from "./ip_address.ts";
+import type { Cidr } from "./ip_address.ts";
 
 /** What a request does to a path: reading it, writing it, or taking it away. */
 export type Action = "read" | "write" | "delete";
@@ -247,12 +249,61 @@ interface Identity {
 
 const ANONYMOUS_IDENTITY: Identity = { principal: ANONYMOUS, failure: null };
 
+/** `--auth-proxy-header` and `--trusted-proxy`. */
+export interface ProxyAuthOptions {
+  /** The request header that names the user, as a reverse proxy sets it. */
+  header: string;
+  /** The addresses (CIDR blocks) of the proxies whose header is believed. */
+  trustedProxies: readonly string[];
+}
+
+/**
+ * A user name set by a reverse proxy that did the login (forward_auth,
+ * auth_request, oauth2-proxy): believed only from a trusted proxy's address,
+ * since anyone else can send the header too.
+ */
+class ProxyAuth {
+  readonly #header: string;
+  readonly #trusted: Cidr[];
+  readonly #onNotice: (message: string) => void;
+  #warned = false;
+
+  constructor(options: ProxyAuthOptions, onNotice: (message: string) => void) {
+    this.#header = options.header.toLowerCase();
+    this.#trusted = options.trustedProxies.map(parseCidr);
+    this.#onNotice = onNotice;
+  }
+
+  /** The user the proxy names, or null: no header, an empty one, or not from a trusted proxy. */
+  userOf(request: Request): string | null {
+    const value = request.headers.get(this.#header)?.trim();
+    if (value === undefined || value === "") return null;
+    const peer = request.remoteAddr;
+    if (peer === undefined || !this.#trusted.some((block) => cidrContains(block, peer))) {
+      if (!this.#warned) {
+        // Once: a client sending it on every request must not flood the log.
+        this.#warned = true;
+        this.#onNotice(
+          `ignoring the ${this.#header} header from ${peer ?? "a local socket"}, which is not ` +
+            "a --trusted-proxy address (said once; later ones are ignored silently)",
+        );
+      }
+      return null;
+    }
+    return value.normalize("NFC");
+  }
+}
+
 /** Options of {@linkcode Access}. */
 export interface AccessOptions {
   /** The rules. */
   policy: AccessPolicy;
   /** The users of `--auth`, or null when there are none. */
   basic: BasicAuth | null;
+  /** The user-name header of a trusted reverse proxy, or null. */
+  proxy?: ProxyAuthOptions | null;
+  /** Where the proxy's notice (a header from an untrusted address) goes; default stderr. */
+  onNotice?: (message: string) => void;
 }
 
 /**
@@ -266,16 +317,20 @@ export interface AccessOptions {
 export class Access {
   readonly #policy: AccessPolicy;
   readonly #basic: BasicAuth | null;
+  readonly #proxy: ProxyAuth | null;
   readonly #identities = new WeakMap<Request, Promise<Identity>>();
 
-  /** @param options the rules and the users */
+  /** @param options the rules, the users and the proxy; throws for a bad CIDR block */
   constructor(options: AccessOptions) {
     this.#policy = options.policy;
     this.#basic = options.basic;
+    const onNotice = options.onNotice ?? ((message) => console.error(`filedrop: ${message}`));
+    this.#proxy = options.proxy ? new ProxyAuth(options.proxy, onNotice) : null;
   }
 
   /**
-   * Who sent `request`: a user whose credentials verified, else anonymous.
+   * Who sent `request`: the user a trusted proxy names, else a user whose
+   * Basic credentials verified, else anonymous.
    * Sets {@linkcode Request.user} for the access log and the lock owner.
    */
   principalOf(request: Request): Promise<Principal> {
@@ -345,6 +400,11 @@ export class Access {
   }
 
   async #establish(request: Request): Promise<Identity> {
+    const proxied = this.#proxy?.userOf(request) ?? null;
+    if (proxied !== null) {
+      request.user = proxied;
+      return { principal: { kind: "user", name: proxied }, failure: null };
+    }
     if (this.#basic === null || !request.headers.has("authorization")) return ANONYMOUS_IDENTITY;
     const verdict = await this.#basic.authenticate(request);
     switch (verdict.kind) {

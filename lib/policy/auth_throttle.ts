@@ -45,6 +45,8 @@
  * @module
  */
 
+import { ipv6Groups } from "./ip_address.ts";
+
 /** Options of {@linkcode AuthThrottle}. */
 export interface AuthThrottleOptions {
   /** Password checks an address may fail in a row before it must wait; default 10. */
@@ -166,32 +168,4 @@ function clientKey(address: string | undefined): string {
     return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join(".");
   }
   return `${groups.slice(0, 4).map((group) => group.toString(16)).join(":")}::/64`;
-}
-
-const HEX_GROUP = /^[0-9a-f]{1,4}$/;
-const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-/** The eight 16-bit groups of an IPv6 address in text form; null when it is not one. */
-function ipv6Groups(text: string): number[] | null {
-  let rest = text;
-  const lastColon = rest.lastIndexOf(":");
-  const quad = DOTTED_QUAD.exec(rest.slice(lastColon + 1));
-  if (quad !== null) {
-    // An embedded IPv4 address (::ffff:192.0.2.1) is the last two groups.
-    const octets = quad.slice(1).map(Number);
-    if (octets.some((octet) => octet > 255)) return null;
-    const high = (octets[0] << 8) | octets[1];
-    const low = (octets[2] << 8) | octets[3];
-    rest = `${rest.slice(0, lastColon + 1)}${high.toString(16)}:${low.toString(16)}`;
-  }
-  const halves = rest.split("::");
-  if (halves.length > 2) return null;
-  const split = (half: string) => half === "" ? [] : half.split(":");
-  const head = split(halves[0]);
-  const tail = halves.length === 2 ? split(halves[1]) : [];
-  const present = head.length + tail.length;
-  if (halves.length === 1 ? present !== 8 : present > 7) return null;
-  if (![...head, ...tail].every((group) => HEX_GROUP.test(group))) return null;
-  const zeros: string[] = Array(8 - present).fill("0");
-  return [...head, ...zeros, ...tail].map((group) => parseInt(group, 16));
 }
