@@ -21,6 +21,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { makeZip } from "client-zip";
 import { pack } from "tar-stream";
 import type { Pack } from "tar-stream";
@@ -48,6 +49,47 @@ const FORMATS: Record<ArchiveFormat, { contentType: string; gzip: boolean }> = {
 
 /** How much of a file is read at a time. */
 const CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The buffers files are read into, used again once their bytes are sent.
+ * A fresh buffer per read is garbage the moment it is sent, but V8 collects
+ * such buffers (memory outside its heap) only after tens of megabytes of them
+ * (measured on a 2 GiB tree: 34-59 MB of them for a zip, 51 for a tar, 56 for
+ * a tar.gz, and a peak RSS of 110-144 MB; with the pool, 2 MB and 80 MB). A
+ * buffer comes back through the view it was lent as, once that very view has
+ * been written to the response, or taken by the gzip compressor (which
+ * copies it): both archivers pass the reader's chunks on as they are, and
+ * never look at one again once passed on. A view that never comes back is
+ * left to the collector.
+ */
+class ChunkPool {
+  readonly #free: Uint8Array[] = [];
+  /** The buffer behind each view handed out and not yet given back. */
+  readonly #lent = new WeakMap<Uint8Array, Uint8Array>();
+
+  /** A buffer of {@linkcode CHUNK_BYTES} to read into. */
+  take(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(CHUNK_BYTES);
+  }
+
+  /**
+   * Lends `buffer` out as its first `n` bytes: the view to pass on. A Node
+   * Buffer (a Uint8Array), since `tar-stream` copies any other chunk into one.
+   */
+  lend(buffer: Uint8Array, n: number): Uint8Array {
+    const view = Buffer.from(buffer.buffer, buffer.byteOffset, n);
+    this.#lent.set(view, buffer);
+    return view;
+  }
+
+  /** Takes back the buffer behind `chunk` if it is a view this pool lent (its bytes are sent). */
+  giveBack(chunk: Uint8Array): void {
+    const buffer = this.#lent.get(chunk);
+    if (buffer === undefined) return;
+    this.#lent.delete(chunk);
+    this.#free.push(buffer);
+  }
+}
 
 /**
  * The archive format a query asks for (`archive=zip`, `tar` or `tar.gz`),
@@ -195,8 +237,7 @@ async function* walk(
 }
 
 /**
- * A file's bytes: exactly its size when opened, in fresh chunks (an archiver
- * may keep them). Throws when the file ends early: its entry in the archive
+ * A file's bytes: exactly its size when opened, in chunks lent by `pool`. Throws when the file ends early: its entry in the archive
  * could only be wrong. The reader is closed at the end, and registered in
  * `open` meanwhile so that a response cut short can close it.
  */
@@ -204,6 +245,7 @@ async function* fileBytes(
   opened: OpenedFile,
   path: string,
   open: Set<ContentReader>,
+  pool: ChunkPool,
 ): AsyncGenerator<Uint8Array> {
   const content = opened.content;
   if (content instanceof Uint8Array) {
@@ -214,11 +256,11 @@ async function* fileBytes(
   try {
     let left = opened.entry.size;
     while (left > 0) {
-      const buffer = new Uint8Array(Math.min(left, CHUNK_BYTES));
-      const n = await content.read(buffer);
+      const buffer = pool.take();
+      const n = await content.read(left < buffer.length ? buffer.subarray(0, left) : buffer);
       if (n === null || n === 0) throw new Error(`${path} shrank while it was archived`);
       left -= n;
-      yield buffer.subarray(0, n);
+      yield pool.lend(buffer, n);
     }
   } finally {
     if (open.delete(content)) content.close();
@@ -234,6 +276,7 @@ class ArchiveBody implements BodyStream {
   readonly #format: ArchiveFormat;
   /** Readers of files being archived, closed if the response ends early. */
   readonly #open = new Set<ContentReader>();
+  readonly #pool = new ChunkPool();
 
   constructor(tree: Tree, format: ArchiveFormat) {
     this.#tree = tree;
@@ -242,11 +285,15 @@ class ArchiveBody implements BodyStream {
 
   async writeTo(sink: BodySink): Promise<void> {
     const items = walkTree(this.#tree);
+    const pool = this.#pool;
     const stream = this.#format === "zip"
-      ? zipStream(items, this.#open)
-      : tarStream(items, this.#open, FORMATS[this.#format].gzip);
+      ? zipStream(items, this.#open, pool)
+      : tarStream(items, this.#open, pool, FORMATS[this.#format].gzip);
     try {
-      for await (const chunk of stream) await sink.write(chunk);
+      for await (const chunk of stream) {
+        await sink.write(chunk);
+        pool.giveBack(chunk);
+      }
     } finally {
       this.close();
     }
@@ -262,6 +309,7 @@ class ArchiveBody implements BodyStream {
 function zipStream(
   items: AsyncIterable<TreeItem>,
   open: Set<ContentReader>,
+  pool: ChunkPool,
 ): ReadableStream<Uint8Array> {
   async function* entries() {
     for await (const item of items) {
@@ -272,7 +320,7 @@ function zipStream(
           name: item.path,
           lastModified,
           size: item.opened.entry.size,
-          input: fileBytes(item.opened, item.path, open),
+          input: fileBytes(item.opened, item.path, open, pool),
         };
       }
     }
@@ -284,14 +332,24 @@ function zipStream(
 function tarStream(
   items: AsyncIterable<TreeItem>,
   open: Set<ContentReader>,
+  pool: ChunkPool,
   gzip: boolean,
 ): ReadableStream<Uint8Array> {
-  const tar = ReadableStream.from(tarChunks(items, open));
-  if (!gzip) return tar;
-  // CompressionStream is typed for any BufferSource; Uint8Array is one of them.
-  return tar.pipeThrough(
-    new CompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>,
-  );
+  const tar = tarChunks(items, open, pool);
+  if (!gzip) return ReadableStream.from(tar);
+  // Fed by hand, not piped: a chunk's buffer goes back to the pool once the compressor
+  // has taken it (a write resolves when the chunk is compressed; it copies it first).
+  const gzipper = new CompressionStream("gzip");
+  const writer = gzipper.writable.getWriter();
+  (async () => {
+    for await (const chunk of tar) {
+      // Typed for any BufferSource: the chunk is a Uint8Array, which is one.
+      await writer.write(chunk as Uint8Array<ArrayBuffer>);
+      pool.giveBack(chunk);
+    }
+    await writer.close();
+  })().catch((error) => writer.abort(error).catch(() => {}));
+  return gzipper.readable as ReadableStream<Uint8Array>;
 }
 
 /**
@@ -302,9 +360,10 @@ function tarStream(
 async function* tarChunks(
   items: AsyncIterable<TreeItem>,
   open: Set<ContentReader>,
+  pool: ChunkPool,
 ): AsyncGenerator<Uint8Array> {
   const packer = pack();
-  const filling = fillTar(packer, items, open).catch((error) => packer.destroy(error));
+  const filling = fillTar(packer, items, open, pool).catch((error) => packer.destroy(error));
   try {
     for await (const chunk of packer) {
       // The packer's chunks are Buffers; its streamx types say only "unknown".
@@ -321,6 +380,7 @@ async function fillTar(
   packer: Pack,
   items: AsyncIterable<TreeItem>,
   open: Set<ContentReader>,
+  pool: ChunkPool,
 ): Promise<void> {
   for await (const item of items) {
     const mtime = new Date(item.lastModified);
@@ -330,7 +390,7 @@ async function fillTar(
     }
     const size = item.opened.entry.size;
     const { sink, done } = addEntry(packer, { name: item.path, type: "file", size, mtime });
-    for await (const chunk of fileBytes(item.opened, item.path, open)) {
+    for await (const chunk of fileBytes(item.opened, item.path, open, pool)) {
       if (!sink.write(chunk)) await drained(sink);
     }
     sink.end(undefined);
