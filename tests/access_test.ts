@@ -343,6 +343,38 @@ async function runCrossings(): Promise<void> {
   assert.equal((await send("GET", "/team/partial.bin", [ADMIN])).body, "first half and more");
 }
 
+/** Listings (HTML, JSON, PROPFIND Depth 1) hold only what the requester may read. */
+async function runListings(): Promise<void> {
+  const names = async (auth: string[], how: "json" | "html" | "propfind") => {
+    if (how === "propfind") {
+      const response = await send("PROPFIND", "/public/", [...auth, "Depth: 1"]);
+      assert.equal(response.status, 207);
+      return [...response.body.matchAll(/<D:href>([^<]*)<\/D:href>/g)].map((match) => match[1]);
+    }
+    const response = await send("GET", `/public/?format=${how}`, auth);
+    assert.equal(response.status, 200);
+    return how === "json"
+      ? (JSON.parse(response.body).entries as { name: string }[]).map((entry) => entry.name)
+      : [...response.body.matchAll(/data-name="([^"]*)"/g)].map((match) => match[1]);
+  };
+  for (const how of ["json", "html", "propfind"] as const) {
+    const anonymous = await names([], how);
+    const admin = await names([ADMIN], how);
+    assert.ok(!anonymous.some((name) => name.includes("hidden")), `${how}: ${anonymous}`);
+    assert.ok(admin.some((name) => name.includes("hidden")), `${how}: ${admin}`);
+    assert.ok(anonymous.some((name) => name.includes("f.txt")), `${how}: ${anonymous}`);
+  }
+  // The page's controls: what the requester may do here, or could once signed in.
+  const page = async (auth: string[], dir: string) => {
+    const body = (await send("GET", dir, [...auth, "Accept: text/html"])).body;
+    return /<body data-writable="(\w+)" data-deletable="(\w+)"/.exec(body)!.slice(1).join(" ");
+  };
+  assert.equal(await page([PRINCIPALS.carol], "/public/"), "false false");
+  assert.equal(await page([PRINCIPALS.bob], "/team/"), "true false");
+  assert.equal(await page([ADMIN], "/team/"), "true true");
+  assert.equal(await page([], "/public/"), "true true", "anonymous: the admin could");
+}
+
 /** Unreadable paths look the same whether or not something is there. */
 async function runExistence(): Promise<void> {
   for (const [who, area] of [["anonymous", "team"], ["bob", "teamx"], ["carol", "team"]]) {
@@ -381,6 +413,7 @@ Deno.test("access rules x methods x principals over HTTP and WebDAV (file system
         const cases = await runTable();
         assert.equal(cases, Object.keys(MAY).length * Object.keys(METHODS).length * 5);
         await runCrossings();
+        await runListings();
         await runExistence();
       },
     );
@@ -398,6 +431,7 @@ Deno.test({
       await withRules(testServeOptions(prefix), async () => {
         await runTable();
         await runCrossings();
+        await runListings();
         await runExistence();
       });
     } finally {

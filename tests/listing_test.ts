@@ -508,33 +508,47 @@ Deno.test("listingResponse HTML says when a folder is empty", () =>
     assert.match(html, /<p id="summary" class="summary">0 folders, 0 files<\/p>/);
   }));
 
-const WRITE_CONTROLS = [
-  'id="upload-files"',
-  'id="upload-folder"',
-  'id="new-folder"',
-  'id="file-input"',
-  'id="folder-input"',
-  'id="uploads"',
-  'id="drop-overlay"',
-  '<dialog id="dialog"',
-  '<button type="button" data-action="rename"',
-  '<button type="button" data-action="delete"',
-  '<form class="noscript-upload" method="post" enctype="multipart/form-data" action="./">',
+/** The page's controls, and when each is there, given what the requester may do. */
+const WRITE_CONTROLS: [string, (may: { write: boolean; delete: boolean }) => boolean][] = [
+  ['id="upload-files"', (may) => may.write],
+  ['id="upload-folder"', (may) => may.write],
+  ['id="new-folder"', (may) => may.write],
+  ['id="file-input"', (may) => may.write],
+  ['id="folder-input"', (may) => may.write],
+  [
+    '<form class="noscript-upload" method="post" enctype="multipart/form-data" action="./">',
+    (may) => may.write,
+  ],
+  ['id="uploads"', (may) => may.write || may.delete],
+  ['id="drop-overlay"', (may) => may.write || may.delete],
+  ['<dialog id="dialog"', (may) => may.write || may.delete],
+  ['<button type="button" data-action="rename"', (may) => may.write && may.delete],
+  ['id="selection-move"', (may) => may.write && may.delete],
+  ['<button type="button" data-action="delete"', (may) => may.delete],
+  ['id="selection-delete"', (may) => may.delete],
 ];
 
-Deno.test("listingResponse HTML offers write controls only when writable", () =>
+Deno.test("listingResponse HTML offers each control only when its action is allowed", () =>
   withTempDir(async (dir) => {
     await Deno.writeTextFile(path.join(dir, `it's <b>.txt`), "x");
     for (const writable of [undefined, false, true]) {
-      const html = bodyText(await list(dir, [], { dotfiles: false, writable }));
-      const label = `writable: ${writable}`;
-      assert.ok(html.includes(`<body data-writable="${writable === true}"`), label);
-      for (const control of WRITE_CONTROLS) {
-        assert.equal(html.includes(control), writable === true, `${label}: ${control}`);
+      for (const deletable of [undefined, false, true]) {
+        const html = bodyText(await list(dir, [], { dotfiles: false, writable, deletable }));
+        const label = `writable: ${writable}, deletable: ${deletable}`;
+        const may = { write: writable === true, delete: deletable === true };
+        assert.ok(
+          html.includes(`<body data-writable="${may.write}" data-deletable="${may.delete}"`),
+          label,
+        );
+        for (const [control, shown] of WRITE_CONTROLS) {
+          assert.equal(html.includes(control), shown(may), `${label}: ${control}`);
+        }
+        assertOnlyPageMarkup(html);
       }
-      assertOnlyPageMarkup(html);
     }
-    const html = bodyText(await list(dir, [], { dotfiles: false, writable: true }));
+    const html = bodyText(
+      await list(dir, [], { dotfiles: false, writable: true, deletable: true }),
+    );
     const labels = [...html.matchAll(/<button [^>]*aria-label="([^"]*)"/g)].map((m) => m[1]);
     assert.deepEqual(labels, [
       "QR code of this page",

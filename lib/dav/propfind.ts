@@ -14,6 +14,7 @@ import { encodeUrlPath, isHiddenPath } from "../handlers/url_path.ts";
 import type { UrlPath } from "../handlers/url_path.ts";
 import type { Storage, StorageUsage } from "../storage/storage.ts";
 import { TEMP_PREFIX } from "../storage/temp_files.ts";
+import type { Access } from "../policy/access.ts";
 import { allpropNames, isLiveProperty, liveProperty } from "./properties.ts";
 import type { LiveContext, LockProperties, Resource } from "./properties.ts";
 import { childElements, DAV_NS, isElement, readXmlBody } from "./xml_request.ts";
@@ -40,6 +41,8 @@ export interface DavConfig {
   listing: boolean;
   /** Locking's part of PROPFIND. */
   locks: LockProperties;
+  /** Who may read what (a Depth 1 answer holds only readable members), or null: everyone. */
+  access: Access | null;
 }
 
 /** A property name. */
@@ -158,9 +161,13 @@ export async function propfind(
     throw new HttpError(403, "Directory listing is off (--no-listing)");
   }
   // Listed before the answer starts, so a failure is still a clean error status.
+  const readable = depth === "1" && config.access !== null
+    ? await config.access.readFilter(request, url.segments)
+    : null;
   const members = depth === "1" && entry.kind === "directory"
     ? (await config.storage.list(url.segments)).filter((member) =>
-      !member.name.startsWith(TEMP_PREFIX) && (config.dotfiles || !isHiddenPath([member.name]))
+      !member.name.startsWith(TEMP_PREFIX) && (config.dotfiles || !isHiddenPath([member.name])) &&
+      (readable === null || readable([...url.segments, member.name]))
     )
     : [];
   let usage: Promise<StorageUsage | null> | undefined;

@@ -13,7 +13,7 @@ import { archiveFormatOf, archiveResponse } from "./archive.ts";
 import { listingResponse } from "./listing.ts";
 import { searchResponse, searchTermOf } from "./search.ts";
 import type { SearchLimits } from "./search.ts";
-import type { Access } from "../policy/access.ts";
+import type { Access, Action } from "../policy/access.ts";
 import { chooseCoding } from "../content/negotiate.ts";
 import type { Coding } from "../content/negotiate.ts";
 import { encodeUrlPath } from "./url_path.ts";
@@ -231,5 +231,12 @@ export async function getPath(
     return serveFile(config, request, index, indexPath, "text/html; charset=utf-8");
   }
   if (!config.listing) return notFound(config, request);
-  return listingResponse(request, storage, url.segments, { ...shown, writable: !config.readOnly });
+  // The page offers what the requester may do here, or could once signed in.
+  const offers = (action: Action) =>
+    !config.readOnly && (config.access?.offers(request, action, url.segments) ?? true);
+  return listingResponse(request, storage, url.segments, {
+    ...shown,
+    writable: await offers("write"),
+    deletable: await offers("delete"),
+  });
 }

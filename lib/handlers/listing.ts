@@ -47,10 +47,16 @@ export interface ListingOptions {
   /** Whether names starting with "." are listed. */
   dotfiles: boolean;
   /**
-   * Whether the page offers upload, new-folder, rename and delete controls
-   * (the server accepts writes); default false.
+   * Whether the page offers upload and new-folder controls (the requester
+   * may write here, or could once signed in); default false.
    */
   writable?: boolean;
+  /**
+   * Whether the page offers delete controls, and rename and move ones when
+   * `writable` too (the requester may delete here, or could once signed in);
+   * default false.
+   */
+  deletable?: boolean;
   /**
    * Whether the requester may read a path (full segments), by the access
    * rules (`Access.readFilter`); absent or null when every member may be read.
@@ -128,11 +134,13 @@ export async function listingResponse(
 
   const json = wantsJson(request, query.get("format"));
   const writable = options.writable ?? false;
+  const deletable = options.deletable ?? false;
   const validators = await listingValidators(entries, directory, [
     json ? "json" : "html",
     sortKey,
     sortOrder,
     String(writable),
+    String(deletable),
   ]);
   let body: string;
   /** Headers of this page's bytes only: never on a 304 (see below). */
@@ -147,6 +155,7 @@ export async function listingResponse(
       sortKey,
       sortOrder,
       writable,
+      deletable,
       dotfiles: options.dotfiles,
       nonce,
       now: Date.now(),
@@ -276,8 +285,10 @@ interface Page {
   entries: readonly ListingEntry[];
   sortKey: SortKey;
   sortOrder: SortOrder;
-  /** Offer upload, new-folder, rename and delete controls. */
+  /** Offer upload and new-folder controls (rename and move too with `deletable`). */
   writable: boolean;
+  /** Offer delete controls. */
+  deletable: boolean;
   /** The server accepts names starting with "." (the page skips them in uploads otherwise). */
   dotfiles: boolean;
   /** This response's CSP nonce. */
@@ -388,10 +399,13 @@ function renderRow(entry: ListingEntry, page: Page): string {
     ` data-kind="${kind}"` +
     (entry.size === null ? "" : ` data-size="${entry.size}"`) +
     (entry.mtime === null ? "" : ` data-mtime="${entry.mtime}"`);
-  const actions = page.writable
+  const actions = page.writable || page.deletable
     ? `<td class="actions needs-js">` +
-      renderIconButton("rename", "rename", `Rename ${entry.name}`) +
-      renderIconButton("delete", "delete", `Delete ${entry.name}`) + `</td>`
+      (page.writable && page.deletable
+        ? renderIconButton("rename", "rename", `Rename ${entry.name}`)
+        : "") +
+      (page.deletable ? renderIconButton("delete", "delete", `Delete ${entry.name}`) : "") +
+      `</td>`
     : "";
   return `<tr${data}><td class="name">${iconSvg(kind)}` +
     `<a href="${escapeHtml(href)}">${label}</a></td>` +
@@ -446,11 +460,14 @@ function renderQrDialog(): string {
 }
 
 /** What the page's script shows while rows are selected: their count and what can be done to them. */
-function renderSelectionBar(writable: boolean): string {
-  const writes = writable
-    ? `<button type="button" id="selection-move">${iconSvg("rename")}Move to…</button>` +
-      `<button type="button" id="selection-delete">${iconSvg("delete")}Delete</button>`
-    : "";
+function renderSelectionBar(page: Page): string {
+  const writes =
+    (page.writable && page.deletable
+      ? `<button type="button" id="selection-move">${iconSvg("rename")}Move to…</button>`
+      : "") +
+    (page.deletable
+      ? `<button type="button" id="selection-delete">${iconSvg("delete")}Delete</button>`
+      : "");
   return `<div id="selection-bar" class="selection-bar needs-js" role="region" ` +
     `aria-label="Selection" hidden><span id="selection-count" class="selection-count" ` +
     `aria-live="polite"></span><button type="button" id="selection-download">` +
@@ -510,19 +527,21 @@ export function renderHead(title: string, nonce: string): string {
 
 function renderHtml(page: Page): string {
   const { segments, entries, writable, nonce } = page;
+  /** Whether anything here may be changed: the actions column, the dialog. */
+  const changes = writable || page.deletable;
   const path = escapeHtml(displayPath(segments));
-  const columns = writable ? 4 : 3;
+  const columns = changes ? 4 : 3;
   const parentRow = segments.length === 0
     ? ""
     : `<tr class="parent"><td class="name">${iconSvg("parent")}` +
       `<a href="../">Parent folder</a></td><td class="num"></td><td class="time"></td>` +
-      (writable ? `<td class="actions needs-js"></td>` : "") + `</tr>\n`;
+      (changes ? `<td class="actions needs-js"></td>` : "") + `</tr>\n`;
   const emptyRow = entries.length === 0
     ? `<tr><td class="empty" colspan="${columns}">This folder is empty.</td></tr>\n`
     : "";
   const headers = SORT_KEYS.map((key) => renderColumnHeader(key, page.sortKey, page.sortOrder))
     .join("") +
-    (writable
+    (changes
       ? `<th class="actions needs-js"><span class="visually-hidden">Actions</span></th>`
       : "");
   // Without JavaScript, a plain form posts the files (multipart/form-data) to this directory.
@@ -533,7 +552,7 @@ function renderHtml(page: Page): string {
       `are not replaced.</span></form></noscript>\n`
     : "";
   return `${renderHead(`Index of ${path}`, nonce)}
-<body data-writable="${writable}" data-dotfiles="${page.dotfiles}">
+<body data-writable="${writable}" data-deletable="${page.deletable}" data-dotfiles="${page.dotfiles}">
 ${ICON_SPRITE}
 <div class="page">
 <header>
@@ -544,8 +563,8 @@ ${writable ? renderWriteToolbar() : ""}
 ${renderDownloadLinks()}
 </div>
 ${noScriptUpload}<p id="notice" class="notice" role="status" aria-live="polite"></p>
-${renderSelectionBar(writable)}
-${writable ? renderWriteWidgets(path) : ""}
+${renderSelectionBar(page)}
+${changes ? renderWriteWidgets(path) : ""}
 ${renderPreview()}
 ${renderQrDialog()}
 </header>

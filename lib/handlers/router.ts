@@ -89,6 +89,7 @@ export function createHandler(config: HandlerConfig): Handler {
     readOnly: config.readOnly,
     listing: config.listing,
     locks: new DavLockProperties(locks),
+    access: config.access,
   };
   const davHeaders: [string, string][] = [
     // Class 2: locking (litmus and Finder want "1" too, never "2" alone).

@@ -46,15 +46,16 @@ new Search(listing);
 new Preview(listing);
 setUpGrid(listing);
 setUpQrCode();
-if (document.body.dataset.writable === "true") setUpWrites();
+// What the server rendered controls for: what the requester may do here (or could once signed in).
+const writable = document.body.dataset.writable === "true";
+if (writable || document.body.dataset.deletable === "true") setUpChanges();
 else new Selection(listing, null);
 
-/** The upload, new-folder, rename, move and delete controls of a writable server. */
-function setUpWrites(): void {
+/** The delete controls, and the upload, new-folder, rename and move ones when writable. */
+function setUpChanges(): void {
   const dialog = new Dialog(listing);
   const actions = new EntryActions(listing, dialog);
   new Selection(listing, actions);
-  const queue = new UploadQueue(listing, document.body.dataset.dotfiles !== "true");
 
   listing.tbody.addEventListener("click", (event) => {
     const button = event.target instanceof Element
@@ -65,6 +66,12 @@ function setUpWrites(): void {
     if (button.dataset.action === "delete") actions.delete(entryOf(row));
     else if (button.dataset.action === "rename") actions.rename(entryOf(row));
   });
+  if (writable) setUpUploads(actions);
+}
+
+/** The upload and new-folder controls. */
+function setUpUploads(actions: EntryActions): void {
+  const queue = new UploadQueue(listing, document.body.dataset.dotfiles !== "true");
   byId("new-folder", HTMLButtonElement).addEventListener("click", () => actions.makeFolder());
 
   const fileInput = byId("file-input", HTMLInputElement);

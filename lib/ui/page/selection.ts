@@ -53,11 +53,12 @@ export class Selection {
     });
     byId("selection-clear", HTMLButtonElement).addEventListener("click", () => this.clear());
     if (actions !== null) {
-      byId("selection-delete", HTMLButtonElement).addEventListener(
+      // Each is there when the requester may take its action (the server renders the bar).
+      document.getElementById("selection-delete")?.addEventListener(
         "click",
         () => actions.deleteMany(this.entries()),
       );
-      byId("selection-move", HTMLButtonElement).addEventListener(
+      document.getElementById("selection-move")?.addEventListener(
         "click",
         () => actions.moveMany(this.entries()),
       );
