@@ -311,6 +311,73 @@ s3Test(
   { listPageKeys: 3 },
 );
 
+s3Test(
+  "listTree pages through every key below a directory, each directory once and before its contents, as list sees them",
+  async ({ storage, client, prefix }) => {
+    const keys = [
+      "t/a.txt",
+      "t/b-c/x.txt",
+      "t/b.txt",
+      "t/b/deep/er/y.txt",
+      "t/b/z.txt",
+      "t/empty/", // a marker alone: an empty directory
+      "t/m/",
+      "t/m/n.txt",
+      "t/bad//unreachable.txt",
+      "u/outside.txt",
+    ];
+    for (const key of keys) await client.putObject(prefix + key, new Uint8Array(key.length));
+    const pages: string[][] = [];
+    const seen: string[] = [];
+    for await (const page of storage.listTree!(["t"])) {
+      pages.push(page.map(({ path }) => path.join("/")));
+      for (const { path, entry } of page) {
+        seen.push(path.join("/") + (entry.kind === "directory" ? "/" : ""));
+        if (entry.kind === "file") assert.equal(entry.size, `t/${path.join("/")}`.length);
+      }
+    }
+    assert.equal(pages.length, 3, "9 keys in pages of 3");
+    // The oracle: a walk of the same directory with list, one level at a time.
+    const walked: string[] = [];
+    const walk = async (path: string[]) => {
+      for (const entry of await storage.list(["t", ...path])) {
+        const names = [...path, entry.name];
+        walked.push(names.join("/") + (entry.kind === "directory" ? "/" : ""));
+        if (entry.kind === "directory") await walk(names);
+      }
+    };
+    await walk([]);
+    // "bad//unreachable.txt" lists "bad" as a folder with nothing reachable in it; listTree skips it.
+    assert.deepEqual([...seen].sort(), walked.filter((name) => name !== "bad/").sort());
+    assert.equal(new Set(seen).size, seen.length, "each entry once");
+    for (const [index, name] of seen.entries()) {
+      const parent = name.replace(/[^/]+\/?$/, "");
+      if (parent !== "") assert.ok(seen.indexOf(parent) < index, `${parent} before ${name}`);
+    }
+    await rejectsWith(storage.listTree!(["nothing"]).next(), 404);
+    // A directory passed to next() is skipped: the next page starts after its keys.
+    for (let i = 1; i <= 9; i++) await client.putObject(`${prefix}v/.hid/${i}`, new Uint8Array(1));
+    await client.putObject(`${prefix}v/.hid0`, new Uint8Array(1));
+    await client.putObject(`${prefix}v/after.txt`, new Uint8Array(1));
+    const tree = storage.listTree!(["v"]);
+    const first = await tree.next();
+    assert.deepEqual(
+      first.value!.map(({ path, entry }) => `${path.join("/")} ${entry.kind}`),
+      [".hid directory", ".hid/1 file", ".hid/2 file", ".hid/3 file"],
+    );
+    const rest = [];
+    for (let page = await tree.next([".hid"]); !page.done; page = await tree.next()) {
+      rest.push(...page.value.map(({ path }) => path.join("/")));
+    }
+    assert.deepEqual(rest, [".hid0", "after.txt"]);
+    assert.deepEqual(
+      (await Array.fromAsync(storage.listTree!(["u"]))).flat().map(({ path }) => path),
+      [["outside.txt"]],
+    );
+  },
+  { listPageKeys: 3 },
+);
+
 /**
  * A client whose next PutObject of `key` is preceded by another writer's
  * (through a second client): another instance winning the race between the

@@ -29,7 +29,14 @@
 
 import { HttpError } from "../http/errors.ts";
 import type { BodySink, BodyStream, Request, Response } from "../http/message.ts";
-import type { ListedEntry, Storage, StoragePath, StoredEntry } from "../storage/storage.ts";
+import type {
+  ListedEntry,
+  Storage,
+  StoragePath,
+  StoredEntry,
+  TreeEntry,
+} from "../storage/storage.ts";
+import { isMissing } from "../storage/fs_errors.ts";
 import { escapeHtml } from "../ui/html.ts";
 import { fileKind, ICON_SPRITE, iconSvg } from "../ui/icons.ts";
 import {
@@ -225,12 +232,18 @@ class Search {
     }
   }
 
-  /** The entries of a directory below the folder; null when the store will not list it (gone, out of ROOT). */
+  /**
+   * The entries of a directory below the folder; null when the store will
+   * not list it (out of ROOT), it went away since its parent was listed, or
+   * the server may not read it (file permissions): one such directory must
+   * not end the search of all the others.
+   */
   async #list(path: readonly string[]): Promise<ListedEntry[] | null> {
     try {
       return await this.storage.list([...this.segments, ...path]);
     } catch (error) {
       if (error instanceof HttpError && error.status === 404) return null;
+      if (isMissing(error) || error instanceof Deno.errors.PermissionDenied) return null;
       throw error;
     }
   }
@@ -264,23 +277,32 @@ class Search {
     }
   }
 
-  /** The store's flat listing in key order; everything below a hidden directory is passed over. */
-  async *#walkFlat(pages: AsyncGenerator<{ path: readonly string[]; entry: StoredEntry }[]>) {
-    /** The path (with a trailing "/") of the hidden directory whose keys are being passed. */
-    let hidden: string | null = null;
+  /**
+   * The store's flat listing in key order. Everything below a hidden
+   * directory is passed over, and when a page ends inside one, the store is
+   * told to skip the rest of it.
+   */
+  async *#walkFlat(pages: AsyncGenerator<TreeEntry[], void, readonly string[] | undefined>) {
+    /** The hidden directory whose keys are being passed, and its path with a trailing "/". */
+    let hidden: readonly string[] | undefined;
+    let hiddenBelow: string | null = null;
     try {
       while (true) {
-        const page = await this.#beforeDeadline(pages.next());
+        const page = await this.#beforeDeadline(pages.next(hidden));
         if (page === TIMED_OUT || page.done) return;
         const batch: Found[] = [];
         for (const { path, entry } of page.value) {
           if (!this.#count()) break;
           const joined = path.join("/");
-          if (hidden !== null && joined.startsWith(hidden)) continue;
-          hidden = null;
+          if (hiddenBelow !== null && joined.startsWith(hiddenBelow)) continue;
+          hidden = undefined;
+          hiddenBelow = null;
           const name = path[path.length - 1];
           if (!this.#visible(path.slice(0, -1), name)) {
-            if (entry.kind === "directory") hidden = `${joined}/`;
+            if (entry.kind === "directory") {
+              hidden = path;
+              hiddenBelow = `${joined}/`;
+            }
             continue;
           }
           const match = findMatch(name, this.#folded);

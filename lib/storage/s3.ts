@@ -778,17 +778,22 @@ export class S3Storage implements Storage {
    * listing request: directories are told by the keys below them (or their
    * marker), each met once since the keys of a directory are contiguous in
    * key order. Keys with an empty segment ("a//b"), which no URL reaches,
-   * are left out.
+   * are left out. A directory passed to `next()` is skipped by starting the
+   * next request after its keys.
    */
-  async *listTree(path: StoragePath): AsyncGenerator<TreeEntry[]> {
+  async *listTree(
+    path: StoragePath,
+  ): AsyncGenerator<TreeEntry[], void, readonly string[] | undefined> {
     const prefix = this.#directoryPrefix(path);
     /** The directories of the previous key: where the walk is. */
     let current: string[] = [];
     let token: string | null = null;
+    let startAfter: string | null = null;
     let found = path.length === 0;
-    do {
+    let more = true;
+    while (more) {
       const page: ListPage = await this.#mapped(() =>
-        this.#client.listObjects({ prefix, maxKeys: this.#listPageKeys, token })
+        this.#client.listObjects({ prefix, maxKeys: this.#listPageKeys, token, startAfter })
       );
       const entries: TreeEntry[] = [];
       for (const object of page.objects) {
@@ -806,10 +811,17 @@ export class S3Storage implements Storage {
         current = directories;
         if (!isMarker) entries.push({ path: names, entry: fileEntry(object) });
       }
-      token = page.nextToken;
       if (!found) throw new HttpError(404, "Not found");
-      yield entries;
-    } while (token !== null);
+      token = page.nextToken;
+      more = token !== null;
+      const skip = yield entries;
+      if (skip !== undefined && more) {
+        // Past every key below `skip` (keys sort by their UTF-8 bytes, and none can go
+        // past U+10FFFF after the "/"): the listing goes on from there, not from the token.
+        token = null;
+        startAfter = `${prefix}${skip.join("/")}/\u{10FFFF}`;
+      }
+    }
   }
 
   stage(path: StoragePath, early?: WriteCondition): Promise<StagedFile> {

@@ -482,12 +482,14 @@ export class S3Client {
     delimiter?: string;
     maxKeys?: number;
     token?: string | null;
+    startAfter?: string | null;
   }): Promise<ListPage> {
     const query: [string, string][] = [["list-type", "2"]];
     if (options.token) query.push(["continuation-token", options.token]);
     if (options.delimiter !== undefined) query.push(["delimiter", options.delimiter]);
     if (options.maxKeys !== undefined) query.push(["max-keys", String(options.maxKeys)]);
     query.push(["prefix", options.prefix]);
+    if (options.startAfter) query.push(["start-after", options.startAfter]);
     const response = await this.send("ListObjectsV2", "GET", this.url("", query));
     const text = await this.#document("ListObjectsV2", response);
     const objects = xmlElements(text, "Contents").map((block): ListedObject => ({

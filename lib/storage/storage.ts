@@ -151,10 +151,12 @@ export interface Storage {
    * before what is in it: for a store whose listing is flat by nature (S3's
    * keys under a prefix), where this costs one request per page rather than
    * one per directory. Its own bookkeeping comes too (a caller filters as
-   * listings do). Optional: a store without it is walked with
+   * listings do). A caller that passes a directory (its path from `path`) to
+   * `next()` gets nothing more from below it: a hidden directory is passed
+   * over without being read. Optional: a store without it is walked with
    * {@linkcode Storage.list}. Throws (404) when there is no directory there.
    */
-  listTree?(path: StoragePath): AsyncGenerator<TreeEntry[]>;
+  listTree?(path: StoragePath): AsyncGenerator<TreeEntry[], void, readonly string[] | undefined>;
   /**
    * Starts a new version of the file at `path`, creating missing parent
    * directories. Nothing is visible at `path` until {@linkcode Storage.commit}.
