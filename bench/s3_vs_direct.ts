@@ -3,7 +3,9 @@
  * client talking to the same gateway, in the same run: GET 16 MiB, PUT 1
  * MiB and GET 1 KiB, each loaded by the same number of concurrent loops for
  * the same time, the two targets interleaved, several repeats; the report
- * gives each side's median throughput and their ratio. The direct client
+ * gives each side's median throughput and their ratio, and the CPU time per
+ * request of filedrop, of this process (the load generator and, on the
+ * direct side, the S3 client) and of the gateway's daemons. The direct client
  * is the one filedrop itself uses (lib/storage/s3_client.ts: aws4fetch
  * signatures, GetObject over `fetch`, PutObject over `node:http` with
  * Content-MD5), so the ratio is what the server adds. Needs the test
@@ -15,6 +17,7 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startServer } from "./launcher.ts";
+import { clockTicksPerSecond, cpuTicks } from "./procfs.ts";
 import { S3Client } from "../lib/storage/s3_client.ts";
 import type { S3Config } from "../lib/storage/s3_config.ts";
 
@@ -35,10 +38,36 @@ const CASES: Case[] = [
   { name: "get-1k", method: "GET", bytes: 1024 },
 ];
 
-/** One measured run: requests completed in `seconds`. */
+/** One measured run: requests completed in `seconds`, and CPU ticks spent meanwhile. */
 interface Run {
   requests: number;
   seconds: number;
+  /** CPU ticks of filedrop's process (0 on the direct side, where it idles). */
+  filedropTicks: number;
+  /** CPU ticks of this process: the load generator, and on the direct side the S3 client. */
+  clientTicks: number;
+  /** CPU ticks of the gateway's daemons (0 when their pids are unknown). */
+  gatewayTicks: number;
+}
+
+/**
+ * The pids of the test gateway's daemons (radosgw, ceph-osd, ceph-mon),
+ * from the pid files `scripts/ceph.ts` writes in `$FILEDROP_CEPH_DIR`;
+ * empty for any other endpoint.
+ */
+function gatewayPids(): number[] {
+  const dir = Deno.env.get("FILEDROP_CEPH_DIR");
+  if (!dir) return [];
+  const pids: number[] = [];
+  for (const name of ["client.rgw.filedrop.pid", "osd.0.pid", "mon.a.pid"]) {
+    try {
+      const pid = Number(Deno.readTextFileSync(`${dir}/${name}`).trim());
+      if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+    } catch {
+      // Not this layout: no gateway figures.
+    }
+  }
+  return pids;
 }
 
 function configFromEnv(): S3Config {
@@ -72,12 +101,14 @@ async function drain(body: ReadableStream<Uint8Array> | null): Promise<number> {
   return length;
 }
 
-/** Runs `request` in `concurrency` loops for `seconds`; how many completed. */
+/** Runs `request` in `concurrency` loops for `seconds`; how many completed, at what CPU cost. */
 async function load(
   concurrency: number,
   seconds: number,
   request: (loop: number, n: number) => Promise<void>,
+  pids: { filedrop: number[]; gateway: number[] },
 ): Promise<Run> {
+  const before = [cpuTicks(pids.filedrop), cpuTicks([Deno.pid]), cpuTicks(pids.gateway)];
   const started = performance.now();
   const until = started + seconds * 1000;
   let requests = 0;
@@ -87,7 +118,13 @@ async function load(
       requests++;
     }
   }));
-  return { requests, seconds: (performance.now() - started) / 1000 };
+  return {
+    requests,
+    seconds: (performance.now() - started) / 1000,
+    filedropTicks: cpuTicks(pids.filedrop) - before[0],
+    clientTicks: cpuTicks([Deno.pid]) - before[1],
+    gatewayTicks: cpuTicks(pids.gateway) - before[2],
+  };
 }
 
 function median(values: number[]): number {
@@ -103,9 +140,16 @@ async function main(args: string[]): Promise<number> {
       duration: { type: "string", default: "5" },
       repeats: { type: "string", default: "3" },
       connections: { type: "string", default: "8" },
+      cases: { type: "string", default: CASES.map((c) => c.name).join(",") },
+      "cpu-prof": { type: "string" },
       out: { type: "string" },
     },
   });
+  const names = values.cases.split(",");
+  const cases = CASES.filter((c) => names.includes(c.name));
+  if (cases.length !== names.length) {
+    throw new Error(`--cases: one of ${CASES.map((c) => c.name).join(", ")}`);
+  }
   const seconds = Number(values.duration);
   const repeats = Number(values.repeats);
   const concurrency = Number(values.connections);
@@ -118,7 +162,7 @@ async function main(args: string[]): Promise<number> {
     return [c.name, body];
   }));
   const etags = new Map<string, string>();
-  for (const c of CASES.filter((c) => c.method === "GET")) {
+  for (const c of cases.filter((c) => c.method === "GET")) {
     const key = `${prefix}${c.name}.bin`;
     etags.set(c.name, (await client.putObject(key, bodies.get(c.name)!)).etag);
   }
@@ -137,6 +181,7 @@ async function main(args: string[]): Promise<number> {
       "--allow-write",
       "--allow-env",
       "--v8-flags=--max-semi-space-size=4",
+      ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : []),
       MAIN,
       "--host",
       HOST,
@@ -153,9 +198,11 @@ async function main(args: string[]): Promise<number> {
   }, { origin: `http://${HOST}:${port}`, cpus: null, timeoutMs: 30_000 });
   const origin = `http://${HOST}:${port}`;
   const results: Record<string, { filedrop: Run[]; direct: Run[] }> = {};
+  const pids = { filedrop: server.processIds(), gateway: gatewayPids() };
+  const loadStart = Deno.loadavg()[0].toFixed(2);
   try {
     for (let repeat = 0; repeat < repeats; repeat++) {
-      for (const c of CASES) {
+      for (const c of cases) {
         const body = bodies.get(c.name)!;
         const key = `${prefix}${c.name}.bin`;
         const viaFiledrop = (loop: number, n: number) =>
@@ -182,7 +229,12 @@ async function main(args: string[]): Promise<number> {
         const order = repeat % 2 === 0 ? ["filedrop", "direct"] : ["direct", "filedrop"];
         results[c.name] ??= { filedrop: [], direct: [] };
         for (const side of order as ("filedrop" | "direct")[]) {
-          const run = await load(concurrency, seconds, side === "filedrop" ? viaFiledrop : direct);
+          const run = await load(
+            concurrency,
+            seconds,
+            side === "filedrop" ? viaFiledrop : direct,
+            pids,
+          );
           results[c.name][side].push(run);
           console.log(
             `repeat ${repeat + 1} ${c.name} ${side}: ${
@@ -198,35 +250,58 @@ async function main(args: string[]): Promise<number> {
     for (const object of objects) await client.deleteObject(object.key);
     client.close();
   }
-  const load1 = Deno.loadavg()[0].toFixed(2);
+  const loadEnd = Deno.loadavg()[0].toFixed(2);
+  const tick = 1e6 / clockTicksPerSecond();
   const lines = [
     `# filedrop over S3 against a direct S3 client, ${new Date().toISOString()}`,
     "",
     `Gateway ${config.endpoint}; ${concurrency} concurrent loops, ${seconds} s per run, ` +
-    `${repeats} repeats interleaved; load average at the end ${load1}.`,
+    `${repeats} repeats interleaved; load average (1 min) ${loadStart} at the start, ` +
+    `${loadEnd} at the end.`,
     "",
     "| case | filedrop req/s | direct req/s | filedrop MiB/s | direct MiB/s | ratio (median) | ratios per repeat |",
     "| ---- | -------------: | -----------: | -------------: | -----------: | -------------: | ----------------- |",
   ];
+  const cpuLines = [
+    "",
+    "CPU µs per request (medians): filedrop's process; this process (load generator, and the",
+    "S3 client on the direct side); the gateway's daemons (radosgw, ceph-osd, ceph-mon).",
+    "",
+    "| case | filedrop | client via filedrop | client direct | gateway via filedrop | gateway direct |",
+    "| ---- | -------: | ------------------: | ------------: | -------------------: | -------------: |",
+  ];
   const summary: Record<string, unknown> = {};
-  for (const c of CASES) {
+  for (const c of cases) {
     const { filedrop, direct } = results[c.name];
     const rate = (run: Run) => run.requests / run.seconds;
+    const perRequest = (runs: Run[], ticks: (run: Run) => number) =>
+      median(runs.map((run) => ticks(run) * tick / Math.max(run.requests, 1)));
     const ratios = filedrop.map((run, i) => rate(run) / rate(direct[i]));
     const f = median(filedrop.map(rate));
     const d = median(direct.map(rate));
-    summary[c.name] = { filedrop: filedrop.map(rate), direct: direct.map(rate), ratios };
+    const cpu = {
+      filedrop: perRequest(filedrop, (run) => run.filedropTicks),
+      clientViaFiledrop: perRequest(filedrop, (run) => run.clientTicks),
+      clientDirect: perRequest(direct, (run) => run.clientTicks),
+      gatewayViaFiledrop: perRequest(filedrop, (run) => run.gatewayTicks),
+      gatewayDirect: perRequest(direct, (run) => run.gatewayTicks),
+    };
+    summary[c.name] = { filedrop, direct, ratios, cpuMicrosPerRequest: cpu };
     lines.push(
       `| ${c.name} | ${f.toFixed(1)} | ${d.toFixed(1)} | ${(f * c.bytes / MiB).toFixed(1)} | ` +
         `${(d * c.bytes / MiB).toFixed(1)} | ${median(ratios).toFixed(2)} | ` +
         `${ratios.map((r) => r.toFixed(2)).join(", ")} |`,
     );
+    cpuLines.push(
+      `| ${c.name} | ${Object.values(cpu).map((micros) => micros.toFixed(0)).join(" | ")} |`,
+    );
   }
+  lines.push(...cpuLines);
   console.log(lines.join("\n"));
   if (values.out) {
     await Deno.writeTextFile(
       values.out,
-      JSON.stringify({ concurrency, seconds, summary }, null, 2),
+      JSON.stringify({ concurrency, seconds, loadStart, loadEnd, summary }, null, 2),
     );
   }
   return 0;
