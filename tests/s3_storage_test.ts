@@ -474,6 +474,42 @@ racedTest(
   },
 );
 
+s3Test(
+  "a PUT is put conditional on what its stage saw: a version written meanwhile by another instance is judged, never overwritten blindly",
+  async ({ storage, client, prefix }) => {
+    const first = await put(storage, ["s.txt"], "v1");
+    // Staged with its condition checked early (as PUT does), then another instance writes.
+    const staged = await storage.stage(["s.txt"], ifMatch(first.entry.etag));
+    await staged.write(text.encode("mine"));
+    await client.putObject(`${prefix}s.txt`, text.encode("other instance"));
+    await rejectsWith(storage.commit([{ staged, condition: ifMatch(first.entry.etag) }]), 412);
+    assert.equal(new TextDecoder().decode(await readAll(storage, ["s.txt"])), "other instance");
+
+    // Unconditional: the write goes ahead over the other version, after checking it.
+    const seen: (string | undefined)[] = [];
+    const anyVersion: WriteCondition = { check: (current) => void seen.push(current?.etag) };
+    const again = await storage.stage(["s.txt"], anyVersion);
+    await again.write(text.encode("mine"));
+    const { etag: theirs } = await client.putObject(`${prefix}s.txt`, text.encode("theirs"));
+    const [replaced] = await storage.commit([{ staged: again, condition: anyVersion }]);
+    assert.equal(seen.at(-1), theirs, "the last check saw the version it replaced");
+    assert.equal(replaced.created, false);
+    assert.equal(new TextDecoder().decode(await readAll(storage, ["s.txt"])), "mine");
+
+    // Nothing there when staged, created meanwhile: replaced (204), not created (201).
+    const fresh = await storage.stage(["n.txt"], ANYTHING);
+    await fresh.write(text.encode("mine"));
+    await client.putObject(`${prefix}n.txt`, text.encode("theirs"));
+    const [committed] = await storage.commit([{ staged: fresh, condition: ANYTHING }]);
+    assert.equal(committed.created, false);
+    const createOnly = await storage.stage(["m.txt"], ONLY_NEW);
+    await createOnly.write(text.encode("mine"));
+    await client.putObject(`${prefix}m.txt`, text.encode("theirs"));
+    await rejectsWith(storage.commit([{ staged: createOnly, condition: ONLY_NEW }]), 412);
+    assert.equal(new TextDecoder().decode(await readAll(storage, ["m.txt"])), "theirs");
+  },
+);
+
 racedTest(
   "an unconditional write that loses the race is retried on the winner's version",
   async ({ storage, client, prefix }) => {

@@ -28,10 +28,12 @@
  * process (a per-key {@linkcode KeyedLock}; other instances do not see it):
  *
  * - A write committed as one PutObject (bodies up to the part size): the
- *   condition is checked against a HEAD taken under the lock, and the PUT
- *   carries `If-None-Match: *` (nothing was there) or `If-Match: <that
- *   ETag>`, so the store refuses it if anything changed in between, from
- *   any instance; the condition is then checked again against the new
+ *   condition is checked against a HEAD (for a commit of one file staged
+ *   with its condition, as PUT does, the one its stage took before the body
+ *   was read; for several files, one each under the lock), and
+ *   the PUT carries `If-None-Match: *` (nothing was there) or `If-Match:
+ *   <that ETag>`, so the store refuses it if anything changed in between,
+ *   from any instance; the condition is then checked again against the new
  *   state (up to 4 times, then 503). This is exact across instances: two
  *   instances racing `If-Match` PUTs get exactly one winner. (RGW 16.2
  *   usually answers the loser with 500 instead of 412: see
@@ -249,11 +251,25 @@ class S3StagedFile implements StagedFile {
   #spent = false;
   #held = 0;
   #peak = 0;
+  /**
+   * What was at the path when it was staged (undefined: not looked at). A
+   * PUT's commit puts its version conditional on exactly this (If-Match its
+   * ETag, or If-None-Match), so the store refuses it if anything changed
+   * since, and a lost race looks again: as exact as a fresh HEAD, one
+   * request fewer.
+   */
+  readonly observed: StoredEntry | null | undefined;
 
-  constructor(host: StagingHost, path: StoragePath, key: string) {
+  constructor(
+    host: StagingHost,
+    path: StoragePath,
+    key: string,
+    observed?: StoredEntry | null,
+  ) {
     this.#host = host;
     this.path = path;
     this.key = key;
+    this.observed = observed;
   }
 
   get size(): number {
@@ -677,8 +693,7 @@ export class S3Storage implements Storage {
     const key = this.key(path);
     return this.#mapped(() =>
       this.#locks.run(key, async () => {
-        await this.#checkAncestors(path);
-        const current = await this.#stat(path);
+        const current = await this.#statForWrite(path);
         condition.check(current);
         if (current?.kind === "directory") throw new HttpError(409, "A directory has that name");
         const digests = parts.map((part) => hexBytes(unquoteETag(part.etag)));
@@ -712,7 +727,26 @@ export class S3Storage implements Storage {
   async #stat(path: StoragePath): Promise<StoredEntry | null> {
     if (path.length === 0) return ROOT_ENTRY;
     const info = await this.#client.headObject(this.key(path));
+    return info !== null ? fileEntry(info) : await this.#directoryEntry(path);
+  }
+
+  /**
+   * What is at `path` (not ROOT) for a write there: 409 when a proper
+   * ancestor is a file. A file at `path` itself ends the look at once: its
+   * ancestors were checked when it was written (a file that another writer
+   * put under a file is replaced, not made worse), so a replacement costs
+   * one HeadObject. Otherwise the directory probe and the ancestors' HEADs
+   * go at once.
+   */
+  async #statForWrite(path: StoragePath): Promise<StoredEntry | null> {
+    const info = await this.#client.headObject(this.key(path));
     if (info !== null) return fileEntry(info);
+    const [entry] = await Promise.all([this.#directoryEntry(path), this.#checkAncestors(path)]);
+    return entry;
+  }
+
+  /** The directory at `path` (not ROOT), or null: a one-key listing under it. */
+  async #directoryEntry(path: StoragePath): Promise<StoredEntry | null> {
     const directory = this.#directoryPrefix(path);
     const [first] = (await this.#client.listObjects({ prefix: directory, maxKeys: 1 })).objects;
     if (first === undefined) return null;
@@ -827,9 +861,13 @@ export class S3Storage implements Storage {
   stage(path: StoragePath, early?: WriteCondition): Promise<StagedFile> {
     return this.#mapped(async () => {
       if (path.length === 0) throw new HttpError(409, "ROOT is a directory");
-      if (early !== undefined) early.check(await this.stat(path));
-      await this.#checkAncestors(path);
-      return new S3StagedFile(this.#host, path, this.key(path));
+      if (early === undefined) {
+        await this.#checkAncestors(path);
+        return new S3StagedFile(this.#host, path, this.key(path));
+      }
+      const observed = await this.#statForWrite(path);
+      early.check(observed);
+      return new S3StagedFile(this.#host, path, this.key(path), observed);
     });
   }
 
@@ -843,11 +881,11 @@ export class S3Storage implements Storage {
         for (const file of files) await file.prepare();
         return await withLocks(this.#locks, files.map((file) => file.key), async () => {
           // Every condition first: a taken name fails the whole form with nothing written.
-          const currents = await mapLimited(
-            files,
-            STAT_CONCURRENCY,
-            (file) => this.#stat(file.path),
-          );
+          // One small file (a PUT) is put conditional on what its stage saw: no second HEAD.
+          const currents = files.length === 1 && files[0].observed !== undefined &&
+              !files[0].multipart
+            ? [files[0].observed]
+            : await mapLimited(files, STAT_CONCURRENCY, (file) => this.#stat(file.path));
           writes.forEach(({ condition }, i) => condition.check(currents[i]));
           if (currents.some((current) => current?.kind === "directory")) {
             throw new HttpError(409, "A directory has that name");
@@ -1078,8 +1116,7 @@ export class S3Storage implements Storage {
     return this.#mapped(async () => {
       if (path.length === 0) return false;
       return await this.#locks.run(this.key(path), async () => {
-        await this.#checkAncestors(path);
-        const current = await this.#stat(path);
+        const current = await this.#statForWrite(path);
         if (current?.kind === "directory") return false;
         if (current !== null) throw new HttpError(409, "A file exists at that path");
         try {
