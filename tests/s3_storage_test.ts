@@ -540,6 +540,44 @@ async function readAll(storage: S3Storage, path: string[]): Promise<Uint8Array> 
 }
 
 s3Test(
+  "an announced length sizes the buffer once (up to a part, within a budget); an unknown one grows it",
+  async ({ storage, prefix, client }) => {
+    const peak = (staged: unknown) => (staged as { peakBufferedBytes: number }).peakBufferedBytes;
+    const body = patternBytes(600 * 1024, 5);
+    const announced = await storage.stage(["sized.bin"], ANYTHING, body.length);
+    const unknown = await storage.stage(["grown.bin"], ANYTHING);
+    for (let offset = 0; offset < body.length; offset += 64 * 1024) {
+      await announced.write(body.subarray(offset, offset + 64 * 1024));
+      await unknown.write(body.subarray(offset, offset + 64 * 1024));
+    }
+    assert.equal(peak(announced), body.length, "one buffer of the announced size");
+    assert.equal(peak(unknown), 1024 * 1024, "doubled from 64 KiB to the next power of two");
+    await storage.commit([{ staged: announced, condition: ANYTHING }]);
+    await storage.discard(unknown);
+    const stored = await client.getObjectBytes(`${prefix}sized.bin`);
+    assert.deepEqual(stored?.bytes, body);
+
+    // Announced but not sent: at most 64 MiB of such buffers in all (eight parts), then growth.
+    const part = storage.partBytes;
+    const waiting = [];
+    for (let i = 0; i < (64 * 1024 * 1024) / part; i++) {
+      const staged = await storage.stage([`w${i}.bin`], ANYTHING, 1024 * 1024 * 1024);
+      await staged.write(new Uint8Array(1));
+      assert.equal(peak(staged), part, "a large announced body gets one part");
+      waiting.push(staged);
+    }
+    const over = await storage.stage(["over.bin"], ANYTHING, part);
+    await over.write(new Uint8Array(1));
+    assert.equal(peak(over), 64 * 1024, "past the budget: the small first buffer");
+    await storage.discard(waiting.pop()!);
+    const after = await storage.stage(["after.bin"], ANYTHING, part);
+    await after.write(new Uint8Array(1));
+    assert.equal(peak(after), part, "a released buffer gives its budget back");
+    for (const staged of [...waiting, over, after]) await storage.discard(staged);
+  },
+);
+
+s3Test(
   "a body over one part is a multipart upload holding at most two parts in memory",
   async ({ storage, client, prefix }) => {
     const body = patternBytes(12 * 1024 * 1024 + 5, 3);

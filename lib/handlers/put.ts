@@ -36,7 +36,7 @@ export async function putFile(
   });
   const condition = writeCondition(request.method, conditionalHeaders(request));
   // Checked before the body is read too: a 409 or 412 costs the client no upload.
-  const staged = await storage.stage(path, condition);
+  const staged = await storage.stage(path, condition, request.body.length ?? undefined);
   try {
     for (let chunk = await request.body.read(); chunk !== null; chunk = await request.body.read()) {
       digests.update(chunk);

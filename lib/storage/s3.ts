@@ -141,8 +141,15 @@ const MAX_PARTS = 10_000;
 const PUT_ATTEMPTS = 4;
 /** A forward seek up to this far reads and drops bytes instead of starting a new GetObject. */
 const SKIP_LIMIT = 256 * 1024;
-/** The first buffer of a staged file; it doubles up to the part size. */
+/** The first buffer of a staged file of unknown length; it doubles up to the part size. */
 const FIRST_BUFFER_BYTES = 64 * 1024;
+/**
+ * Bytes of buffers sized from an announced length before the bytes came, in
+ * all staged files at once: past it a staged file grows its buffer by
+ * doubling as bytes arrive, so clients that announce large bodies and send
+ * little cannot make the process allocate more than this for them.
+ */
+const PRESIZED_BUDGET_BYTES = 64 * 1024 * 1024;
 
 /** How an {@linkcode S3Storage} behaves. */
 export interface S3StorageOptions {
@@ -223,6 +230,10 @@ interface StagingHost {
   hold(bytes: number): boolean;
   /** Gives back what {@linkcode hold} counted. */
   unhold(bytes: number): void;
+  /** Counts a buffer sized from an announced length; false when the presized budget is spent. */
+  presize(bytes: number): boolean;
+  /** Gives back what {@linkcode presize} counted. */
+  unpresize(bytes: number): void;
 }
 
 /** A multipart upload in progress. */
@@ -259,17 +270,22 @@ class S3StagedFile implements StagedFile {
    * request fewer.
    */
   readonly observed: StoredEntry | null | undefined;
+  /** The body's announced length (0: unknown or empty); sizes the first buffer. */
+  readonly #announced: number;
+  /** Bytes of the buffer counted against the host's presized budget. */
+  #presized = 0;
 
   constructor(
     host: StagingHost,
     path: StoragePath,
     key: string,
-    observed?: StoredEntry | null,
+    options: { observed?: StoredEntry | null; length?: number } = {},
   ) {
     this.#host = host;
     this.path = path;
     this.key = key;
-    this.observed = observed;
+    this.observed = options.observed;
+    this.#announced = options.length ?? 0;
   }
 
   get size(): number {
@@ -307,6 +323,7 @@ class S3StagedFile implements StagedFile {
     if (this.#ended) return;
     this.#checkOpen();
     this.#ended = true;
+    this.#unpresize();
     if (this.#upload === null && (this.#filled === 0 || this.#host.hold(this.#filled))) {
       this.#held = this.#filled;
       if (this.#buffer.length > this.#filled) this.#buffer = this.#buffer.slice(0, this.#filled);
@@ -370,6 +387,7 @@ class S3StagedFile implements StagedFile {
   /** Frees the buffer and any budget; aborts an uncompleted upload. Spends the file. */
   async release(): Promise<void> {
     this.#spent = true;
+    this.#unpresize();
     this.#buffer = new Uint8Array(0);
     this.#spare = null;
     this.#filled = 0;
@@ -395,7 +413,24 @@ class S3StagedFile implements StagedFile {
     if (this.#ended) throw new Error("This staged file was ended");
   }
 
-  /** Grows the buffer to hold `needed` bytes: doubling (small bodies stay small), at most a part. */
+  /** Counts a buffer of `bytes` against the host's presized budget; false (nothing counted) when it is spent. */
+  #presize(bytes: number): boolean {
+    if (bytes === 0 || !this.#host.presize(bytes)) return false;
+    this.#presized = bytes;
+    return true;
+  }
+
+  /** The buffer is full or spent: nothing of it is waiting for bytes any more. */
+  #unpresize(): void {
+    if (this.#presized > 0) this.#host.unpresize(this.#presized);
+    this.#presized = 0;
+  }
+
+  /**
+   * Grows the buffer to hold `needed` bytes, at most a part: sized once from
+   * the announced length when the budget allows, else doubling (small bodies
+   * stay small).
+   */
   #reserve(needed: number): void {
     if (needed <= this.#buffer.length) return;
     const partBytes = this.#host.partBytes;
@@ -404,6 +439,9 @@ class S3StagedFile implements StagedFile {
       // After the first part the body is known to be large: a whole part, reused when one is back.
       grown = this.#spare ?? new Uint8Array(partBytes);
       this.#spare = null;
+    } else if (this.#buffer.length === 0 && this.#presize(Math.min(this.#announced, partBytes))) {
+      // The announced length, up to a part: one buffer for the whole body, no growth, no copies.
+      grown = new Uint8Array(Math.max(this.#presized, needed));
     } else {
       let capacity = Math.max(FIRST_BUFFER_BYTES, this.#buffer.length * 2);
       while (capacity < needed) capacity *= 2;
@@ -459,6 +497,7 @@ class S3StagedFile implements StagedFile {
       });
     inFlight.catch(() => {}); // Observed by the next #settle.
     upload.inFlight = inFlight;
+    this.#unpresize();
     this.#buffer = new Uint8Array(0);
     this.#filled = 0;
   }
@@ -594,6 +633,7 @@ export class S3Storage implements Storage {
   readonly #host: StagingHost;
   readonly #trees: S3Trees;
   #heldBytes = 0;
+  #presizedBytes = 0;
   readonly lockTable: S3LockTable;
 
   /** @param options the client, key prefix, locks and sizes */
@@ -621,6 +661,12 @@ export class S3Storage implements Storage {
         return true;
       },
       unhold: (bytes) => void (this.#heldBytes -= bytes),
+      presize: (bytes) => {
+        if (this.#presizedBytes + bytes > PRESIZED_BUDGET_BYTES) return false;
+        this.#presizedBytes += bytes;
+        return true;
+      },
+      unpresize: (bytes) => void (this.#presizedBytes -= bytes),
     };
   }
 
@@ -858,16 +904,16 @@ export class S3Storage implements Storage {
     }
   }
 
-  stage(path: StoragePath, early?: WriteCondition): Promise<StagedFile> {
+  stage(path: StoragePath, early?: WriteCondition, length?: number): Promise<StagedFile> {
     return this.#mapped(async () => {
       if (path.length === 0) throw new HttpError(409, "ROOT is a directory");
       if (early === undefined) {
         await this.#checkAncestors(path);
-        return new S3StagedFile(this.#host, path, this.key(path));
+        return new S3StagedFile(this.#host, path, this.key(path), { length });
       }
       const observed = await this.#statForWrite(path);
       early.check(observed);
-      return new S3StagedFile(this.#host, path, this.key(path), observed);
+      return new S3StagedFile(this.#host, path, this.key(path), { observed, length });
     });
   }
 

@@ -163,8 +163,10 @@ export interface Storage {
    * With `early`, that condition is checked first against what is there now
    * (and again at the commit): a write that cannot succeed fails before its
    * body is read, so a client waiting on `100-continue` learns it at once.
+   * `length` is the body's announced length when known (Content-Length): a
+   * store that buffers may size its buffer once from it.
    */
-  stage(path: StoragePath, early?: WriteCondition): Promise<StagedFile>;
+  stage(path: StoragePath, early?: WriteCondition, length?: number): Promise<StagedFile>;
   /**
    * Makes staged versions visible, all or none: every condition is checked
    * (against what is at each path then) before any version is put in place.
