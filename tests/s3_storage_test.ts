@@ -11,6 +11,7 @@
  */
 
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { HttpError } from "../lib/http/errors.ts";
 import { KeyedLock } from "../lib/storage/keyed_lock.ts";
 import { MIN_PART_BYTES, S3Storage } from "../lib/storage/s3.ts";
@@ -426,6 +427,26 @@ function racedTest(
     },
   });
 }
+
+s3Test(
+  "PutObject signs its body: the store verifies the SHA-256 (a body changed on the way is 400) and its ETag is the body's MD5",
+  async ({ client, prefix }) => {
+    const body = patternBytes(100_000, 9);
+    const { etag } = await client.putObject(`${prefix}signed.bin`, body);
+    assert.equal(etag, `"${createHash("md5").update(body).digest("hex")}"`);
+    const altered = body.slice();
+    altered[500] ^= 1;
+    // What a body altered after signing looks like to the store: the signed hash of `body`.
+    const signedFor = createHash("sha256").update(body).digest("hex");
+    await assert.rejects(
+      client.sendBody("PutObject", "PUT", client.url(`${prefix}signed.bin`), altered, {
+        headers: { "x-amz-content-sha256": signedFor },
+      }),
+      (error: unknown) => error instanceof S3Error && error.status === 400,
+    );
+    assert.deepEqual((await client.getObjectBytes(`${prefix}signed.bin`))?.bytes, body);
+  },
+);
 
 s3Test("conditional commits: create-only and if-match", async ({ storage }) => {
   const first = await put(storage, ["c.txt"], "v1");

@@ -16,10 +16,11 @@
  * file system.
  *
  * Writing. A staged file is buffered in memory up to one part (8 MiB by
- * default). If the body ends within it, the commit is ONE PutObject with
- * Content-MD5; past it the upload becomes a multipart upload of 8 MiB parts
- * (Content-MD5 on each), with at most two parts in memory (one uploading,
- * one filling), completed at the commit. Forms end each file
+ * default). If the body ends within it, the commit is ONE PutObject with a
+ * signed payload (its SHA-256, which the store verifies); past it the
+ * upload becomes a multipart upload of 8 MiB parts (Content-MD5 on each),
+ * with at most two parts in memory (one uploading, one filling), completed
+ * at the commit. Forms end each file
  * ({@linkcode StagedFile.end}) before the next: a small ended file stays in
  * memory while the store holds less than 64 MiB of such files, else it goes
  * up at once as a one-part multipart upload.
