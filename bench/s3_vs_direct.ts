@@ -5,12 +5,12 @@
  * the same time, the two targets interleaved, several repeats; the report
  * gives each side's median throughput and their ratio, and the CPU time per
  * request of filedrop, of this process (the load generator and, on the
- * direct side, the S3 client) and of the gateway's daemons. The direct client
- * is the one filedrop itself uses (lib/storage/s3_client.ts: aws4fetch
- * signatures, GetObject over `fetch`, PutObject over `node:http` with a
- * signed payload, keep-alive connections on both), so the ratio is what
- * the server adds. Needs the test
- * gateway's environment (`deno task ceph:up`, then `. $FILEDROP_CEPH_DIR/env`).
+ * direct side, the S3 client) and of the gateway's daemons. The direct
+ * client is the one filedrop itself uses (lib/storage/s3_client.ts:
+ * aws4fetch signatures, GetObject over `fetch`, PutObject over `node:http`
+ * with a signed payload, keep-alive connections on both), so the ratio is
+ * what the server adds. Needs the test gateway's environment (`deno task
+ * ceph:up`, then `. $FILEDROP_CEPH_DIR/env`).
  *
  * @module
  */
