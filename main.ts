@@ -10,7 +10,16 @@ import { HELP, parseCommandLine, UsageError } from "./lib/cli.ts";
 import { completionScript } from "./lib/completions.ts";
 import { checkHealth } from "./lib/healthcheck.ts";
 import type { Command } from "./lib/cli.ts";
-import { hashPassword, InsecureConfigurationError, serve } from "./lib/mod.ts";
+import {
+  hashPassword,
+  InsecureConfigurationError,
+  openShareLinks,
+  serve,
+  ShareError,
+} from "./lib/mod.ts";
+import { checkNewLink } from "./lib/policy/share_links.ts";
+import { decodeUrlPath } from "./lib/handlers/url_path.ts";
+import { HttpError } from "./lib/http/errors.ts";
 import type { ServeOptions } from "./lib/mod.ts";
 import { serveWithWorkers } from "./lib/server/workers.ts";
 import type { WorkerReports } from "./lib/server/workers.ts";
@@ -200,6 +209,59 @@ async function runServe(command: Extract<Command, { kind: "serve" }>): Promise<v
   await server.finished;
 }
 
+/** `filedrop share`: prints a new link's URL on stdout (its id and expiry on stderr), or revokes one. */
+async function runShare(command: Extract<Command, { kind: "share" }>): Promise<void> {
+  let opened: Awaited<ReturnType<typeof openShareLinks>>;
+  try {
+    opened = await openShareLinks({
+      root: command.root,
+      s3: command.s3,
+      shareSecret: command.secret ?? undefined,
+    });
+  } catch (error) {
+    if (error instanceof S3ConfigError) fail(error.message);
+    fail(`cannot open ROOT ${JSON.stringify(command.root)}: ${(error as Error).message}`);
+  }
+  const { links, storage, close } = opened;
+  try {
+    const action = command.action;
+    if (action.kind === "revoke") {
+      const fresh = await links.revoke(action.id);
+      console.log(fresh ? `revoked link ${action.id}` : `link ${action.id} was already revoked`);
+      return;
+    }
+    let path: string[];
+    try {
+      path = decodeUrlPath(action.path).segments;
+    } catch (error) {
+      fail(`not a valid PATH: ${error instanceof HttpError ? error.message : String(error)}`);
+    }
+    const link = {
+      scope: action.scope,
+      path,
+      lifetimeMs: action.lifetimeMs,
+      maxBytes: action.maxBytes,
+    };
+    const created = await links.create(link, await checkNewLink(storage, link));
+    console.log(new URL(created.urlPath.slice(1), action.baseUrl).href);
+    const what = action.scope === "upload" ? "drop link into" : "read link to";
+    console.error(
+      `filedrop: ${what} /${path.join("/")}, id ${created.grant.id}, until ` +
+        `${new Date(created.grant.expiresAt).toISOString()}` +
+        (action.maxBytes === null ? "" : `, at most ${action.maxBytes} bytes`) +
+        `; revoke with: filedrop share --revoke ${created.grant.id}`,
+    );
+  } catch (error) {
+    if (error instanceof ShareError) fail(error.message);
+    if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
+      fail(`cannot write ROOT's share state: ${error.message}`);
+    }
+    throw error;
+  } finally {
+    await close();
+  }
+}
+
 async function start(args: string[]): Promise<void> {
   let command: Command;
   try {
@@ -229,6 +291,8 @@ async function start(args: string[]): Promise<void> {
       if (password === "") fail("hash-password reads the password on stdin; it was empty");
       return void console.log(await hashPassword(password));
     }
+    case "share":
+      return await runShare(command);
     case "serve":
       return await runServe(command);
   }

@@ -12,6 +12,7 @@ import { readConfigFile } from "./config_file.ts";
 import type { ConfigKind } from "./config_file.ts";
 import { parseRule, RuleSyntaxError } from "./policy/rule_syntax.ts";
 import { parseCidr } from "./policy/ip_address.ts";
+import type { S3Options } from "./storage/s3_config.ts";
 
 /** Thrown for a bad command line; the message is shown to the user. */
 export class UsageError extends Error {
@@ -36,6 +37,7 @@ export type Command =
   | { kind: "hash-password" }
   | { kind: "completions"; shell: Shell }
   | { kind: "healthcheck"; url: string }
+  | ShareCommand
   | {
     kind: "serve";
     options: ServeOptions;
@@ -45,6 +47,30 @@ export type Command =
     reporting: Reporting;
     tlsFiles: { cert: string; key: string } | null;
   };
+
+/** `filedrop share`: make a share or drop link, or revoke one. */
+export interface ShareCommand {
+  kind: "share";
+  /** ROOT, as for serving. */
+  root: string;
+  /** Endpoint and profile of an `s3://` ROOT. */
+  s3?: S3Options;
+  /** `--share-secret` (or the environment's), else null: the store's own. */
+  secret: string | null;
+  /** What to do. */
+  action:
+    | {
+      kind: "create";
+      /** The URL path shared, as typed ("/photos/2026/"). */
+      path: string;
+      scope: "read" | "upload";
+      lifetimeMs: number;
+      maxBytes: number | null;
+      /** The server's public URL, ending in "/". */
+      baseUrl: string;
+    }
+    | { kind: "revoke"; id: string };
+}
 
 /** The default port; when it is taken and no port was given, the server picks a free one. */
 export const DEFAULT_PORT = 8080;
@@ -66,6 +92,7 @@ export const SUBCOMMANDS = {
   "hash-password": "read a password on stdin, print its hash for --auth",
   completions: `print a completion script for ${SHELLS.join(", ")}`,
   healthcheck: "exit 0 if the server at URL (default http://127.0.0.1:$PORT/) answers",
+  share: "print a share or drop link to PATH (or --revoke ID)",
 } as const;
 
 /** The headings of `--help`, in order, with any lines printed after their options. */
@@ -93,6 +120,13 @@ const SECTIONS = {
     ],
   },
   output: { title: "Output", notes: [] },
+  share: {
+    title: "Share links (filedrop share PATH [ROOT])",
+    notes: [
+      "A link works with no account on every server of ROOT; they all read the",
+      "secret (and revocations) from ROOT's hidden state unless --share-secret.",
+    ],
+  },
 } as const;
 
 /**
@@ -324,6 +358,56 @@ export const OPTIONS = {
     ],
     brief: "take S3 credentials, region and endpoint from this AWS profile",
   },
+  "share-secret": {
+    type: "string",
+    value: "SECRET",
+    section: "share",
+    help: [
+      "sign links with SECRET (16+ bytes; servers and",
+      "'filedrop share' need the same; default: one",
+      "generated into ROOT's hidden state)",
+    ],
+    brief: "sign share links with this secret",
+    env: "FILEDROP_SHARE_SECRET",
+  },
+  read: {
+    type: "boolean",
+    section: "share",
+    help: ["share: a read link (the default): the file, or", "the folder's tree, read-only"],
+    brief: "share: a read-only link",
+  },
+  "upload-only": {
+    type: "boolean",
+    section: "share",
+    help: ["share: a drop link: upload files into the folder,", "see nothing of it"],
+    brief: "share: an upload-only drop link",
+  },
+  expires: {
+    type: "string",
+    value: "TIME",
+    section: "share",
+    help: ["share: the link works for TIME: 30m, 12h, 7d", "(default), 2w; at most 3650d"],
+    brief: "share: how long the link works (default 7d)",
+  },
+  "max-bytes": {
+    type: "string",
+    value: "SIZE",
+    section: "share",
+    help: ["share: a drop link stores at most SIZE in all"],
+  },
+  "base-url": {
+    type: "string",
+    value: "URL",
+    section: "share",
+    help: ["share: the server's public URL (default", "http://127.0.0.1:$PORT/)"],
+    brief: "share: the server's public URL",
+  },
+  revoke: {
+    type: "string",
+    value: "ID",
+    section: "share",
+    help: ["share: revoke the link with this id for good"],
+  },
   log: {
     type: "string",
     value: "FORMAT",
@@ -385,6 +469,8 @@ export const HELP = [
   "       filedrop hash-password      (reads a password on stdin, prints its hash)",
   `       filedrop completions SHELL  (prints a script for SHELL: ${SHELLS.join(", ")})`,
   "       filedrop healthcheck [URL]  (exits 0 if the server at URL answers)",
+  "       filedrop share PATH [ROOT]  (prints a share or drop link; see below)",
+  "       filedrop share --revoke ID [ROOT]",
   "",
   "Serves ROOT (default: the current directory) over HTTP: GET and HEAD read",
   "files, PUT uploads them atomically, DELETE removes them, MOVE renames them.",
@@ -408,6 +494,8 @@ export const HELP = [
   '  filedrop --host 0.0.0.0 --auth "me:$(filedrop hash-password)" ~/drop',
   "  curl -T photo.jpg http://127.0.0.1:8080/photos/photo.jpg",
   "  source <(filedrop completions bash)     complete filedrop's options in bash",
+  "  filedrop share --upload-only --max-bytes 2G /inbox/ ~/drop",
+  "                                          a week-long drop link to ~/drop/inbox",
   "",
 ].join("\n");
 
@@ -536,6 +624,7 @@ export function parseCommandLine(
     return { kind: "completions", shell };
   }
   if (args[0] === "healthcheck") return { kind: "healthcheck", url: healthcheckUrl(args, env) };
+  if (args[0] === "share") return parseShare(args.slice(1), env);
   let parsed = parseOptions(args);
   if (parsed.values.help) return { kind: "help" };
   if (parsed.values.version) return { kind: "version" };
@@ -555,6 +644,9 @@ export function parseCommandLine(
   const { values, positionals } = parsed;
   if (positionals.length > 1) throw new UsageError("only one ROOT directory may be given");
 
+  for (const name of SHARE_ONLY) {
+    if (values[name] !== undefined) throw new UsageError(`--${name} belongs to 'filedrop share'`);
+  }
   const portText = values.port ?? env.PORT;
   const maxBody = values["max-body"] ?? env[`${ENV_PREFIX}MAX_BODY`];
   const auth = values.auth ?? (env[`${ENV_PREFIX}AUTH`] ? [env[`${ENV_PREFIX}AUTH`]!] : []);
@@ -567,6 +659,8 @@ export function parseCommandLine(
     listing: !values["no-listing"],
     dotfiles: values.dotfiles ?? false,
   };
+  const shareSecret = values["share-secret"] ?? env[`${ENV_PREFIX}SHARE_SECRET`];
+  if (shareSecret !== undefined) options.shareSecret = checkSecret(shareSecret);
   if (values.cors) options.cors = true;
   if (values.spa) options.spa = true;
   if (values["no-compress"]) options.compress = false;
@@ -622,12 +716,8 @@ export function parseCommandLine(
     pathStyle: values["s3-path-style"],
     profile: values["s3-profile"],
   };
-  if (Object.values(s3Flags).some((value) => value !== undefined)) {
-    if (!/^s3:\/\//i.test(options.root)) throw new UsageError("--s3-* options need an s3:// ROOT");
-    options.s3 = Object.fromEntries(
-      Object.entries(s3Flags).filter(([, value]) => value !== undefined),
-    );
-  }
+  const s3 = s3Options(options.root, s3Flags);
+  if (s3 !== undefined) options.s3 = s3;
 
   const workers = parseWorkers(values.workers ?? env[`${ENV_PREFIX}WORKERS`] ?? "1");
 
@@ -648,4 +738,127 @@ export function parseCommandLine(
     reporting: { log: log as Reporting["log"], quiet: values.quiet ?? false },
     tlsFiles: certFile === undefined ? null : { cert: certFile, key: keyFile! },
   };
+}
+
+/** The options only `filedrop share` takes. */
+const SHARE_ONLY = ["read", "upload-only", "expires", "max-bytes", "base-url", "revoke"] as const;
+
+/** The `--s3-*` flags given, checked against ROOT; undefined when none were. */
+function s3Options(
+  root: string,
+  flags: { endpoint?: string; pathStyle?: boolean; profile?: string },
+): S3Options | undefined {
+  if (!Object.values(flags).some((value) => value !== undefined)) return undefined;
+  if (!/^s3:\/\//i.test(root)) throw new UsageError("--s3-* options need an s3:// ROOT");
+  return Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
+}
+
+function checkSecret(secret: string): string {
+  if (new TextEncoder().encode(secret).length < 16) {
+    throw new UsageError("--share-secret needs at least 16 bytes");
+  }
+  return secret;
+}
+
+const DURATION = /^([0-9]+)([smhdw])$/;
+const DURATION_MS: Record<string, number> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 7 * 86_400_000,
+};
+
+/** `30m`, `12h`, `7d`, `2w` in ms; a link lasts one second to ten years. */
+export function parseDuration(text: string): number {
+  const match = DURATION.exec(text.trim());
+  const ms = match === null ? NaN : Number(match[1]) * DURATION_MS[match[2]];
+  if (!(ms >= 1000 && ms <= 3650 * 86_400_000)) {
+    throw new UsageError(
+      `--expires takes a time from 1s to 3650d such as 30m, 12h, 7d or 2w, not ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return ms;
+}
+
+/** `filedrop share ...`: the arguments after `share`. */
+function parseShare(args: string[], env: Record<string, string | undefined>): Command {
+  const names = [
+    ...SHARE_ONLY,
+    "share-secret",
+    "s3-endpoint",
+    "s3-path-style",
+    "s3-profile",
+  ] as const;
+  const options = Object.fromEntries(names.map((name) => [name, OPTIONS[name]]));
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, strict: true, options });
+  } catch (error) {
+    throw usageErrorFrom(error);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const positionals = parsed.positionals;
+  const revoke = values.revoke as string | undefined;
+  const [path, rootArgument] = revoke === undefined ? positionals : [undefined, ...positionals];
+  if (positionals.length > (revoke === undefined ? 2 : 1)) {
+    throw new UsageError("share takes a PATH and at most one ROOT");
+  }
+  const root = rootArgument ?? env[`${ENV_PREFIX}ROOT`] ?? ".";
+  const secretText = (values["share-secret"] as string | undefined) ??
+    env[`${ENV_PREFIX}SHARE_SECRET`];
+  const command: ShareCommand = {
+    kind: "share",
+    root,
+    secret: secretText === undefined ? null : checkSecret(secretText),
+    action: { kind: "revoke", id: revoke ?? "" },
+  };
+  const s3 = s3Options(root, {
+    endpoint: values["s3-endpoint"] as string | undefined,
+    pathStyle: values["s3-path-style"] as boolean | undefined,
+    profile: values["s3-profile"] as string | undefined,
+  });
+  if (s3 !== undefined) command.s3 = s3;
+  if (revoke !== undefined) {
+    if (!/^[0-9a-f]{16}$/.test(revoke)) {
+      throw new UsageError(
+        `--revoke takes a link id (16 hex digits), not ${JSON.stringify(revoke)}`,
+      );
+    }
+    const creating = ["read", "upload-only", "expires", "max-bytes", "base-url"];
+    const mixed = creating.find((name) => values[name] !== undefined);
+    if (mixed !== undefined) throw new UsageError(`--revoke does not go with --${mixed}`);
+    return command;
+  }
+  if (path === undefined || !path.startsWith("/")) {
+    throw new UsageError("share needs the PATH to share, as a URL path such as /photos/");
+  }
+  if (values.read && values["upload-only"]) {
+    throw new UsageError("a link is --read or --upload-only, not both");
+  }
+  const scope = values["upload-only"] ? "upload" : "read";
+  const maxBytesText = values["max-bytes"] as string | undefined;
+  if (maxBytesText !== undefined && scope !== "upload") {
+    throw new UsageError("--max-bytes is for --upload-only links");
+  }
+  const maxBytes = maxBytesText === undefined ? null : parseSize(maxBytesText);
+  if (maxBytes === 0) throw new UsageError("--max-bytes must be more than 0");
+  const port = env.PORT ?? String(DEFAULT_PORT);
+  const baseUrl = (values["base-url"] as string | undefined) ?? `http://127.0.0.1:${port}/`;
+  if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) {
+    throw new UsageError(
+      `--base-url needs an http:// or https:// URL, not ${JSON.stringify(baseUrl)}`,
+    );
+  }
+  command.action = {
+    kind: "create",
+    path,
+    scope,
+    lifetimeMs: parseDuration((values.expires as string | undefined) ?? "7d"),
+    maxBytes,
+    baseUrl: baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`,
+  };
+  return command;
 }

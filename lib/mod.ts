@@ -19,6 +19,7 @@ import { Access, AccessPolicy, legacyRules } from "./policy/access.ts";
 import type { AccessRule, ProxyAuthOptions } from "./policy/access.ts";
 import { parseRule } from "./policy/rule_syntax.ts";
 import { withCors } from "./policy/cors.ts";
+import { ShareError, ShareLinks, withShareCreation, withShareLinks } from "./policy/share_links.ts";
 import { isPublicBind, withGuard } from "./policy/guard.ts";
 import { allowedMethods, createHandler } from "./handlers/router.ts";
 import { DEFAULT_SEARCH_LIMITS } from "./handlers/search.ts";
@@ -32,6 +33,8 @@ import { FsUploadStore } from "./storage/fs_uploads.ts";
 import { S3UploadStore } from "./storage/s3_uploads.ts";
 import { FsStorage } from "./storage/fs.ts";
 import { openS3Storage } from "./storage/s3.ts";
+import type { S3Storage } from "./storage/s3.ts";
+import type { Storage } from "./storage/storage.ts";
 import { isS3Root } from "./storage/s3_config.ts";
 import type { S3Options } from "./storage/s3_config.ts";
 import { acceptInto, ConnectionPool } from "./server/accept_loop.ts";
@@ -101,6 +104,12 @@ export interface ServeOptions {
   sweepOnStart?: boolean;
   /** Serve HTTPS with this PEM certificate chain and private key. */
   tls?: { cert: string; key: string };
+  /**
+   * The secret share links are signed with (at least 16 bytes); default: one
+   * generated into the store's state (`.filedrop-tmp-state/share/secret`)
+   * when the first link is made, which every instance on the store reads.
+   */
+  shareSecret?: string;
   /** Follow symlinks whose target is outside ROOT, for reads only (unsafe); default false. */
   followSymlinks?: boolean;
   /** How long an unfinished resumable upload is kept, in ms; default one day. */
@@ -192,8 +201,11 @@ interface Core {
 /** Resumable uploads not completed within a day are removed. */
 const DEFAULT_UPLOAD_EXPIRY_MS = 24 * 60 * 60 * 1000;
 
-async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
-  const locks = new KeyedLock();
+/** Opens the store of `options.root`: a directory, or a bucket for an `s3://` ROOT. */
+async function openStore(
+  options: ConnectionHandlerOptions,
+  locks: KeyedLock,
+): Promise<{ storage: FsStorage | S3Storage; rootReal: string }> {
   const s3 = isS3Root(options.root)
     ? await openS3Storage(options.root, options.s3 ?? {}, locks)
     : null;
@@ -201,18 +213,36 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
   if (s3 === null && !(await Deno.stat(rootReal)).isDirectory) {
     throw new Error(`${options.root} is not a directory`);
   }
+  const storage = s3?.storage ?? new FsStorage({
+    rootReal,
+    fsync: options.fsync ?? true,
+    followSymlinks: options.followSymlinks ?? false,
+    cache: options.cache === false ? null : new FileCache(CACHE_LIMITS),
+    locks,
+  });
+  return { storage, rootReal };
+}
+
+/**
+ * The share links of ROOT (what `filedrop share` uses): makes and revokes
+ * links that every server of ROOT honours. Close the store when done.
+ */
+export async function openShareLinks(
+  options: Pick<ServeOptions, "root" | "s3" | "shareSecret">,
+): Promise<{ links: ShareLinks; storage: Storage; close(): Promise<void> }> {
+  const { storage } = await openStore({ ...options, cache: false }, new KeyedLock());
+  const links = new ShareLinks(storage, options.shareSecret ?? null);
+  return { links, storage, close: () => storage.close() };
+}
+
+async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
+  const locks = new KeyedLock();
+  const { storage, rootReal } = await openStore(options, locks);
   const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
   const readOnly = options.readOnly ?? false;
   const credentials = (options.auth ?? []).map(parseCredential);
   const rules = (options.rules ?? []).flatMap(parseRule);
   const fsync = options.fsync ?? true;
-  const storage = s3?.storage ?? new FsStorage({
-    rootReal,
-    fsync,
-    followSymlinks: options.followSymlinks ?? false,
-    cache: options.cache === false ? null : new FileCache(CACHE_LIMITS),
-    locks,
-  });
   const uploads = readOnly
     ? null
     : storage instanceof FsStorage
@@ -230,7 +260,7 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
     await uploads?.close(); // A bad lifetime: stop the store's restoring walk.
     throw error;
   }
-  const routes = createHandler({
+  const readConfig = {
     storage,
     readOnly,
     dotfiles: options.dotfiles ?? false,
@@ -239,14 +269,22 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
     compress: options.compress ?? true,
     spa: options.spa ?? false,
     searchLimits: { ...DEFAULT_SEARCH_LIMITS, ...options.search },
+  };
+  const access = accessFor(options, credentials, rules, storage instanceof FsStorage);
+  const routes = createHandler({
+    ...readConfig,
     maxBodyBytes: limits.maxBodyBytes,
     resumable,
-    access: accessFor(options, credentials, rules, storage instanceof FsStorage),
+    access,
   });
+  const links = new ShareLinks(storage, options.shareSecret ?? null);
   const cors = options.cors ?? false;
-  let handler = routes;
+  let handler = withShareCreation(routes, { links, storage, readOnly, access });
   // PATCH appends to resumable uploads.
   if (cors) handler = withCors(handler, allowedMethods(readOnly) + (resumable ? ", PATCH" : ""));
+  // A link is its own credential: its requests need no --auth (and get no CORS).
+  // Its reads are its grant's: no rules filter what it shows (they were checked when it was made).
+  handler = withShareLinks(handler, { links, read: { ...readConfig, access: null } });
   const onError = options.onError ??
     ((error: unknown) => console.error("filedrop: internal error:", error));
   const contexts = [false, true].map((loopbackOnly): ConnectionContext => ({
@@ -418,7 +456,7 @@ export async function serve(options: ServeOptions): Promise<FileServer> {
   };
 }
 
-export { DEFAULT_LIMITS, DEFAULT_SEARCH_LIMITS, hashPassword };
+export { DEFAULT_LIMITS, DEFAULT_SEARCH_LIMITS, hashPassword, ShareError };
 export type { ExchangeRecord, Limits, RunningServer, SearchLimits };
 export type { Request as ParsedRequest, RequestBody } from "./http/message.ts";
 export type { TargetForm } from "./http/head_parser.ts";

@@ -10,7 +10,7 @@
 import * as path from "node:path";
 
 /** The page's entry points, each bundled into one self-contained script of the same base name. */
-export const PAGE_ENTRIES: readonly string[] = ["early.ts", "main.ts"];
+export const PAGE_ENTRIES: readonly string[] = ["early.ts", "main.ts", "drop_link.ts"];
 
 const UI_DIR = path.join(import.meta.dirname ?? ".", "..", "lib", "ui");
 

@@ -158,7 +158,10 @@ Deno.test({
       ]);
       assert.equal(registered.stdout.trim(), "complete -o filenames -F _filedrop filedrop");
 
-      assert.deepEqual(await bashComplete(script, dir, ["filedrop", "--rea"]), ["--read-only"]);
+      assert.deepEqual(await bashComplete(script, dir, ["filedrop", "--rea"]), [
+        "--read",
+        "--read-only",
+      ]);
       assert.deepEqual(await bashComplete(script, dir, ["filedrop", "--no-"]), [
         "--no-compress",
         "--no-fsync",
@@ -186,6 +189,7 @@ Deno.test({
         "healthcheck",
         "photos",
         "public",
+        "share",
       ]);
       assert.deepEqual(await bashComplete(script, dir, ["filedrop", "healthcheck", ""]), []);
       assert.deepEqual(
@@ -205,7 +209,7 @@ Deno.test({
   fn: () =>
     withScripts(async (dir) => {
       const script = await scriptFile("zsh", dir);
-      assert.deepEqual(await zshComplete(script, dir, "filedrop --rea"), ["--read-only"]);
+      assert.deepEqual(await zshComplete(script, dir, "filedrop --rea"), ["--read", "--read-only"]);
       assert.deepEqual(await zshComplete(script, dir, "filedrop --log="), [
         "combined",
         "common",
@@ -224,6 +228,7 @@ Deno.test({
         "healthcheck",
         "photos",
         "public",
+        "share",
       ]);
       // A subcommand only comes first: after an option, the first argument is ROOT.
       assert.deepEqual(await zshComplete(script, dir, "filedrop --cors "), ["photos", "public"]);
@@ -253,7 +258,10 @@ Deno.test({
   fn: () =>
     withScripts(async (dir) => {
       const script = await scriptFile("fish", dir);
-      assert.deepEqual(await fishComplete(script, dir, "filedrop --rea"), ["--read-only"]);
+      assert.deepEqual(await fishComplete(script, dir, "filedrop --rea"), [
+        "--read",
+        "--read-only",
+      ]);
       assert.deepEqual(await fishComplete(script, dir, "filedrop --log "), [
         "combined",
         "common",
@@ -273,6 +281,7 @@ Deno.test({
         "healthcheck",
         "photos/",
         "public/",
+        "share",
       ]);
     }),
 });

@@ -48,6 +48,12 @@ export interface ReadConfig {
   searchLimits: SearchLimits;
   /** Who may do what (users, rules), or null when everyone may do everything. */
   access: Access | null;
+  /**
+   * A share link's view of the store: its URLs start at `prefix` (a URL path
+   * ending in "/"), which stands for the store path `base`. Absent: URLs are
+   * store paths.
+   */
+  view?: { base: readonly string[]; prefix: string };
 }
 
 const PRECOMPRESSED_SUFFIX: Record<Coding, string> = { br: ".br", gzip: ".gz" };
@@ -207,7 +213,11 @@ export async function getPath(
   if (!url.trailingSlash) {
     // A same-origin path: encodeUrlPath never yields "//host" or "/\host".
     const query = request.query === "" ? "" : `?${request.query}`;
-    return { status: 301, headers: [["Location", encodeUrlPath(url.segments, true) + query]] };
+    const location = config.view === undefined
+      ? encodeUrlPath(url.segments, true)
+      : config.view.prefix +
+        encodeUrlPath(url.segments.slice(config.view.base.length), true).slice(1);
+    return { status: 301, headers: [["Location", location + query]] };
   }
   // What the listing, an archive or a search shows of the folder: the router checked the
   // folder itself, and its members may have rules of their own.
@@ -238,5 +248,6 @@ export async function getPath(
     ...shown,
     writable: await offers("write"),
     deletable: await offers("delete"),
+    hiddenDepth: config.view?.base.length,
   });
 }

@@ -62,6 +62,11 @@ export interface ListingOptions {
    * rules (`Access.readFilter`); absent or null when every member may be read.
    */
   readable?: ((path: string[]) => boolean) | null;
+  /**
+   * How many leading segments the page does not show: a share link's path,
+   * which its visitor sees as "/" and cannot go above. Default 0.
+   */
+  hiddenDepth?: number;
 }
 
 /** The column a listing is sorted by. */
@@ -133,6 +138,7 @@ export async function listingResponse(
   entries.sort(entryComparator(sortKey, sortOrder));
 
   const json = wantsJson(request, query.get("format"));
+  const shown = segments.slice(options.hiddenDepth ?? 0);
   const writable = options.writable ?? false;
   const deletable = options.deletable ?? false;
   const validators = await listingValidators(entries, directory, [
@@ -146,11 +152,11 @@ export async function listingResponse(
   /** Headers of this page's bytes only: never on a 304 (see below). */
   let pageHeaders: HeaderList = [];
   if (json) {
-    body = renderJson(segments, entries);
+    body = renderJson(shown, entries);
   } else {
     const nonce = newNonce();
     const page: Page = {
-      segments,
+      segments: shown,
       entries,
       sortKey,
       sortOrder,
@@ -281,6 +287,7 @@ function wantsJson(request: Request, format: string | null): boolean {
 
 /** Everything one HTML page shows. */
 interface Page {
+  /** The path shown: the directory's, less any hidden depth. */
   segments: readonly string[];
   entries: readonly ListingEntry[];
   sortKey: SortKey;

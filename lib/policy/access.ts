@@ -33,10 +33,24 @@ export type Action = "read" | "write" | "delete";
 /** The actions, in the order their letters are written (`rwd`). */
 export const ACTIONS: readonly Action[] = ["read", "write", "delete"];
 
-/** Who sent a request, as far as the rules are concerned. */
+/**
+ * Who sent a request, as far as the rules are concerned: nobody known, a
+ * user, or the holder of a share link (lib/policy/share_links.ts), whose
+ * rights are the link's grant alone (see {@linkcode linkAllows}).
+ */
 export type Principal =
   | { readonly kind: "anonymous" }
-  | { readonly kind: "user"; readonly name: string };
+  | { readonly kind: "user"; readonly name: string }
+  | LinkPrincipal;
+
+/** The holder of a share link: what the link grants, where. */
+export interface LinkPrincipal {
+  readonly kind: "link";
+  /** `read`: read its path and all below; `upload`: create files directly in its folder. */
+  readonly scope: "read" | "upload";
+  /** The path it grants (decoded segments). */
+  readonly path: readonly string[];
+}
 
 /** The principal of a request without credentials. */
 export const ANONYMOUS: Principal = Object.freeze({ kind: "anonymous" });
@@ -138,6 +152,7 @@ export class AccessPolicy {
    * or MOVE of a folder, the source of a COPY, what a MOVE or COPY replaces).
    */
   allows(principal: Principal, action: Action, path: readonly string[], reach: Reach): boolean {
+    if (principal.kind === "link") return linkAllows(principal, action, path, reach);
     const bit = BITS[action];
     const name = userNameOf(principal);
     const effective: Effective = { everyone: 0, authenticated: 0, user: 0 };
@@ -187,6 +202,28 @@ export class AccessPolicy {
   }
 }
 
+/**
+ * What a share link allows, whatever the rules say (they were checked when
+ * it was made, by whoever made it): a read link reads its path and every
+ * path below it; an upload link writes (creates) a file directly in its
+ * folder, and "reads" the folder itself, which shows its drop page and
+ * nothing of what is there. Nothing else: no deletes, no trees, nothing
+ * outside its path.
+ */
+export function linkAllows(
+  link: LinkPrincipal,
+  action: Action,
+  path: readonly string[],
+  reach: Reach,
+): boolean {
+  const base = link.path;
+  if (path.length < base.length || !base.every((segment, i) => path[i] === segment)) return false;
+  if (link.scope === "read") return action === "read";
+  if (reach !== "resource") return false;
+  if (action === "read") return path.length === base.length;
+  return action === "write" && path.length === base.length + 1;
+}
+
 function userNameOf(principal: Principal): string | null {
   return principal.kind === "user" ? principal.name : null;
 }
@@ -208,6 +245,8 @@ function maskOf(principal: Principal, effective: Effective): number {
       return effective.everyone;
     case "user":
       return effective.everyone | effective.authenticated | effective.user;
+    case "link": // Decided by linkAllows, never by masks.
+      return 0;
   }
 }
 

@@ -16,6 +16,9 @@
 
 import { decodeUrlPath, encodeUrlPath } from "../handlers/url_path.ts";
 
+/** The URL path under which link requests live; the token is the next segment. */
+export const SHARE_PATH_PREFIX = "/.well-known/filedrop-share/";
+
 /** What a link lets its holder do: drop files into a folder, or read below a path. */
 export type ShareScope = "upload" | "read";
 
@@ -175,7 +178,9 @@ export interface LinkRequest {
 }
 
 /**
- * Whether a link of `scope` permits `request`. A read link reads (GET, HEAD,
+ * Whether the handler of link requests serves `request` for a link of
+ * `scope` (what it may then do is the access decision's, see
+ * `linkAllows` in lib/policy/access.ts). A read link reads (GET, HEAD,
  * OPTIONS) anything below its path and nothing else; an upload link shows
  * its drop page (GET, HEAD, OPTIONS of the path itself) and creates files
  * directly in it (PUT of one name), and nothing else: no reads of what is

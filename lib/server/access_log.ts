@@ -25,6 +25,7 @@
  */
 
 import type { ExchangeRecord } from "./connection.ts";
+import { SHARE_PATH_PREFIX } from "../policy/share_token.ts";
 
 /**
  * The access log formats:
@@ -154,6 +155,47 @@ function redactParameters(parameters: string): string {
   }).join("");
 }
 
+const [SHARE_FIRST, SHARE_SECOND] = SHARE_PATH_PREFIX.split("/").filter((s) => s !== "");
+
+function decodeLeniently(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/**
+ * Redacts share-link tokens in a URL path: every segment that lands right
+ * below `/.well-known/filedrop-share/` once the path is decoded and its dot
+ * segments resolved as the server resolves them (so `%2e`, `./` and `x/../`
+ * spellings are caught too), even one a later `..` takes away again.
+ */
+function redactShareTokens(url: string): string {
+  // An absolute URL (a referer, an absolute-form target): only its path counts.
+  const scheme = SCHEME_PREFIX.exec(url);
+  const pathStart = scheme === null ? 0 : url.indexOf("/", scheme[0].length);
+  if (pathStart < 0) return url;
+  const path = url.slice(pathStart);
+  const raw = path.split("/");
+  const resolved: string[] = [];
+  let changed = false;
+  for (let i = 0; i < raw.length; i++) {
+    const name = decodeLeniently(raw[i]);
+    if (name === "" || name === ".") continue;
+    if (name === "..") {
+      resolved.pop();
+      continue;
+    }
+    if (resolved.length === 2 && resolved[0] === SHARE_FIRST && resolved[1] === SHARE_SECOND) {
+      raw[i] = REDACTED;
+      changed = true;
+    }
+    resolved.push(name);
+  }
+  return changed ? url.slice(0, pathStart) + raw.join("/") : url;
+}
+
 /** Redacts the userinfo of an absolute URL or authority (`user:pass@host`). */
 function redactUserinfo(url: string): string {
   const scheme = SCHEME_PREFIX.exec(url);
@@ -168,7 +210,8 @@ function redactUserinfo(url: string): string {
 
 /**
  * Replaces the credentials in a request-target or URL with `REDACTED`: the
- * userinfo of an absolute URL or authority, and the value of every query (or
+ * userinfo of an absolute URL or authority, a share link's token (see
+ * {@linkcode redactShareTokens}), and the value of every query (or
  * fragment) parameter whose name looks like a credential (contains `token`,
  * `pass`, `pwd`, `secret`, `key`, `auth`, `session`, `signature` or
  * `credential`, case-insensitively, after percent-decoding). Everything else
@@ -185,8 +228,8 @@ export function redactUrl(url: string): string {
   const beforeHash = hash < 0 ? url : url.slice(0, hash);
   const fragment = hash < 0 ? "" : "#" + redactParameters(url.slice(hash + 1));
   const question = beforeHash.indexOf("?");
-  if (question < 0) return redactUserinfo(beforeHash) + fragment;
-  return redactUserinfo(beforeHash.slice(0, question)) + "?" +
+  if (question < 0) return redactShareTokens(redactUserinfo(beforeHash)) + fragment;
+  return redactShareTokens(redactUserinfo(beforeHash.slice(0, question))) + "?" +
     redactParameters(beforeHash.slice(question + 1)) + fragment;
 }
 

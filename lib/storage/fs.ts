@@ -26,6 +26,8 @@ import { HttpError } from "../http/errors.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
 import { PathLocks } from "./path_locks.ts";
 import { FsLockTable } from "./lock_table.ts";
+import { FsStateDocument } from "./state_document.ts";
+import type { StateDocument } from "./state_document.ts";
 import { checkWriteInside, isInside, resolveForRead, toFsPath } from "./fs_path.ts";
 import { TEMP_PREFIX, TempFiles } from "./temp_files.ts";
 import { CheckBatch } from "./check_batch.ts";
@@ -199,6 +201,7 @@ export class FsStorage implements Storage {
   readonly #locks: PathLocks;
   readonly #temps: TempFiles;
   readonly lockTable: FsLockTable;
+  readonly #queue: KeyedLock;
   readonly #properties: FsPropertyStore;
 
   /** @param options ROOT, durability, symlink policy, cache and locks */
@@ -211,6 +214,11 @@ export class FsStorage implements Storage {
     this.#cache = options.cache;
     this.#locks = new PathLocks(options.rootReal, options.locks);
     this.lockTable = new FsLockTable(options.rootReal, options.locks, options.fsync);
+    this.#queue = options.locks;
+  }
+
+  stateDocument(name: string): StateDocument {
+    return new FsStateDocument(this.#rootReal, name, this.#queue, this.#fsync);
   }
 
   /** ROOT's real path. */

@@ -96,6 +96,8 @@
  */
 
 import { S3LockTable } from "./s3_lock_table.ts";
+import { S3StateDocument } from "./state_document.ts";
+import type { StateDocument } from "./state_document.ts";
 import { HttpError } from "../http/errors.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
 import {
@@ -1155,6 +1157,10 @@ export class S3Storage implements Storage {
   }
 
   /** An S3 bucket has no size limit to report: null (the quota properties are then 404). */
+  stateDocument(name: string): StateDocument {
+    return new S3StateDocument(this.#client, this.#prefix, name, this.#locks);
+  }
+
   usage(): Promise<StorageUsage | null> {
     return Promise.resolve(null);
   }

@@ -9,6 +9,7 @@
  */
 
 import type { LockTable } from "./lock_table.ts";
+import type { StateDocument } from "./state_document.ts";
 
 /** A path in the store: decoded, validated URL segments (`[]` is the root). */
 export type StoragePath = readonly string[];
@@ -238,4 +239,9 @@ export interface Storage {
   setModified(path: StoragePath, lastModified: number): Promise<boolean>;
   /** Space used and available, or null when the store cannot tell. */
   usage(): Promise<StorageUsage | null>;
+  /**
+   * The server-state document `name` (such as "share/revoked.json"), kept
+   * hidden where every process serving this store sees it.
+   */
+  stateDocument(name: string): StateDocument;
 }

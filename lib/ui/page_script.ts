@@ -11,6 +11,7 @@
 
 import early from "./bundle/early.js" with { type: "text" };
 import main from "./bundle/main.js" with { type: "text" };
+import dropLink from "./bundle/drop_link.js" with { type: "text" };
 
 /** The script text, refused if it could end its own `<script>` element early. */
 function inlineable(name: string, text: string): string {
@@ -27,3 +28,6 @@ export const PAGE_SCRIPT: string = inlineable("main.js", main);
 
 /** Runs before the body is painted (`lib/ui/page/early.ts`): marks the page as scripted, so JavaScript-only controls show without a flash. */
 export const EARLY_SCRIPT: string = inlineable("early.js", early);
+
+/** The drop page's behaviour (`lib/ui/page/drop_link.ts`): the page of an upload-only share link. */
+export const DROP_SCRIPT: string = inlineable("drop_link.js", dropLink);
