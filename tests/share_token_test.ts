@@ -179,3 +179,27 @@ Deno.test("what each scope permits, by method and by depth below the link's path
     }
   }
 });
+
+Deno.test("the access decision for a link's holder: its grant, by action, depth and reach", async () => {
+  const { AccessPolicy } = await import("../lib/policy/access.ts");
+  const policy = new AccessPolicy([]);
+  const base = ["team", "in"];
+  const paths = [[], ["team"], base, [...base, "a"], [...base, "a", "b"], ["team", "other"]];
+  // For each path above: [read, write, delete] with reach "resource", then read with "tree".
+  const expected = {
+    read: ["----", "----", "r--t", "r--t", "r--t", "----"],
+    upload: ["----", "----", "r---", "-w--", "----", "----"],
+  };
+  for (const scope of ["read", "upload"] as const) {
+    const principal = { kind: "link" as const, scope, path: base };
+    const got = paths.map((path) =>
+      [
+        policy.allows(principal, "read", path, "resource") ? "r" : "-",
+        policy.allows(principal, "write", path, "resource") ? "w" : "-",
+        policy.allows(principal, "delete", path, "resource") ? "d" : "-",
+        policy.allows(principal, "read", path, "tree") ? "t" : "-",
+      ].join("")
+    );
+    assert.deepEqual(got, expected[scope], scope);
+  }
+});
