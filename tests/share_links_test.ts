@@ -5,13 +5,14 @@
  */
 
 import assert from "node:assert/strict";
+import { KNOWN_METHODS } from "../lib/handlers/router.ts";
 import * as path from "node:path";
 import { openShareLinks, serve } from "../lib/mod.ts";
 import type { FileServer, ServeOptions } from "../lib/mod.ts";
 import type { NewLink } from "../lib/policy/share_links.ts";
 import { importShareKey, newShareId, signShareToken } from "../lib/policy/share_token.ts";
 import { STATE_DIR } from "../lib/storage/temp_files.ts";
-import { withServer } from "./_helpers.ts";
+import { firstLine, run, withServer } from "./_helpers.ts";
 import { removePrefix, s3Ignored, testClient, testPrefix, testServeOptions } from "./_s3.ts";
 
 /** Makes a link on `root` the way `filedrop share` does; resolves with its absolute URL. */
@@ -65,22 +66,8 @@ function snapshot(dir: string): Record<string, string> {
   return files;
 }
 
-const METHODS = [
-  "GET",
-  "HEAD",
-  "OPTIONS",
-  "PUT",
-  "POST",
-  "PATCH",
-  "DELETE",
-  "MOVE",
-  "COPY",
-  "MKCOL",
-  "PROPFIND",
-  "PROPPATCH",
-  "LOCK",
-  "UNLOCK",
-];
+// Every method the server knows but CONNECT and TRACE, which fetch cannot send.
+const METHODS = [...KNOWN_METHODS].filter((method) => method !== "CONNECT" && method !== "TRACE");
 
 /** The request each method sends at `url`: headers and a body a real client would send. */
 function requestFor(method: string, url: string): RequestInit {
@@ -551,4 +538,137 @@ Deno.test({
       client.close();
     }
   },
+});
+
+const MAIN = path.join(import.meta.dirname ?? ".", "..", "main.ts");
+const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
+
+/** `filedrop share ...` run as a user runs it. */
+function share(args: string[], env?: Record<string, string>) {
+  const permissions = env === undefined ? PERMISSIONS : [...PERMISSIONS, "--allow-env"];
+  return run(Deno.execPath(), ["run", ...permissions, MAIN, "share", ...args], { env });
+}
+
+Deno.test("filedrop share and --revoke, and no token in any line of the access or error log", async () => {
+  const root = await Deno.makeTempDir({ prefix: "filedrop-share-cli-" });
+  await fixture(root);
+  for (const format of ["combined", "json"]) {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMISSIONS, MAIN, "--port", "0", "--log", format, root],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let stderr = "";
+    const stderrDone = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+      new WritableStream({ write: (text) => void (stderr += text) }),
+    );
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let stdout = "";
+    let exited = false;
+    try {
+      const banner = await firstLine(lines, () => stderr);
+      const drained = (async () => {
+        for (let read = await lines.read(); !read.done; read = await lines.read()) {
+          stdout += read.value;
+        }
+      })();
+      const base = /http:\/\/127\.0\.0\.1:\d+\//.exec(banner)![0];
+      const made = await share([
+        "/dir/",
+        root,
+        "--upload-only",
+        "--expires",
+        "1h",
+        "--base-url",
+        base,
+      ]);
+      assert.equal(made.code, 0, made.stderr);
+      const url = made.stdout.trim();
+      assert.ok(url.startsWith(`${base}.well-known/filedrop-share/`), url);
+      const id = /id ([0-9a-f]{16})/.exec(made.stderr)![1];
+      const token = url.split("/")[5];
+      const read = await share(["/dir/a.txt", root, "--base-url", base]);
+      const readUrl = read.stdout.trim();
+      const readToken = readUrl.split("/")[5];
+      assert.ok(!readUrl.endsWith("/"), "a file's link has no slash");
+      // Requests that carry tokens in their target and their Referer, good and bad ones.
+      assert.equal(await status(url, { headers: { Referer: url } }), 200);
+      assert.equal(
+        await status(new URL("dropped.txt", url).href, {
+          method: "PUT",
+          body: "hi",
+          headers: { Referer: url },
+        }),
+        201,
+      );
+      assert.equal(await status(readUrl, { headers: { Referer: `${readUrl}?x=1` } }), 200);
+      assert.equal(await status(new URL("a.txt", url).href), 405);
+      assert.equal(await status(url.replace(token, token.slice(0, -2) + "AA")), 404);
+      assert.equal(await status(`${base}.well-known/./filedrop-share/${token}/`), 200);
+      assert.equal(await status(`${base}.well-known/%66iledrop-share/${token}/`), 200);
+      // Revoked from the command line: refused at once by the running server.
+      const revoked = await share(["--revoke", id, root]);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      assert.equal(revoked.stdout.trim(), `revoked link ${id}`);
+      assert.equal(await status(url), 404);
+      child.kill("SIGTERM");
+      assert.equal((await child.status).code, 0);
+      exited = true;
+      await drained;
+      await stderrDone;
+      assert.match(stdout, /link:[0-9a-f]{16}/);
+      assert.equal(
+        stdout.split("\n").filter((line) => line.includes("REDACTED")).length >= 8,
+        true,
+        stdout,
+      );
+      for (const secret of [token, readToken]) {
+        // Not in full, and not even a third of it.
+        for (let i = 0; i + 24 <= secret.length; i += 8) {
+          const piece = secret.slice(i, i + 24);
+          assert.ok(!stdout.includes(piece), `${format} access log holds ${piece}:\n${stdout}`);
+          assert.ok(!stderr.includes(piece), `error log holds ${piece}:\n${stderr}`);
+        }
+      }
+    } finally {
+      if (!exited) {
+        child.kill("SIGKILL");
+        await child.status;
+        await stderrDone.catch(() => {});
+      }
+    }
+  }
+  // Usage errors say what is wrong.
+  for (
+    const [args, message] of [
+      [["/dir/", root, "--read", "--upload-only"], /not both/],
+      [["/dir/", root, "--max-bytes", "5"], /--upload-only/],
+      [["/dir/", root, "--expires", "soon"], /--expires/],
+      [["dir", root], /URL path/],
+      [["/nothing/", root], /nothing is at \/nothing/],
+      [["/dir/a.txt", root, "--upload-only"], /needs a folder/],
+      [["--revoke", "xyz", root], /link id/],
+    ] as const
+  ) {
+    const result = await share([...args]);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+  }
+  // The secret from the environment: no state written.
+  const shareSecret = "an environment secret of length";
+  const envRoot = await Deno.makeTempDir({ prefix: "filedrop-share-env-" });
+  await fixture(envRoot);
+  const viaEnv = await share(["/dir/", envRoot], { FILEDROP_SHARE_SECRET: shareSecret });
+  assert.equal(viaEnv.code, 0, viaEnv.stderr);
+  await assert.rejects(Deno.stat(path.join(envRoot, STATE_DIR, "share", "secret")));
+  const server = await serve({ root: envRoot, port: 0, shareSecret, onError: () => {} });
+  try {
+    const pathname = new URL(viaEnv.stdout.trim()).pathname;
+    assert.equal(await status(new URL(pathname, server.url).href), 200);
+  } finally {
+    await server.shutdown();
+  }
+  await Deno.remove(root, { recursive: true });
+  await Deno.remove(envRoot, { recursive: true });
 });

@@ -41,7 +41,7 @@ export interface HandlerConfig extends ReadConfig {
 const UPLOADS_SEGMENT = UPLOAD_PATH_PREFIX.split("/")[2];
 
 /** Methods of RFC 9110, PATCH and WebDAV's: others are unknown to this server (501). */
-const KNOWN_METHODS = new Set([
+export const KNOWN_METHODS: ReadonlySet<string> = new Set([
   "GET",
   "HEAD",
   "POST",

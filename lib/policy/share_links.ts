@@ -472,7 +472,7 @@ export async function checkNewLink(
   return entry.kind;
 }
 
-/** Largest body of a link-creation request. */
+/** Largest body of a link-creation request, in characters. */
 const MAX_CREATION_BODY = 4096;
 
 /**
@@ -491,17 +491,17 @@ export function withShareCreation(
       return await inner(request);
     }
     if (options.readOnly) throw new HttpError(403, "The server is read-only (--read-only)");
-    const chunks: Uint8Array[] = [];
-    let size = 0;
+    const decoder = new TextDecoder();
+    let text = "";
     for (let chunk = await request.body.read(); chunk !== null; chunk = await request.body.read()) {
-      size += chunk.length;
-      if (size > MAX_CREATION_BODY) throw new HttpError(413, "Request body too large");
-      chunks.push(chunk.slice());
+      text += decoder.decode(chunk, { stream: true });
+      if (text.length > MAX_CREATION_BODY) throw new HttpError(413, "Request body too large");
     }
+    text += decoder.decode();
     let link: NewLink;
     let kind: "file" | "directory";
     try {
-      link = parseNewLink(JSON.parse(new TextDecoder().decode(concat(chunks))));
+      link = parseNewLink(JSON.parse(text));
       // Who shares must be allowed to write there, and to read what a read link shows.
       if (options.access !== null) {
         await options.access.authorize(request, "write", link.path);
@@ -528,16 +528,6 @@ export function withShareCreation(
       body: new TextEncoder().encode(body),
     };
   };
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
 }
 
 /** A creation request's JSON as a {@linkcode NewLink}; ShareError when it is not one. */
