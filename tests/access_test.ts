@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { serve } from "../lib/mod.ts";
+import { InsecureConfigurationError, serve } from "../lib/mod.ts";
 import type { FileServer, ServeOptions } from "../lib/mod.ts";
 import { INTEROP_VERSION } from "../lib/handlers/resumable.ts";
 import { AccessPolicy } from "../lib/policy/access.ts";
@@ -622,6 +622,24 @@ Deno.test("a trusted proxy names the user by header; anyone else's header is ign
     assert.match(notices[0], /ignoring the x-forwarded-user header from 127\.0\.0\.1/);
   } finally {
     await server.shutdown();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a public address with rules: refused only when a rule lets everyone write or delete", async () => {
+  const root = await Deno.makeTempDir({ prefix: "filedrop-public-rules-" });
+  const base = { root, port: 0, hostname: "0.0.0.0", fsync: false, auth: ["a:b"] };
+  try {
+    for (const rule of ["@/inbox:w", "@/:rd"]) {
+      await assert.rejects(
+        () => serve({ ...base, rules: ["a@/:rwd", rule] }),
+        InsecureConfigurationError,
+        rule,
+      );
+    }
+    const server = await serve({ ...base, rules: ["a@/:rwd", "@/:r", "*@/inbox:w"] });
+    await server.shutdown();
+  } finally {
     await Deno.remove(root, { recursive: true });
   }
 });

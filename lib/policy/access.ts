@@ -313,6 +313,11 @@ class ProxyAuth {
     this.#onNotice = onNotice;
   }
 
+  /** Whether the request carries the header at all (believed or not). */
+  isNamed(request: Request): boolean {
+    return request.headers.has(this.#header);
+  }
+
   /** The user the proxy names, or null: no header, an empty one, or not from a trusted proxy. */
   userOf(request: Request): string | null {
     const value = request.headers.get(this.#header)?.trim();
@@ -373,7 +378,10 @@ export class Access {
    * Sets {@linkcode Request.user} for the access log and the lock owner.
    */
   principalOf(request: Request): Promise<Principal> {
-    return this.#identify(request).then((identity) => identity.principal);
+    const identity = this.#identify(request);
+    return identity instanceof Promise
+      ? identity.then((known) => known.principal)
+      : Promise.resolve(identity.principal);
   }
 
   /**
@@ -429,7 +437,14 @@ export class Access {
     return this.#policy.readFilter(await this.principalOf(request), path);
   }
 
-  #identify(request: Request): Promise<Identity> {
+  /**
+   * Who sent the request: at once for a request without credentials (most
+   * of them, and the cheapest path), else checked once and remembered.
+   */
+  #identify(request: Request): Identity | Promise<Identity> {
+    if (!request.headers.has("authorization") && !this.#proxy?.isNamed(request)) {
+      return ANONYMOUS_IDENTITY;
+    }
     let identity = this.#identities.get(request);
     if (identity === undefined) {
       identity = this.#establish(request);
