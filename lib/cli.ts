@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import type { LogFormat } from "./server/access_log.ts";
+import { parseByteSize } from "./ui/portable.ts";
 import type { ServeOptions } from "./mod.ts";
 import { readConfigFile } from "./config_file.ts";
 import type { ConfigKind } from "./config_file.ts";
@@ -499,15 +500,10 @@ export const HELP = [
   "",
 ].join("\n");
 
-const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i;
-const UNITS: Record<string, number> = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
-
 /** Parses a byte size such as `1048576`, `512K`, `1.5G` or `10MiB`. */
 export function parseSize(text: string): number {
-  const match = SIZE.exec(text.trim());
-  if (match === null) throw new UsageError(`invalid size: ${JSON.stringify(text)}`);
-  const bytes = Math.floor(Number(match[1]) * UNITS[match[2].toLowerCase()]);
-  if (!Number.isSafeInteger(bytes)) throw new UsageError(`size too large: ${text}`);
+  const bytes = parseByteSize(text);
+  if (bytes === null) throw new UsageError(`invalid size: ${JSON.stringify(text)}`);
   return bytes;
 }
 

@@ -133,7 +133,7 @@ function withoutEmbeds(html: string): string {
 const PAGE_TAGS = new Set(
   ("html head meta link title style script body svg symbol path circle use div header h1 h2 " +
     "span a input button p main table thead tbody tr th td time noscript section ul " +
-    "dialog form label ol").split(" "),
+    "dialog form label ol select option code").split(" "),
 );
 
 /** Fails unless every tag outside the embeds is one the page itself uses, without event handlers. */
@@ -513,6 +513,8 @@ const WRITE_CONTROLS: [string, (may: { write: boolean; delete: boolean }) => boo
   ['id="upload-files"', (may) => may.write],
   ['id="upload-folder"', (may) => may.write],
   ['id="new-folder"', (may) => may.write],
+  ['id="share-button"', (may) => may.write],
+  ['<dialog id="share"', (may) => may.write],
   ['id="file-input"', (may) => may.write],
   ['id="folder-input"', (may) => may.write],
   [
@@ -561,7 +563,7 @@ Deno.test("listingResponse HTML offers each control only when its action is allo
     // Buttons that need the script are hidden until it runs.
     for (
       const button of html.matchAll(
-        /<button [^>]*id="(upload-files|upload-folder|new-folder)"[^>]*>/g,
+        /<button [^>]*id="(upload-files|upload-folder|new-folder|share-button)"[^>]*>/g,
       )
     ) {
       assert.match(button[0], /class="[^"]*needs-js/, button[1]);

@@ -224,6 +224,10 @@ Deno.test("no path below a link escapes it: dot segments, encoded ones, symlinks
       new Uint8Array(await (await fetch(new URL("?archive=tar", url))).arrayBuffer()),
     );
     assert.doesNotMatch(zip, /top secret/);
+    // A search below the link finds what is inside only.
+    const found = await (await fetch(new URL("?q=.txt&format=ndjson", url))).text();
+    assert.match(found, /a\.txt/);
+    assert.doesNotMatch(found, /link\.txt|secret\.txt/);
   });
 });
 

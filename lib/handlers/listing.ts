@@ -466,6 +466,31 @@ function renderQrDialog(): string {
     `<button type="submit" class="primary">Close</button></div></form></dialog>`;
 }
 
+/** The Share dialog (writable folders): what kind of link, for how long, then the link. */
+function renderShareDialog(): string {
+  const lifetimes = [["3600", "1 hour"], ["86400", "1 day"], ["604800", "7 days"], [
+    "2592000",
+    "30 days",
+  ]].map(([seconds, label]) =>
+    `<option value="${seconds}"${seconds === "604800" ? " selected" : ""}>${label}</option>`
+  ).join("");
+  return `<dialog id="share" aria-labelledby="share-title"><form id="share-form">` +
+    `<h2 id="share-title">Share this folder</h2>` +
+    `<label>Link <select id="share-scope"><option value="read">Read: browse and download</option>` +
+    `<option value="upload">Drop: upload files, see nothing</option></select></label>` +
+    `<label>Works for <select id="share-expires">${lifetimes}</select></label>` +
+    `<label id="share-max-row" hidden>At most, all uploads together ` +
+    `<input id="share-max" placeholder="such as 500M; empty for no limit"></label>` +
+    `<p id="share-error" class="error" role="alert"></p>` +
+    `<div id="share-result" hidden><label>The link <input id="share-url" readonly></label>` +
+    `<div id="share-qr" class="qr-code"></div><p class="hint">Anyone with it can use it, ` +
+    `without an account, until <span id="share-until"></span>. Revoke it with ` +
+    `<code>filedrop share --revoke <span id="share-id"></span></code>.</p></div>` +
+    `<div class="dialog-buttons"><button type="button" id="share-close">Close</button>` +
+    `<button type="submit" id="share-create" class="primary">Create link</button></div>` +
+    `</form></dialog>`;
+}
+
 /** What the page's script shows while rows are selected: their count and what can be done to them. */
 function renderSelectionBar(page: Page): string {
   const writes =
@@ -490,6 +515,7 @@ function renderWriteToolbar(): string {
       iconSvg("upload-folder")
     }Upload folder</button>
 <button type="button" id="new-folder" class="needs-js">${iconSvg("new-folder")}New folder</button>
+<button type="button" id="share-button" class="needs-js">Share…</button>
 <input type="file" id="file-input" multiple hidden>
 <input type="file" id="folder-input" multiple webkitdirectory hidden>`;
 }
@@ -574,6 +600,7 @@ ${renderSelectionBar(page)}
 ${changes ? renderWriteWidgets(path) : ""}
 ${renderPreview()}
 ${renderQrDialog()}
+${writable ? renderShareDialog() : ""}
 </header>
 <main>
 ${renderSearchPanel()}

@@ -220,7 +220,9 @@ dialog::backdrop { background: rgb(0 0 0 / .45); }
 dialog h2 { font-size: 1.1rem; margin: 0 0 .5rem; overflow-wrap: anywhere; }
 dialog p { margin: 0 0 .75rem; color: var(--muted); overflow-wrap: anywhere; }
 dialog label { display: block; font-weight: 500; }
-dialog input { display: block; width: 100%; margin-top: .3rem; }
+dialog input, dialog select { display: block; width: 100%; margin-top: .3rem; }
+dialog label + label { margin-top: .75rem; }
+#share-error:empty { display: none; }
 .dialog-buttons { display: flex; justify-content: flex-end; gap: .5rem; margin-top: 1.25rem; }
 .hint { color: var(--muted); font-size: .9rem; }
 .noscript-upload { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; margin: 0 0 .75rem; }

@@ -7,6 +7,26 @@
  * @module
  */
 
+const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i;
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  k: 2 ** 10,
+  m: 2 ** 20,
+  g: 2 ** 30,
+  t: 2 ** 40,
+};
+
+/**
+ * A byte size as people type it: `1048576`, `512K`, `1.5G`, `10MiB` (units
+ * of 1024); null for anything else or a size beyond exact integers.
+ */
+export function parseByteSize(text: string): number | null {
+  const match = SIZE.exec(text.trim());
+  if (match === null) return null;
+  const bytes = Math.floor(Number(match[1]) * SIZE_UNITS[match[2].toLowerCase()]);
+  return Number.isSafeInteger(bytes) ? bytes : null;
+}
+
 /** "512 B", "1.5 KiB", "3.0 GiB"; a value that would round to 1024.0 moves up a unit. */
 export function formatSize(bytes: number): string {
   const units = ["KiB", "MiB", "GiB", "TiB"];

@@ -8,6 +8,8 @@
  * - upload: `PUT <dir>/<path>` (XMLHttpRequest, for progress), first with `If-None-Match: *`
  *   so nothing is replaced unasked; "Replace" retries without it
  * - new folder (and the empty folders of a dropped tree): `PUT <dir>/<name>/` with an empty body
+ * - share: `POST /.well-known/filedrop-share/` with the folder, scope, lifetime and byte limit
+ *   as JSON; the answer holds the link's URL path
  * - rename or move: `MOVE <path>` with `Destination: <absolute path>` and `Overwrite: F`;
  *   after a 412 and the user's yes, again with `Overwrite: T`
  * - delete: `DELETE <path>` (a folder's path ends in "/"; only empty folders go)
@@ -37,6 +39,7 @@ import { Preview } from "./preview.ts";
 import { Search } from "./search.ts";
 import { setUpQrCode } from "./qr.ts";
 import { Selection } from "./selection.ts";
+import { setUpShareDialog } from "./share.ts";
 import { UploadQueue } from "./uploads.ts";
 
 const listing = new Listing();
@@ -69,8 +72,9 @@ function setUpChanges(): void {
   if (writable) setUpUploads(actions);
 }
 
-/** The upload and new-folder controls. */
+/** The upload, new-folder and share controls. */
 function setUpUploads(actions: EntryActions): void {
+  setUpShareDialog();
   const queue = new UploadQueue(listing, document.body.dataset.dotfiles !== "true");
   byId("new-folder", HTMLButtonElement).addEventListener("click", () => actions.makeFolder());
 
