@@ -87,7 +87,9 @@ function parsePieces(pieces: Uint8Array[], limits: HeadLimits): ParseResult {
     if (error instanceof HttpError) return { status: error.status };
     throw error;
   }
-  return { head: parsed, unconsumed: rb.length };
+  // A Map of the fields: deepEqual sees its contents (a HeaderFields keeps them private).
+  const head = parsed === null ? null : { ...parsed, headers: new Map(parsed.headers) };
+  return { head, unconsumed: rb.length };
 }
 
 const TABLE_LIMITS: HeadLimits = {
@@ -646,7 +648,9 @@ function converse(pieces: Iterable<Uint8Array>): Outcome {
   let fed = 0;
   const consumed = () => fed - rb.length;
   const finish = () => {
-    exchanges.push({ head: current!.head, framing: current!.framing, body });
+    // A Map of the fields: deepEqual sees its contents (a HeaderFields keeps them private).
+    const head = { ...current!.head, headers: new Map(current!.head.headers) };
+    exchanges.push({ head, framing: current!.framing, body });
     current = null;
     body = "";
   };

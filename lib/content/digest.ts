@@ -75,7 +75,7 @@ export class UploadDigests {
    * needs it (see {@linkcode UploadDigests.hasReprDigest}).
    */
   static fromHeaders(
-    headers: Map<string, string>,
+    headers: ReadonlyMap<string, string>,
     options: { reprDigest?: boolean } = {},
   ): UploadDigests {
     const expected: Expected[] = [];
@@ -151,7 +151,7 @@ export function wantsSha256(value: string | undefined): boolean {
  * so it checks integrity. Nobody else pays for hashing the body (half of a
  * 1 MiB PUT's CPU, measured).
  */
-export function wantsReprDigest(headers: Map<string, string>): boolean {
+export function wantsReprDigest(headers: ReadonlyMap<string, string>): boolean {
   return wantsSha256(headers.get("want-repr-digest")) || headers.has("content-digest") ||
     headers.has("repr-digest") || headers.has("content-md5");
 }

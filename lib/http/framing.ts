@@ -30,6 +30,9 @@ const DIGITS = /^[0-9]+$/;
 /** The last Host value found valid (the empty one is: RFC 9110 §7.2). */
 let lastValidHost = "";
 const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
+/** The last Connection value (undefined: absent) and its members, never changed once made. */
+let lastConnectionValue: string | undefined = undefined;
+let lastConnectionMembers: readonly string[] = [];
 
 /**
  * `text` without leading and trailing OWS: SP and HTAB only (RFC 9110
@@ -97,7 +100,13 @@ export function interpretHead(head: RequestHead): RequestFraming {
     if (length > 0) body = { kind: "length", length };
   }
 
-  const connection = listMembers(headers.get("connection"));
+  const connectionValue = headers.get("connection");
+  // A client sends the same Connection on every request: split once per new value.
+  if (connectionValue !== lastConnectionValue) {
+    lastConnectionMembers = listMembers(connectionValue);
+    lastConnectionValue = connectionValue;
+  }
+  const connection = lastConnectionMembers;
   const keepAlive = head.minorVersion === 1
     ? !connection.includes("close")
     : connection.includes("keep-alive") && !connection.includes("close");

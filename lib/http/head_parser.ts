@@ -12,13 +12,23 @@ import {
   FIELD_VALUE_CHAR,
   HTAB,
   LF,
-  LOWER,
   SP,
   TARGET_AUTHORITY,
   TARGET_CHAR,
   TCHAR,
 } from "./abnf.ts";
 import { HttpError } from "./errors.ts";
+import {
+  CONTENT_LENGTH_INDEX,
+  FIELD_STRIDE,
+  HeaderFields,
+  HOST_INDEX,
+  knownNameIndex,
+  latin1,
+  nameCode,
+  rememberedText,
+  TARGET_SLOT,
+} from "./header_fields.ts";
 import type { ReceiveBuffer } from "./receive_buffer.ts";
 
 /** Size limits of a request head; each has its own status when exceeded. */
@@ -50,8 +60,11 @@ export interface RequestHead {
   authority: string | null;
   /** HTTP/1.x minor version: 0, or 1 for 1.1 and any higher 1.x (RFC 9112 §2.3). */
   minorVersion: 0 | 1;
-  /** Header fields by lowercase name; repeated fields joined with ", ". */
-  headers: Map<string, string>;
+  /**
+   * Header fields by lowercase name; repeated fields joined with ", ". A
+   * {@linkcode HeaderFields}: values are decoded when asked for.
+   */
+  headers: ReadonlyMap<string, string>;
   /** How many times each of the fields that must not repeat appeared (host, content-length). */
   hostCount: number;
   /** Number of Content-Length fields. */
@@ -59,167 +72,6 @@ export interface RequestHead {
 }
 
 const HTTP_SLASH = [0x48, 0x54, 0x54, 0x50, 0x2f]; // "HTTP/"
-
-/** Most arguments passed to one `fromCharCode` call; far more overflow the stack. */
-const LATIN1_SLICE = 8192;
-/** Up to this length a char-by-char loop beats a decoder call. */
-const SHORT_STRING = 16;
-const asciiDecoder = new TextDecoder();
-
-/**
- * Decodes bytes as latin1 (one char per byte, RFC 9110 §5.5's view of
- * obs-text). `ascii` says all bytes are below 0x80, where UTF-8 decoding is
- * the same and the native decoder is fastest for longer strings.
- */
-function latin1(data: Uint8Array, start: number, end: number, ascii = false): string {
-  if (end - start <= SHORT_STRING) {
-    let text = "";
-    for (let i = start; i < end; i++) text += String.fromCharCode(data[i]);
-    return text;
-  }
-  if (ascii) return asciiDecoder.decode(data.subarray(start, end));
-  let text = "";
-  for (let from = start; from < end; from += LATIN1_SLICE) {
-    const view = data.subarray(from, Math.min(end, from + LATIN1_SLICE));
-    text += String.fromCharCode.apply(null, view as unknown as number[]);
-  }
-  return text;
-}
-
-/** Header names requests commonly carry, interned so parsing them allocates nothing. */
-const KNOWN_NAMES = [
-  "host",
-  "connection",
-  "content-length",
-  "transfer-encoding",
-  "expect",
-  "user-agent",
-  "accept",
-  "accept-encoding",
-  "accept-language",
-  "referer",
-  "origin",
-  "cookie",
-  "authorization",
-  "content-type",
-  "range",
-  "if-range",
-  "if-match",
-  "if-none-match",
-  "if-modified-since",
-  "if-unmodified-since",
-  "cache-control",
-  "pragma",
-  "upgrade-insecure-requests",
-  "sec-fetch-site",
-  "sec-fetch-mode",
-  "sec-fetch-dest",
-  "sec-fetch-user",
-  "sec-ch-ua",
-  "sec-ch-ua-mobile",
-  "sec-ch-ua-platform",
-  "dnt",
-  "priority",
-  "te",
-  "content-digest",
-  "repr-digest",
-  "want-repr-digest",
-  "content-md5",
-  "destination",
-  "overwrite",
-  "upload-complete",
-  "upload-offset",
-  "upload-length",
-  "upload-draft-interop-version",
-  "x-forwarded-for",
-  "x-requested-with",
-];
-
-const NAME_TABLE_BITS = 10;
-const NAME_TABLE_MASK = (1 << NAME_TABLE_BITS) - 1;
-/** Open-addressed table from a lowercase name's key to its index in KNOWN_NAMES (-1: empty). */
-const nameTable = new Int16Array(1 << NAME_TABLE_BITS).fill(-1);
-const knownBytes = KNOWN_NAMES.map((name) => new TextEncoder().encode(name));
-
-/**
- * A name's key from its length and its first and last bytes (lowercase): no
- * loop over the name, and it separates the known names almost all by itself.
- */
-function nameKey(length: number, first: number, last: number): number {
-  return ((length << 6) ^ (first << 3) ^ last ^ (first >> 4)) & NAME_TABLE_MASK;
-}
-
-for (let index = 0; index < KNOWN_NAMES.length; index++) {
-  const known = knownBytes[index];
-  let slot = nameKey(known.length, known[0], known[known.length - 1]);
-  while (nameTable[slot] !== -1) slot = (slot + 1) & NAME_TABLE_MASK;
-  nameTable[slot] = index;
-}
-
-/** The index in KNOWN_NAMES of the field name in `data[start, end)` (all tchar), or -1. */
-function knownNameIndex(data: Uint8Array, start: number, end: number): number {
-  const length = end - start;
-  let slot = nameKey(length, LOWER[data[start]], LOWER[data[end - 1]]);
-  for (;; slot = (slot + 1) & NAME_TABLE_MASK) {
-    const index = nameTable[slot];
-    if (index === -1) return -1;
-    const known = knownBytes[index];
-    if (known.length !== length) continue;
-    let same = true;
-    for (let i = 0; i < length && same; i++) same = known[i] === LOWER[data[start + i]];
-    if (same) return index;
-  }
-}
-
-function lowercaseName(data: Uint8Array, start: number, end: number): string {
-  let text = "";
-  for (let i = start; i < end; i++) text += String.fromCharCode(LOWER[data[i]]);
-  return text;
-}
-
-/** Longest text remembered per slot (longer ones are decoded every time). */
-const REMEMBERED_TEXT_BYTES = 512;
-/**
- * Known fields whose values are never remembered: how fast a request is
- * parsed must not tell whether its credentials equal someone else's.
- */
-const SECRET_FIELD = Uint8Array.from(
-  KNOWN_NAMES,
-  (name) => name === "authorization" || name === "cookie" ? 1 : 0,
-);
-/** The slot of the request-target among the remembered texts; the known field names' indexes come first. */
-const TARGET_SLOT = KNOWN_NAMES.length;
-/** The last text seen in each slot (a known field's value, the target), as bytes and as text. */
-const lastBytes: (Uint8Array | null)[] = Array.from({ length: TARGET_SLOT + 1 }, () => null);
-const lastTexts: string[] = Array.from({ length: TARGET_SLOT + 1 }, () => "");
-
-/**
- * The text of `data[start, end)`, the same string as last time in `slot`
- * when the bytes are the same. A client repeats most of its fields on every
- * request (User-Agent, Accept, sec-ch-ua...), and comparing bytes costs less
- * than decoding them and collecting another string (measured).
- */
-function rememberedText(
-  slot: number,
-  data: Uint8Array,
-  start: number,
-  end: number,
-  ascii: boolean,
-): string {
-  const length = end - start;
-  const last = lastBytes[slot];
-  if (last !== null && last.length === length) {
-    let same = true;
-    for (let i = 0; i < length && same; i++) same = last[i] === data[start + i];
-    if (same) return lastTexts[slot];
-  }
-  const text = latin1(data, start, end, ascii);
-  if (length <= REMEMBERED_TEXT_BYTES) {
-    lastBytes[slot] = data.slice(start, end);
-    lastTexts[slot] = text;
-  }
-  return text;
-}
 
 /** Methods parsed without allocating, by their bytes. */
 const KNOWN_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "MOVE"];
@@ -300,6 +152,17 @@ export class HeadParser {
    * invalid input; the connection must then be closed.
    */
   parse(rb: ReceiveBuffer): RequestHead | null {
+    if (this.#scanned === 0) {
+      // A head that arrived whole (the usual case) takes one pass: scanHead in
+      // its optimistic mode. Anything else, an error included, is left to the
+      // line scan below, which decides every status exactly as it always has.
+      const head = scanHead(rb.data, rb.start, rb.end, this.#limits, false);
+      if (typeof head !== "number") {
+        rb.consume(scannedEnd - rb.start);
+        rb.lend(scannedFields!);
+        return head;
+      }
+    }
     const data = rb.data;
     const limits = this.#limits;
     let base = rb.start;
@@ -337,8 +200,11 @@ export class HeadParser {
         continue;
       }
       if (lineLength === 0) {
-        const head = parseHead(data, base, i + 1, lines - 1);
+        // Every line is in and within the limits: the rest is the content's.
+        const head = scanHead(data, base, i + 1, limits, true);
+        if (typeof head === "number") throw scanError(head);
         rb.consume(i + 1 - base);
+        rb.lend(scannedFields!);
         this.#scanned = this.#lineStart = this.#lines = 0;
         return head;
       }
@@ -360,93 +226,165 @@ export class HeadParser {
   }
 }
 
-function parseHead(data: Uint8Array, start: number, end: number, fieldCount: number): RequestHead {
+/** scanHead's failures (negative, so that no head end is mistaken for one). */
+const INCOMPLETE = -1;
+const OVER_LIMIT = -2;
+const BAD_REQUEST_LINE = -3;
+const BAD_VERSION = -4;
+const NOT_HTTP_1 = -5;
+const OBS_FOLD = -6;
+const BAD_FIELD_NAME = -7;
+const BAD_FIELD_VALUE = -8;
+const MALFORMED = -9;
+
+/** The status and message of each failure a strict scanHead can report. */
+const SCAN_ERRORS: Readonly<Record<number, readonly [number, string]>> = {
+  [BAD_REQUEST_LINE]: [400, "Invalid request line"],
+  [BAD_VERSION]: [400, "Invalid HTTP version"],
+  [NOT_HTTP_1]: [505, "Only HTTP/1.x is supported"],
+  [OBS_FOLD]: [400, "Obsolete line folding"],
+  [BAD_FIELD_NAME]: [400, "Invalid header field name"],
+  [BAD_FIELD_VALUE]: [400, "Invalid header field value"],
+  [MALFORMED]: [400, "Malformed request head"],
+};
+
+/** The error a failed strict scanHead reports. */
+function scanError(code: number): HttpError {
+  const [status, message] = SCAN_ERRORS[code] ?? SCAN_ERRORS[MALFORMED];
+  return new HttpError(status, message);
+}
+
+/** Where the last successful scanHead's head ended (just past its blank line). */
+let scannedEnd = 0;
+/** The last successful scanHead's fields, to lend to the receive buffer. */
+let scannedFields: HeaderFields | null = null;
+
+/**
+ * Validates a whole request head starting at `data[start]` in one pass and
+ * returns it, its fields recorded as offsets, or a failure code; on success
+ * {@linkcode scannedEnd} is set.
+ *
+ * Strict (`complete`): `data[start, end)` is exactly one head whose lines the
+ * caller has checked (CRLF endings, sizes, count); the first problem in byte
+ * order is the failure. Optimistic (not `complete`): the head may be partial,
+ * preceded by empty lines, over a limit or bad anywhere; every such case is a
+ * failure (which one does not matter) and success means the same head the
+ * strict mode would return. Scans may run past `end` into stale bytes; only
+ * the final check against `end` decides, since every byte read before the
+ * blank line's LF lies before it.
+ */
+function scanHead(
+  data: Uint8Array,
+  start: number,
+  end: number,
+  limits: HeadLimits,
+  complete: boolean,
+): RequestHead | number {
   // Request line: method SP request-target SP HTTP-version CRLF.
   let i = start;
   while (TCHAR[data[i]] === 1) i++;
-  if (i === start || data[i] !== SP) throw new HttpError(400, "Invalid request line");
-  const method = methodText(data, start, i);
+  if (i === start || data[i] !== SP) return BAD_REQUEST_LINE;
+  const methodEnd = i;
   const targetStart = ++i;
   while (TARGET_CHAR[data[i]] === 1) i++;
-  if (i === targetStart || data[i] !== SP) throw new HttpError(400, "Invalid request line");
-  const target = rememberedText(TARGET_SLOT, data, targetStart, i, true);
+  if (i === targetStart || data[i] !== SP) return BAD_REQUEST_LINE;
+  const targetEnd = i;
   const versionStart = ++i;
   if (data[versionStart + 8] !== CR || data[versionStart + 9] !== LF) {
-    throw new HttpError(400, "Invalid HTTP version");
+    return BAD_VERSION;
   }
   for (let k = 0; k < 5; k++) {
-    if (data[versionStart + k] !== HTTP_SLASH[k]) throw new HttpError(400, "Invalid HTTP version");
+    if (data[versionStart + k] !== HTTP_SLASH[k]) return BAD_VERSION;
   }
   const major = data[versionStart + 5] - 0x30;
   const minor = data[versionStart + 7] - 0x30;
   if (major < 0 || major > 9 || data[versionStart + 6] !== 0x2e || minor < 0 || minor > 9) {
-    throw new HttpError(400, "Invalid HTTP version");
+    return BAD_VERSION;
   }
-  if (major !== 1) throw new HttpError(505, "Only HTTP/1.x is supported");
+  if (major !== 1) return NOT_HTTP_1;
+  if (versionStart + 8 - start > limits.maxRequestLineBytes) return OVER_LIMIT;
   let lineStart = versionStart + 10;
 
-  const headers = new Map<string, string>();
+  const fields: number[] = [];
+  let bytesOr = 0;
   let hostCount = 0;
   let contentLengthCount = 0;
-  for (let field = 0; field < fieldCount; field++) {
+  while (data[lineStart] !== CR || data[lineStart + 1] !== LF) {
     // One pass per field line: name, OWS, value up to the CR; the value table
     // excludes CR and LF, so the scan stops at the line end or at a bad byte.
     const first = data[lineStart];
-    if (first === SP || first === HTAB) throw new HttpError(400, "Obsolete line folding");
+    if (first === SP || first === HTAB) return OBS_FOLD;
     let i = lineStart;
     while (TCHAR[data[i]] === 1) i++;
-    if (i === lineStart || data[i] !== COLON) throw new HttpError(400, "Invalid header field name");
+    if (i === lineStart || data[i] !== COLON) return BAD_FIELD_NAME;
     const nameEnd = i++;
     while (data[i] === SP || data[i] === HTAB) i++;
     const valueStart = i;
-    let bytesOr = 0;
     for (let byte = data[i]; FIELD_VALUE_CHAR[byte] === 1; byte = data[++i]) bytesOr |= byte;
-    if (data[i] !== CR || data[i + 1] !== LF) {
-      throw new HttpError(400, "Invalid header field value");
-    }
+    if (data[i] !== CR || data[i + 1] !== LF) return BAD_FIELD_VALUE;
     let valueEnd = i;
     while (valueEnd > valueStart && (data[valueEnd - 1] === SP || data[valueEnd - 1] === HTAB)) {
       valueEnd--;
     }
     const nameIndex = knownNameIndex(data, lineStart, nameEnd);
-    const ascii = bytesOr < 0x80;
-    const name = nameIndex === -1
-      ? lowercaseName(data, lineStart, nameEnd)
-      : KNOWN_NAMES[nameIndex];
-    const value = nameIndex === -1 || SECRET_FIELD[nameIndex] === 1
-      ? latin1(data, valueStart, valueEnd, ascii)
-      : rememberedText(nameIndex, data, valueStart, valueEnd, ascii);
-    if (name === "host") hostCount++;
-    else if (name === "content-length") contentLengthCount++;
-    const previous = headers.get(name);
-    headers.set(name, previous === undefined ? value : `${previous}, ${value}`);
+    if (nameIndex === HOST_INDEX) hostCount++;
+    else if (nameIndex === CONTENT_LENGTH_INDEX) contentLengthCount++;
+    fields.push(lineStart, nameCode(nameEnd - lineStart, nameIndex), valueStart, valueEnd);
     lineStart = i + 2;
   }
-  if (lineStart + 2 !== end) throw new HttpError(400, "Malformed request head");
+  const headEnd = lineStart + 2;
+  if (complete ? headEnd !== end : headEnd > end) return complete ? MALFORMED : INCOMPLETE;
+  if (
+    headEnd - start > limits.maxHeadBytes || fields.length > limits.maxHeaderCount * FIELD_STRIDE
+  ) {
+    return OVER_LIMIT;
+  }
+  scannedEnd = headEnd;
+  scannedFields = new HeaderFields(data, start, headEnd, fields, bytesOr < 0x80);
+  const method = methodText(data, start, methodEnd);
+  const target = rememberedText(TARGET_SLOT, data, targetStart, targetEnd, true);
+  const minorVersion = minor === 0 ? 0 : 1;
+  if (data[targetStart] !== 0x2f) {
+    return {
+      method,
+      ...splitTarget(method, target),
+      minorVersion,
+      headers: scannedFields,
+      hostCount,
+      contentLengthCount,
+    };
+  }
+  // Origin-form, the usual one: split once per new target (a remembered one is the same string).
+  if (target !== lastOriginTarget) {
+    const q = target.indexOf("?");
+    lastOriginPath = q === -1 ? target : target.slice(0, q);
+    lastOriginQuery = q === -1 ? "" : target.slice(q + 1);
+    lastOriginTarget = target;
+  }
   return {
     method,
-    ...splitTarget(method, target),
-    minorVersion: minor === 0 ? 0 : 1,
-    headers,
+    target,
+    targetForm: "origin",
+    path: lastOriginPath,
+    query: lastOriginQuery,
+    authority: null,
+    minorVersion,
+    headers: scannedFields,
     hostCount,
     contentLengthCount,
   };
 }
 
+/** The last origin-form target split, and its parts. */
+let lastOriginTarget = "";
+let lastOriginPath = "";
+let lastOriginQuery = "";
+
+/** The parts of a target in any form but origin-form (which scanHead splits itself). */
 function splitTarget(
   method: string,
   target: string,
 ): Pick<RequestHead, "target" | "targetForm" | "path" | "query" | "authority"> {
-  if (target.charCodeAt(0) === 0x2f) {
-    const q = target.indexOf("?");
-    return q === -1 ? { target, targetForm: "origin", path: target, query: "", authority: null } : {
-      target,
-      targetForm: "origin",
-      path: target.slice(0, q),
-      query: target.slice(q + 1),
-      authority: null,
-    };
-  }
   if (target === "*") {
     if (method !== "OPTIONS") throw new HttpError(400, "Asterisk-form is only for OPTIONS");
     return { target, targetForm: "asterisk", path: "/", query: "", authority: null };

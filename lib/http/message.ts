@@ -34,8 +34,13 @@ export interface Request {
   readonly query: string;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   readonly minorVersion: 0 | 1;
-  /** Header fields by lowercase name. */
-  readonly headers: Map<string, string>;
+  /**
+   * Header fields by lowercase name; repeated fields joined with ", ".
+   * Readable until the exchange ends (the response sent and logged): the
+   * server decodes them from the receive buffer when asked, and reading them
+   * after the connection moved on to its next request throws.
+   */
+  readonly headers: ReadonlyMap<string, string>;
   /** The body. */
   readonly body: RequestBody;
   /**

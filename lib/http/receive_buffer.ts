@@ -4,6 +4,14 @@
  * @module
  */
 
+/** Something that reads bytes of a {@linkcode ReceiveBuffer} in place, until told to stop. */
+export interface LentBytes {
+  /** Copies what it still needs out of the buffer; the bytes may change after it returns. */
+  detach(): void;
+  /** Stops reading the buffer for good: its owner is done with it. */
+  expire(): void;
+}
+
 /**
  * Bytes received and not yet consumed, stored in `data[start, end)`.
  *
@@ -29,6 +37,8 @@ export class ReceiveBuffer {
   /** Offset just past the last received byte. */
   end = 0;
   readonly #maxSize: number;
+  /** A reader of `data[start, end)` bytes already consumed, told before they are overwritten. */
+  #lent: LentBytes | null = null;
 
   /**
    * @param initialSize bytes allocated up front
@@ -51,6 +61,12 @@ export class ReceiveBuffer {
    */
   writable(minFree = 1): Uint8Array {
     if (this.start === this.end) this.start = this.end = 0;
+    // Writing from offset 0 or compacting may overwrite consumed bytes; growing
+    // into a new array leaves the old one to whoever still reads it.
+    if (this.#lent !== null && (this.start === 0 || this.data.length - this.end < minFree)) {
+      this.#lent.detach();
+      this.#lent = null;
+    }
     if (this.data.length - this.end < minFree && this.start > 0) {
       this.data.copyWithin(0, this.start, this.end);
       this.end -= this.start;
@@ -69,6 +85,25 @@ export class ReceiveBuffer {
   /** Marks `n` bytes just written into `writable()` as received. */
   commit(n: number): void {
     this.end += n;
+  }
+
+  /**
+   * Registers `reader`, which reads consumed bytes of `data` in place (a
+   * parsed head's fields), to be detached before those bytes may be
+   * overwritten; a reader lent before is detached now.
+   */
+  lend(reader: LentBytes): void {
+    this.#lent?.detach();
+    this.#lent = reader;
+  }
+
+  /**
+   * Expires the reader lent last, if any, instead of detaching it: its
+   * owner is done, so nothing needs copying before the bytes are reused.
+   */
+  release(): void {
+    this.#lent?.expire();
+    this.#lent = null;
   }
 
   /** Drops `n` bytes from the front. */

@@ -262,6 +262,9 @@ export class Connection {
       durationMs: Date.now() - started,
       remoteAddr: this.#remoteAddr,
     });
+    // The exchange is over: the head's fields need not be copied before the
+    // buffer takes the next request's bytes (reading them now throws).
+    this.#receive.release();
     if (keepAlive && unread !== 0) keepAlive = await body.discard();
     if (!keepAlive) await this.#linger();
     return keepAlive;
