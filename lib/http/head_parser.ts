@@ -86,7 +86,7 @@ function methodText(data: Uint8Array, start: number, end: number): string {
     for (let i = 0; i < known.length && same; i++) same = known[i] === data[start + i];
     if (same) return KNOWN_METHODS[index];
   }
-  return latin1(data, start, end, true);
+  return latin1(data, start, end);
 }
 
 /**
@@ -140,6 +140,10 @@ export class HeadParser {
   #lineStart = 0;
   /** Complete lines seen so far (the request line is line 1). */
   #lines = 0;
+  /** Where scanHead records the fields' numbers; the last head's fields read them in place. */
+  readonly #fields: number[] = [];
+  /** The fields of the last head returned, which may still read #fields. */
+  #lastFields: HeaderFields | null = null;
 
   /** @param limits the size limits to enforce */
   constructor(limits: HeadLimits) {
@@ -152,16 +156,16 @@ export class HeadParser {
    * invalid input; the connection must then be closed.
    */
   parse(rb: ReceiveBuffer): RequestHead | null {
+    // #fields is about to be reused: the last head's fields keep a copy,
+    // unless their exchange was released (then this does nothing).
+    this.#lastFields?.detach();
+    this.#lastFields = null;
     if (this.#scanned === 0) {
       // A head that arrived whole (the usual case) takes one pass: scanHead in
       // its optimistic mode. Anything else, an error included, is left to the
       // line scan below, which decides every status exactly as it always has.
-      const head = scanHead(rb.data, rb.start, rb.end, this.#limits, false);
-      if (typeof head !== "number") {
-        rb.consume(scannedEnd - rb.start);
-        rb.lend(scannedFields!);
-        return head;
-      }
+      const head = scanHead(rb.data, rb.start, rb.end, this.#limits, this.#fields, false);
+      if (typeof head !== "number") return this.#handOut(rb, head);
     }
     const data = rb.data;
     const limits = this.#limits;
@@ -201,12 +205,10 @@ export class HeadParser {
       }
       if (lineLength === 0) {
         // Every line is in and within the limits: the rest is the content's.
-        const head = scanHead(data, base, i + 1, limits, true);
+        const head = scanHead(data, base, i + 1, limits, this.#fields, true);
         if (typeof head === "number") throw scanError(head);
-        rb.consume(i + 1 - base);
-        rb.lend(scannedFields!);
         this.#scanned = this.#lineStart = this.#lines = 0;
-        return head;
+        return this.#handOut(rb, head);
       }
       lines++;
       if (lines - 1 > limits.maxHeaderCount) throw new HttpError(431, "Too many header fields");
@@ -223,6 +225,15 @@ export class HeadParser {
       throw new HttpError(431, "Request header fields too large");
     }
     return null;
+  }
+
+  /** Consumes the head scanHead just returned and lends its fields to `rb`. */
+  #handOut(rb: ReceiveBuffer, head: RequestHead): RequestHead {
+    rb.consume(scannedEnd - rb.start);
+    rb.lend(scannedFields!);
+    this.#lastFields = scannedFields;
+    scannedFields = null;
+    return head;
   }
 }
 
@@ -261,8 +272,8 @@ let scannedFields: HeaderFields | null = null;
 
 /**
  * Validates a whole request head starting at `data[start]` in one pass and
- * returns it, its fields recorded as offsets, or a failure code; on success
- * {@linkcode scannedEnd} is set.
+ * returns it, its fields recorded as offsets in `fields`, or a failure code;
+ * on success {@linkcode scannedEnd} and {@linkcode scannedFields} are set.
  *
  * Strict (`complete`): `data[start, end)` is exactly one head whose lines the
  * caller has checked (CRLF endings, sizes, count); the first problem in byte
@@ -278,6 +289,7 @@ function scanHead(
   start: number,
   end: number,
   limits: HeadLimits,
+  fields: number[],
   complete: boolean,
 ): RequestHead | number {
   // Request line: method SP request-target SP HTTP-version CRLF.
@@ -305,8 +317,8 @@ function scanHead(
   if (versionStart + 8 - start > limits.maxRequestLineBytes) return OVER_LIMIT;
   let lineStart = versionStart + 10;
 
-  const fields: number[] = [];
-  let bytesOr = 0;
+  let fieldNumbers = 0;
+  const maxFieldNumbers = limits.maxHeaderCount * FIELD_STRIDE;
   let hostCount = 0;
   let contentLengthCount = 0;
   while (data[lineStart] !== CR || data[lineStart + 1] !== LF) {
@@ -320,7 +332,7 @@ function scanHead(
     const nameEnd = i++;
     while (data[i] === SP || data[i] === HTAB) i++;
     const valueStart = i;
-    for (let byte = data[i]; FIELD_VALUE_CHAR[byte] === 1; byte = data[++i]) bytesOr |= byte;
+    while (FIELD_VALUE_CHAR[data[i]] === 1) i++;
     if (data[i] !== CR || data[i + 1] !== LF) return BAD_FIELD_VALUE;
     let valueEnd = i;
     while (valueEnd > valueStart && (data[valueEnd - 1] === SP || data[valueEnd - 1] === HTAB)) {
@@ -329,20 +341,21 @@ function scanHead(
     const nameIndex = knownNameIndex(data, lineStart, nameEnd);
     if (nameIndex === HOST_INDEX) hostCount++;
     else if (nameIndex === CONTENT_LENGTH_INDEX) contentLengthCount++;
-    fields.push(lineStart, nameCode(nameEnd - lineStart, nameIndex), valueStart, valueEnd);
+    // A field past the count fails now, before `fields` grows with junk.
+    if (fieldNumbers === maxFieldNumbers) return OVER_LIMIT;
+    fields[fieldNumbers++] = lineStart;
+    fields[fieldNumbers++] = nameCode(nameEnd - lineStart, nameIndex);
+    fields[fieldNumbers++] = valueStart;
+    fields[fieldNumbers++] = valueEnd;
     lineStart = i + 2;
   }
   const headEnd = lineStart + 2;
   if (complete ? headEnd !== end : headEnd > end) return complete ? MALFORMED : INCOMPLETE;
-  if (
-    headEnd - start > limits.maxHeadBytes || fields.length > limits.maxHeaderCount * FIELD_STRIDE
-  ) {
-    return OVER_LIMIT;
-  }
+  if (headEnd - start > limits.maxHeadBytes) return OVER_LIMIT;
   scannedEnd = headEnd;
-  scannedFields = new HeaderFields(data, start, headEnd, fields, bytesOr < 0x80);
+  scannedFields = new HeaderFields(data, start, headEnd, fields, fieldNumbers);
   const method = methodText(data, start, methodEnd);
-  const target = rememberedText(TARGET_SLOT, data, targetStart, targetEnd, true);
+  const target = rememberedText(TARGET_SLOT, data, targetStart, targetEnd);
   const minorVersion = minor === 0 ? 0 : 1;
   if (data[targetStart] !== 0x2f) {
     return {

@@ -15,16 +15,18 @@ const asciiDecoder = new TextDecoder();
 
 /**
  * Decodes bytes as latin1 (one char per byte, RFC 9110 §5.5's view of
- * obs-text). `ascii` says all bytes are below 0x80, where UTF-8 decoding is
- * the same and the native decoder is fastest for longer strings.
+ * obs-text). All-ASCII bytes, the usual case, go to the native decoder,
+ * which is fastest for longer strings (for ASCII, UTF-8 is the same).
  */
-export function latin1(data: Uint8Array, start: number, end: number, ascii = false): string {
+export function latin1(data: Uint8Array, start: number, end: number): string {
   if (end - start <= SHORT_STRING) {
     let text = "";
     for (let i = start; i < end; i++) text += String.fromCharCode(data[i]);
     return text;
   }
-  if (ascii) return asciiDecoder.decode(data.subarray(start, end));
+  let bytesOr = 0;
+  for (let i = start; i < end; i++) bytesOr |= data[i];
+  if (bytesOr < 0x80) return asciiDecoder.decode(data.subarray(start, end));
   let text = "";
   for (let from = start; from < end; from += LATIN1_SLICE) {
     const view = data.subarray(from, Math.min(end, from + LATIN1_SLICE));
@@ -178,7 +180,6 @@ export function rememberedText(
   data: Uint8Array,
   start: number,
   end: number,
-  ascii: boolean,
 ): string {
   const length = end - start;
   const last = lastBytes[slot];
@@ -187,7 +188,7 @@ export function rememberedText(
     for (let i = 0; i < length && same; i++) same = last[i] === data[start + i];
     if (same) return lastTexts[slot];
   }
-  const text = latin1(data, start, end, ascii);
+  const text = latin1(data, start, end);
   if (length <= REMEMBERED_TEXT_BYTES) {
     lastBytes[slot] = data.slice(start, end);
     lastTexts[slot] = text;
@@ -238,10 +239,10 @@ export class HeaderFields implements ReadonlyMap<string, string> {
   readonly #start: number;
   /** Offset just past the head's last byte in #data. */
   readonly #end: number;
-  /** Whether every byte of the values is below 0x80. */
-  readonly #ascii: boolean;
-  /** FIELD_STRIDE numbers per field, see nameCode; offsets into #data. */
-  readonly #fields: number[];
+  /** FIELD_STRIDE numbers per field, see nameCode; offsets into #data. The parser's until detached. */
+  #fields: number[];
+  /** How many numbers of #fields are this head's. */
+  readonly #count: number;
   /** Bit i (of the low, then the high word) set: known name i is present. */
   readonly #presentLow: number;
   readonly #presentHigh: number;
@@ -259,18 +260,19 @@ export class HeaderFields implements ReadonlyMap<string, string> {
    * @param data the buffer holding the head
    * @param start the head's first byte in `data`
    * @param end just past the head's last byte
-   * @param fields per field: name start, {@linkcode nameCode}, value start, value end
-   * @param ascii whether all value bytes are below 0x80
+   * @param fields per field: name start, {@linkcode nameCode}, value start, value end;
+   *   read in place until {@linkcode HeaderFields.detach} or {@linkcode HeaderFields.expire}
+   * @param count how many numbers of `fields` are this head's
    */
-  constructor(data: Uint8Array, start: number, end: number, fields: number[], ascii: boolean) {
+  constructor(data: Uint8Array, start: number, end: number, fields: number[], count: number) {
     this.#data = data;
     this.#start = start;
     this.#end = end;
     this.#fields = fields;
-    this.#ascii = ascii;
+    this.#count = count;
     let presentLow = 0, presentHigh = 0, repeatedLow = 0, repeatedHigh = 0;
     let anyUnknown = false;
-    for (let f = 1; f < fields.length; f += FIELD_STRIDE) {
+    for (let f = 1; f < count; f += FIELD_STRIDE) {
       const index = fields[f] & UNKNOWN;
       if (index === UNKNOWN) anyUnknown = true;
       else if (index < LOW_WORD_NAMES) {
@@ -290,11 +292,12 @@ export class HeaderFields implements ReadonlyMap<string, string> {
     this.#anyUnknown = anyUnknown;
   }
 
-  /** Keeps the head as text, so that the buffer's bytes may be overwritten. */
+  /** Keeps copies (the head as text), so that the bytes and numbers read so far may be reused. */
   detach(): void {
     const data = this.#data;
     if (data === null) return;
-    this.#text = latin1(data, this.#start, this.#end, this.#ascii);
+    this.#text = latin1(data, this.#start, this.#end);
+    this.#fields = this.#fields.slice(0, this.#count);
     this.#data = null;
   }
 
@@ -305,6 +308,7 @@ export class HeaderFields implements ReadonlyMap<string, string> {
    */
   expire(): void {
     this.#data = null;
+    this.#fields = [];
     this.#expired = true;
   }
 
@@ -325,7 +329,7 @@ export class HeaderFields implements ReadonlyMap<string, string> {
     }
     const fields = this.#fields;
     let value: string | undefined;
-    for (let f = 0; f < fields.length; f += FIELD_STRIDE) {
+    for (let f = 0; f < this.#count; f += FIELD_STRIDE) {
       if ((fields[f + 1] & UNKNOWN) !== index) continue;
       const text = this.#value(index, fields[f + 2], fields[f + 3]);
       if (!repeated) return text;
@@ -377,8 +381,8 @@ export class HeaderFields implements ReadonlyMap<string, string> {
     const data = this.#data;
     if (data === null) return this.#text.slice(start - this.#start, end - this.#start);
     return index === UNKNOWN || SECRET_FIELD[index] === 1
-      ? latin1(data, start, end, this.#ascii)
-      : rememberedText(index, data, start, end, this.#ascii);
+      ? latin1(data, start, end)
+      : rememberedText(index, data, start, end);
   }
 
   /** The lowercase name of the field at `f` in #fields. */
@@ -398,7 +402,7 @@ export class HeaderFields implements ReadonlyMap<string, string> {
   #unknown(name: string): string | undefined {
     const fields = this.#fields;
     let value: string | undefined;
-    for (let f = 0; f < fields.length; f += FIELD_STRIDE) {
+    for (let f = 0; f < this.#count; f += FIELD_STRIDE) {
       const code = fields[f + 1];
       if ((code & UNKNOWN) !== UNKNOWN || code >> NAME_LENGTH_SHIFT !== name.length) continue;
       if (this.#name(f) !== name) continue;
@@ -413,7 +417,7 @@ export class HeaderFields implements ReadonlyMap<string, string> {
     if (this.#map !== null) return this.#map;
     const map = new Map<string, string>();
     const fields = this.#fields;
-    for (let f = 0; f < fields.length; f += FIELD_STRIDE) {
+    for (let f = 0; f < this.#count; f += FIELD_STRIDE) {
       const name = this.#name(f);
       const text = this.#value(fields[f + 1] & UNKNOWN, fields[f + 2], fields[f + 3]);
       const previous = map.get(name);
