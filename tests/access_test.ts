@@ -59,6 +59,9 @@ function basic(user: string, password: string): string {
 }
 
 const ADMIN = PRINCIPALS.admin;
+const LOCK_TYPE = "Content-Type: application/xml";
+const LOCK_INFO = '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>' +
+  "</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>";
 const BOUNDARY = "----access-test-boundary";
 
 /** The folder of an area ("" for root), as a URL prefix ending in "/". */
@@ -145,13 +148,7 @@ const METHODS: Record<string, MethodCase> = {
   LOCK: {
     needs: "w",
     send: (dir, name, auth) =>
-      send(
-        "LOCK",
-        `${dir}${name}`,
-        [...auth, "Content-Type: application/xml", "Timeout: Second-60"],
-        '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>' +
-          "</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>",
-      ),
+      send("LOCK", `${dir}${name}`, [...auth, LOCK_TYPE, "Timeout: Second-60"], LOCK_INFO),
     unchanged: (dir, name) => [[`${dir}${name}`, false]],
   },
   UNLOCK: {
@@ -302,15 +299,28 @@ async function runCrossings(): Promise<void> {
     ["carol", "DELETE", "/shared/sub/", [], true],
     // A copy over a tree where a rule below refuses the write.
     ["carol", "COPY", "/shared/f.txt", ["Destination: /shared/locked"], false],
+    // Replacing a folder takes its tree away: a delete, which writing alone does not grant.
+    ["bob", "COPY", "/team/f.txt", ["Destination: /team/folder"], false],
+    ["carol", "MOVE", "/shared/f.txt", ["Destination: /inbox/folder"], false],
+    // Replacing a file is what a PUT does: writing is enough.
+    ["bob", "COPY", "/team/f.txt", ["Destination: /team/replaced.txt"], true],
   ];
   await put("/shared/to-inbox");
   await put("/shared/sub/");
   await put("/shared/sub/f.txt");
+  for (const folder of ["/team/folder/", "/inbox/folder/"]) {
+    await put(folder);
+    await put(`${folder}f.txt`);
+  }
+  await put("/team/replaced.txt");
   for (const [who, method, path, headers, allowed] of cases) {
     const auth = PRINCIPALS[who] === null ? [] : [PRINCIPALS[who]!];
-    const response = await send(method, path, [...auth, ...headers]);
+    const body = method === "LOCK" ? LOCK_INFO : "";
+    const response = await send(method, path, [...auth, ...headers], body);
     judge(response, who, allowed, `${who} ${method} ${path} ${headers.join(" ")}`);
   }
+  assert.equal(await exists("/team/folder/f.txt"), true, "the refused COPY left the folder");
+  assert.equal(await exists("/inbox/folder/f.txt"), true, "the refused MOVE left the folder");
   assert.equal(await exists("/shared/to-inbox"), false);
   assert.equal(await exists("/inbox/from-shared"), true);
   assert.equal(await exists("/shared/locked/f.txt"), true, "the refused DELETE left the tree");

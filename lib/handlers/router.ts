@@ -12,7 +12,7 @@ import type { Request, Response } from "../http/message.ts";
 import { decodeUrlPath, isHiddenPath } from "./url_path.ts";
 import { getPath } from "./get.ts";
 import { makeDirectory } from "./mkdir.ts";
-import { destinationSegments, movePath } from "./move.ts";
+import { destinationSegments, movePath, overwriteAllowed } from "./move.ts";
 import { postForm } from "./form.ts";
 import { UPLOAD_PATH_PREFIX } from "./resumable.ts";
 import type { ResumableUploads } from "./resumable.ts";
@@ -149,6 +149,13 @@ export function createHandler(config: HandlerConfig): Handler {
     // What a MOVE or COPY replaces at its destination is written over, tree and all.
     if (access !== null && destination !== null) {
       await access.authorize(request, "write", destination, "tree");
+      // Replacing a folder takes its tree away: a delete, which writing alone does not grant.
+      if (
+        overwriteAllowed(request) &&
+        (await config.storage.stat(destination))?.kind === "directory"
+      ) {
+        await access.authorize(request, "delete", destination, "tree");
+      }
     }
     const changes = config.readOnly ? [] : changesOf(method, url.segments, destination);
     const checked = await checkLocks(locks, config.storage, request, url.segments, changes);
