@@ -304,6 +304,8 @@ async function runCrossings(): Promise<void> {
     ["carol", "MOVE", "/shared/f.txt", ["Destination: /inbox/folder"], false],
     // Replacing a file is what a PUT does: writing is enough.
     ["bob", "COPY", "/team/f.txt", ["Destination: /team/replaced.txt"], true],
+    // A lock of a tree (LOCK's default depth) bars others' writes in all of it.
+    ["carol", "LOCK", "/shared/", [LOCK_TYPE, "Timeout: Second-60"], false],
   ];
   await put("/shared/to-inbox");
   await put("/shared/sub/");
@@ -321,6 +323,7 @@ async function runCrossings(): Promise<void> {
   }
   assert.equal(await exists("/team/folder/f.txt"), true, "the refused COPY left the folder");
   assert.equal(await exists("/inbox/folder/f.txt"), true, "the refused MOVE left the folder");
+  assert.equal((await send("PUT", "/shared/locked/by-admin", [ADMIN], "x")).status, 201);
   assert.equal(await exists("/shared/to-inbox"), false);
   assert.equal(await exists("/inbox/from-shared"), true);
   assert.equal(await exists("/shared/locked/f.txt"), true, "the refused DELETE left the tree");

@@ -69,7 +69,7 @@ export class DavLockProperties implements LockProperties {
 }
 
 /** A LOCK's `Depth`: infinity when absent (RFC 4918 §9.10.3), 400 for 1 or anything else. */
-function lockDepth(request: Request): "0" | "infinity" {
+export function lockDepth(request: Request): "0" | "infinity" {
   const depth = (request.headers.get("depth") ?? "infinity").trim().toLowerCase();
   if (depth === "0" || depth === "infinity") return depth;
   throw new HttpError(400, "A LOCK's Depth must be 0 or infinity");

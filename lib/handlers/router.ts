@@ -26,7 +26,7 @@ import type { DavConfig } from "../dav/propfind.ts";
 import { proppatch } from "../dav/proppatch.ts";
 import { DavLocks } from "../dav/locks.ts";
 import { changesOf, checkLocks } from "../dav/lock_guard.ts";
-import { DavLockProperties, lockResource, unlockResource } from "../dav/lock.ts";
+import { DavLockProperties, lockDepth, lockResource, unlockResource } from "../dav/lock.ts";
 import { needsOf } from "../policy/access.ts";
 
 /** The settings the handlers work with. */
@@ -128,7 +128,8 @@ export function createHandler(config: HandlerConfig): Handler {
     }
     if (!config.dotfiles && isHiddenPath(url.segments)) throw new HttpError(404, "Not found");
     if (access !== null) {
-      for (const need of needsOf(method, url.segments)) {
+      const depth = method === "LOCK" ? lockDepth(request) : undefined;
+      for (const need of needsOf(method, url.segments, depth)) {
         await access.authorize(request, need.action, need.path, need.reach);
       }
     }

@@ -492,10 +492,16 @@ export interface Need {
  * nothing (CORS preflights carry no credentials, and the answer shows
  * nothing of an unreadable path); DELETE `delete` of the tree; MOVE `read`
  * and `delete` of the tree it takes away; COPY `read` of the tree it copies;
- * every other method (PUT, POST forms, resumable uploads, MKCOL, PROPPATCH,
- * LOCK, UNLOCK, and any the router will refuse anyway) `write`.
+ * LOCK `write` of the tree unless its `lockDepth` is "0" (a lock of a tree
+ * bars everyone else's writes in all of it); every other method (PUT, POST
+ * forms, resumable uploads, MKCOL, PROPPATCH, UNLOCK, and any the router will
+ * refuse anyway) `write`.
  */
-export function needsOf(method: string, path: readonly string[]): Need[] {
+export function needsOf(
+  method: string,
+  path: readonly string[],
+  lockDepth: "0" | "infinity" = "infinity",
+): Need[] {
   switch (method) {
     case "GET":
     case "HEAD":
@@ -509,6 +515,8 @@ export function needsOf(method: string, path: readonly string[]): Need[] {
       return [{ action: "read", path, reach: "tree" }, { action: "delete", path, reach: "tree" }];
     case "COPY":
       return [{ action: "read", path, reach: "tree" }];
+    case "LOCK":
+      return [{ action: "write", path, reach: lockDepth === "0" ? "resource" : "tree" }];
     default:
       return [{ action: "write", path, reach: "resource" }];
   }
