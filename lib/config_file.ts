@@ -6,8 +6,8 @@
  * `trusted-proxy: [10.0.0.0/8]`), plus `root` (ROOT), `users` (a map of
  * user name to password or hash, each an `--auth`) and `rules` (a list of
  * `--rule` values). Relative paths (`root`, `tls-cert`, `tls-key`) are
- * relative to the file's folder. A file holding a plain password must not be
- * readable by group or others.
+ * relative to the file's folder. A file holding a plain password or the
+ * share secret must not be readable by group or others.
  *
  * @module
  */
@@ -41,8 +41,8 @@ const READABLE_BY_OTHERS = 0o044;
  * maps each long option name to its kind. Throws an Error with a message
  * for the user (naming the file, the key, and what is wrong; never a
  * password) for a file that cannot be read, is not YAML, has an unknown
- * key or a value of the wrong type, or holds a plain password while
- * readable by group or others.
+ * key or a value of the wrong type, or holds a plain password or the share
+ * secret while readable by group or others.
  */
 export function readConfigFile(file: string, options: Record<string, ConfigKind>): ConfigArguments {
   let text: string;
@@ -70,6 +70,8 @@ export function readConfigFile(file: string, options: Record<string, ConfigKind>
   const args: string[] = [];
   let root: string | null = null;
   let plainPasswords = false;
+  // Signs links to anything: whoever reads it may read and drop files everywhere.
+  const shareSecret = "share-secret" in (document as Record<string, unknown>);
   const credential = (user: string, secret: unknown) => {
     if (user === "" || user.includes(":")) throw bad(`users`, 'a user name is empty or has a ":"');
     if (typeof secret !== "string" || secret === "") {
@@ -113,11 +115,12 @@ export function readConfigFile(file: string, options: Record<string, ConfigKind>
       }
     }
   }
-  if (plainPasswords && mode !== null && (mode & READABLE_BY_OTHERS) !== 0) {
+  if ((plainPasswords || shareSecret) && mode !== null && (mode & READABLE_BY_OTHERS) !== 0) {
+    const what = plainPasswords ? "plain passwords" : "the share secret";
+    const cure = plainPasswords ? ", or use hashes from 'filedrop hash-password'" : "";
     throw new Error(
-      `--config ${file} holds plain passwords but is readable by group or others (mode ` +
-        `${(mode & 0o777).toString(8).padStart(4, "0")}): chmod 600 it, or use hashes ` +
-        "from 'filedrop hash-password'",
+      `--config ${file} holds ${what} but is readable by group or others (mode ` +
+        `${(mode & 0o777).toString(8).padStart(4, "0")}): chmod 600 it${cure}`,
     );
   }
   return { args, root };

@@ -528,6 +528,14 @@ Deno.test("--config: plain passwords only in a file nobody else may read; clear 
     // Hashes may be read by others.
     await write(`users:\n  ann: "${HASH_OF_X}"\n`, 0o644);
     assert.ok(parseCommandLine(["--config", file]).kind === "serve");
+    // The share secret signs links to anything: whoever reads it may read and drop everywhere.
+    await write("share-secret: 0123456789abcdef-0123\n", 0o644);
+    assert.throws(
+      () => parseCommandLine(["--config", file]),
+      /holds the share secret but is readable by group or others \(mode 0644\): chmod 600/,
+    );
+    await Deno.chmod(file, 0o600);
+    assert.ok(parseCommandLine(["--config", file]).kind === "serve");
 
     const bad: [string, RegExp][] = [
       ["prot: 80\n", /prot: no such option/],
