@@ -285,12 +285,14 @@ Deno.test("search stops at its deadline in a tree too large to walk in time", as
     // 3000 folders and 3000 files are there: the walk stopped part-way.
     assert.ok(end.visited < 6001, `visited ${end.visited}`);
     assert.ok(found.length < 3000);
-    assert.ok(elapsed < 150 + 1500, `took ${elapsed} ms`);
+    // Stopped soon after the deadline (the slack is for a loaded machine), not at the end.
+    assert.ok(elapsed < 150 + 5000, `took ${elapsed} ms`);
   });
 });
 
 Deno.test("search results stream: the first match arrives before the walk ends", async () => {
-  await withServer({}, async (server, root) => {
+  // A deadline far enough for a loaded machine to walk the whole tree: the last match must come.
+  await withServer({ search: { timeMs: 60_000 } }, async (server, root) => {
     await makeFiles(root, ["aaa-first-hit.txt"]);
     await makeWideTree(root, 3000, "quiet");
     await makeFiles(root, ["big/dir-2999/zzz-hit-last.txt"]);
@@ -306,8 +308,8 @@ Deno.test("search results stream: the first match arrives before the walk ends",
       let endAt = -1;
       let textAtFirstHit = "";
       const started = Date.now();
-      // Bounded: at most 30 s, then the assertions below fail.
-      while (Date.now() - started < 30_000) {
+      // Bounded: at most 60 s, then the assertions below fail.
+      while (Date.now() - started < 60_000) {
         const n = await conn.read(buffer);
         if (n === null) break;
         text += decoder.decode(buffer.subarray(0, n), { stream: true });
