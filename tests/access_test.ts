@@ -27,6 +27,7 @@ const RULES = [
   "*@/inbox:w",
   "carol@/shared:rwd",
   "carol@/shared/locked:r",
+  "carol@/shared/forms/readme.txt:r",
 ];
 
 /** Who sends the requests: a name and its Authorization header (none for anonymous). */
@@ -324,6 +325,14 @@ async function runCrossings(): Promise<void> {
   assert.equal(await exists("/team/folder/f.txt"), true, "the refused COPY left the folder");
   assert.equal(await exists("/inbox/folder/f.txt"), true, "the refused MOVE left the folder");
   assert.equal((await send("PUT", "/shared/locked/by-admin", [ADMIN], "x")).status, 201);
+  // A form may write its folder, and still not a file there that a rule keeps from it.
+  await put("/shared/forms/");
+  const form = (name: string) =>
+    METHODS["POST form"].send("/shared/forms/", name, [PRINCIPALS.carol]);
+  judge(await form("readme.txt"), "carol", false, "carol POST form of readme.txt");
+  assert.equal(await exists("/shared/forms/readme.txt"), false);
+  judge(await form("other.txt"), "carol", true, "carol POST form of other.txt");
+  assert.equal(await exists("/shared/forms/other.txt"), true);
   assert.equal(await exists("/shared/to-inbox"), false);
   assert.equal(await exists("/inbox/from-shared"), true);
   assert.equal(await exists("/shared/locked/f.txt"), true, "the refused DELETE left the tree");

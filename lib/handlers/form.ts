@@ -26,6 +26,7 @@ import { formatSize } from "./listing.ts";
 import { decodeUrlPath, encodeUrlPath } from "./url_path.ts";
 import { escapeHtml } from "../ui/html.ts";
 import { prefersJson } from "../content/negotiate.ts";
+import type { Access } from "../policy/access.ts";
 import type {
   StagedFile,
   Storage,
@@ -40,6 +41,12 @@ export interface FormUploadContext {
   storage: Storage;
   /** Largest request body in bytes (413 beyond); Infinity for no limit. */
   maxBodyBytes: number;
+  /**
+   * Who may write what: the router allowed a write to the folder, and a rule
+   * may still refuse one of its files by name (403 for the whole form). Null
+   * or absent: everyone may.
+   */
+  access?: Access | null;
 }
 
 /** Most file parts in one form (413 beyond): each holds a temp file until the body ends. */
@@ -211,6 +218,9 @@ async function receiveFiles(request: Request, options: ReceiveOptions): Promise<
     if (names.has(name)) throw new HttpError(400, "Two file parts have the same name");
     names.add(name);
     const targetPath = [...dirPath, name];
+    if (context.access && !(await context.access.allows(request, "write", targetPath))) {
+      throw new HttpError(403, "Forbidden");
+    }
     // A part the parser found after the request failed must not stage a file
     // once the cleanup below may have taken its list.
     abort.signal.throwIfAborted();
