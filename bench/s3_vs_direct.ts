@@ -267,9 +267,11 @@ async function main(args: string[]): Promise<number> {
     "",
     "CPU µs per request (medians): filedrop's process; this process (load generator, and the",
     "S3 client on the direct side); the gateway's daemons (radosgw, ceph-osd, ceph-mon).",
+    "CPU-bound ratio: all of the direct side's CPU per request over all of filedrop's side's,",
+    "the ratio of throughputs when the CPUs they share are the limit.",
     "",
-    "| case | filedrop | client via filedrop | client direct | gateway via filedrop | gateway direct |",
-    "| ---- | -------: | ------------------: | ------------: | -------------------: | -------------: |",
+    "| case | filedrop | client via filedrop | client direct | gateway via filedrop | gateway direct | CPU-bound ratio |",
+    "| ---- | -------: | ------------------: | ------------: | -------------------: | -------------: | --------------: |",
   ];
   const summary: Record<string, unknown> = {};
   for (const c of cases) {
@@ -287,14 +289,17 @@ async function main(args: string[]): Promise<number> {
       gatewayViaFiledrop: perRequest(filedrop, (run) => run.gatewayTicks),
       gatewayDirect: perRequest(direct, (run) => run.gatewayTicks),
     };
-    summary[c.name] = { filedrop, direct, ratios, cpuMicrosPerRequest: cpu };
+    const cpuBoundRatio = (cpu.clientDirect + cpu.gatewayDirect) /
+      (cpu.filedrop + cpu.clientViaFiledrop + cpu.gatewayViaFiledrop);
+    summary[c.name] = { filedrop, direct, ratios, cpuMicrosPerRequest: cpu, cpuBoundRatio };
     lines.push(
       `| ${c.name} | ${f.toFixed(1)} | ${d.toFixed(1)} | ${(f * c.bytes / MiB).toFixed(1)} | ` +
         `${(d * c.bytes / MiB).toFixed(1)} | ${median(ratios).toFixed(2)} | ` +
         `${ratios.map((r) => r.toFixed(2)).join(", ")} |`,
     );
     cpuLines.push(
-      `| ${c.name} | ${Object.values(cpu).map((micros) => micros.toFixed(0)).join(" | ")} |`,
+      `| ${c.name} | ${Object.values(cpu).map((micros) => micros.toFixed(0)).join(" | ")} | ` +
+        `${cpuBoundRatio.toFixed(2)} |`,
     );
   }
   lines.push(...cpuLines);
