@@ -270,7 +270,7 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
     spa: options.spa ?? false,
     searchLimits: { ...DEFAULT_SEARCH_LIMITS, ...options.search },
   };
-  const access = accessFor(options, credentials, rules, storage instanceof FsStorage);
+  const access = accessFor(options, credentials, rules, storage);
   const routes = createHandler({
     ...readConfig,
     maxBodyBytes: limits.maxBodyBytes,
@@ -317,8 +317,9 @@ function accessFor(
   options: ConnectionHandlerOptions,
   credentials: Credential[],
   rules: AccessRule[],
-  fileSystem: boolean,
+  storage: FsStorage | S3Storage,
 ): Access | null {
+  const fileSystem = storage instanceof FsStorage;
   const proxy = options.authProxy ?? null;
   if (credentials.length === 0 && rules.length === 0 && proxy === null) return null;
   if (rules.length > 0 && options.authReads) {
@@ -344,6 +345,7 @@ function accessFor(
     basic: credentials.length === 0 ? null : new BasicAuth({ credentials }),
     proxy,
     onNotice: options.onNotice,
+    realPathOf: fileSystem ? (path) => storage.realSegments(path) : null,
   });
 }
 

@@ -462,6 +462,56 @@ Deno.test({
   },
 });
 
+Deno.test("a symlink inside ROOT gives no more than the rules of where it leads", async () => {
+  const root = await Deno.makeTempDir({ prefix: "filedrop-access-links-" });
+  const server = await serve({
+    root,
+    port: 0,
+    hostname: "127.0.0.1",
+    fsync: false,
+    auth: USERS,
+    rules: ["admin@/:rwd", "@/public", "bob@/team:rw"],
+  });
+  port = server.addr.port;
+  try {
+    for (const dir of ["public/sub", "secret", "team"]) {
+      await Deno.mkdir(`${root}/${dir}`, { recursive: true });
+    }
+    await Deno.writeTextFile(`${root}/secret/s.txt`, "the secret");
+    await Deno.writeTextFile(`${root}/public/sub/p.txt`, "public");
+    await Deno.symlink("../secret", `${root}/public/link`);
+    await Deno.symlink("../secret/s.txt", `${root}/public/slink.txt`);
+    await Deno.symlink("sub", `${root}/public/alias`);
+    await Deno.symlink("../secret", `${root}/team/into-secret`);
+    const bob = [PRINCIPALS.bob];
+
+    for (const path of ["/public/link/s.txt", "/public/slink.txt", "/public/link/"]) {
+      assert.equal((await send("GET", path, [])).status, 401, `GET ${path}`);
+      assert.equal((await send("GET", path, [ADMIN])).status, 200, `admin GET ${path}`);
+    }
+    assert.equal((await send("PUT", "/team/into-secret/planted.txt", bob, "x")).status, 403);
+    assert.equal((await send("GET", "/team/into-secret/s.txt", bob)).status, 403);
+    await assert.rejects(Deno.stat(`${root}/secret/planted.txt`), Deno.errors.NotFound);
+    // Nothing of where they lead is listed, archived or found.
+    const listing = await send("GET", "/public/?format=json", []);
+    const names = (JSON.parse(listing.body).entries as { name: string }[]).map((e) => e.name);
+    assert.deepEqual(names.sort(), ["alias", "sub"]);
+    const archive = await send("GET", "/public/?archive=tar", []);
+    assert.equal(archive.status, 200);
+    assert.ok(!archive.body.includes("the secret"), "the archive holds no secret file");
+    assert.ok(archive.body.includes("public"));
+    const found = await send("GET", "/public/?q=s&format=ndjson", []);
+    assert.ok(!found.body.includes("link"), found.body);
+    const propfind = await send("PROPFIND", "/public/", ["Depth: 1"]);
+    assert.ok(!propfind.body.includes("link"), propfind.body);
+    // A link to where the rules let one read anyway works as before.
+    assert.equal((await send("GET", "/public/alias/p.txt", [])).body, "public");
+  } finally {
+    await server.shutdown();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 // --- The decision alone ---------------------------------------------------------------
 
 const anonymous: Principal = { kind: "anonymous" };

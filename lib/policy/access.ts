@@ -348,6 +348,13 @@ export interface AccessOptions {
   proxy?: ProxyAuthOptions | null;
   /** Where the proxy's notice (a header from an untrusted address) goes; default stderr. */
   onNotice?: (message: string) => void;
+  /**
+   * Where a path really leads in the store (a symlink's target, as decoded
+   * segments), or null when there is nowhere else: the rules hold there too,
+   * or a link in a readable folder would open a folder they close. Absent
+   * for a store without links.
+   */
+  realPathOf?: ((path: readonly string[]) => readonly string[] | null) | null;
 }
 
 /**
@@ -362,6 +369,7 @@ export class Access {
   readonly #policy: AccessPolicy;
   readonly #basic: BasicAuth | null;
   readonly #proxy: ProxyAuth | null;
+  readonly #realPathOf: ((path: readonly string[]) => readonly string[] | null) | null;
   readonly #identities = new WeakMap<Request, Promise<Identity>>();
 
   /** @param options the rules, the users and the proxy; throws for a bad CIDR block */
@@ -370,6 +378,14 @@ export class Access {
     this.#basic = options.basic;
     const onNotice = options.onNotice ?? ((message) => console.error(`filedrop: ${message}`));
     this.#proxy = options.proxy ? new ProxyAuth(options.proxy, onNotice) : null;
+    this.#realPathOf = options.realPathOf ?? null;
+  }
+
+  /** The decision at `path` and, when it leads elsewhere (a symlink), there too. */
+  #allowsThere(principal: Principal, action: Action, path: readonly string[], reach: Reach) {
+    if (!this.#policy.allows(principal, action, path, reach)) return false;
+    const real = this.#realPathOf?.(path) ?? null;
+    return real === null || this.#policy.allows(principal, action, real, reach);
   }
 
   /**
@@ -395,7 +411,7 @@ export class Access {
     reach: Reach = "resource",
   ): Promise<void> {
     const identity = await this.#identify(request);
-    if (this.#policy.allows(identity.principal, action, path, reach)) return;
+    if (this.#allowsThere(identity.principal, action, path, reach)) return;
     if (identity.principal.kind !== "anonymous") throw new HttpError(403, "Forbidden");
     if (identity.failure?.kind === "throttled") {
       const seconds = Math.max(1, Math.ceil(identity.failure.retryAfterMs / 1000));
@@ -414,7 +430,7 @@ export class Access {
   /** Whether the request's principal may take `action` on `path` (no refusal thrown). */
   async allows(request: Request, action: Action, path: readonly string[]): Promise<boolean> {
     const identity = await this.#identify(request);
-    return this.#policy.allows(identity.principal, action, path, "resource");
+    return this.#allowsThere(identity.principal, action, path, "resource");
   }
 
   /**
@@ -429,12 +445,20 @@ export class Access {
       this.#policy.someUserAllows(this.#basic.users, action, path, "resource");
   }
 
-  /** {@linkcode AccessPolicy.readFilter} for the request's principal. */
+  /**
+   * {@linkcode AccessPolicy.readFilter} for the request's principal; in a
+   * store with links, never null: each member is judged where it leads too.
+   */
   async readFilter(
     request: Request,
     path: readonly string[],
   ): Promise<((member: string[]) => boolean) | null> {
-    return this.#policy.readFilter(await this.principalOf(request), path);
+    const principal = await this.principalOf(request);
+    const filter = this.#policy.readFilter(principal, path);
+    if (this.#realPathOf === null) return filter;
+    return (member) =>
+      (filter === null || filter(member)) &&
+      this.#allowsThere(principal, "read", member, "resource");
   }
 
   /**

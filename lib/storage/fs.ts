@@ -246,6 +246,34 @@ export class FsStorage implements Storage {
     return toFsPath(this.#rootReal, storagePath);
   }
 
+  /**
+   * Where `storagePath` really is in ROOT, symlinks resolved (those of its
+   * deepest existing ancestor; the rest of it appended), so that rules on
+   * URL paths can be applied where a link leads too. Null when that is
+   * `storagePath` itself, lies outside ROOT (reads refuse it unless
+   * `followSymlinks`, writes always) or cannot be resolved. Synchronous, as
+   * the write checks: a local lookup is faster than an async op's round trip.
+   */
+  realSegments(storagePath: StoragePath): string[] | null {
+    let existing = storagePath.length;
+    let real: string | null = null;
+    while (real === null) {
+      try {
+        real = Deno.realPathSync(this.fsPath(storagePath.slice(0, existing)));
+      } catch {
+        if (existing === 0) return null;
+        existing--;
+      }
+    }
+    if (!isInside(this.#rootReal, real)) return null;
+    const relative = path.relative(this.#rootReal, real);
+    const segments = relative === "" ? [] : relative.split(path.sep);
+    segments.push(...storagePath.slice(existing));
+    const same = segments.length === storagePath.length &&
+      segments.every((segment, i) => segment === storagePath[i]);
+    return same ? null : segments;
+  }
+
   /** The real path a read of `fsPath` would use and its `stat`, or null when it may not be read. */
   async #resolveForRead(fsPath: string): Promise<{ real: string; info: Deno.FileInfo } | null> {
     try {
