@@ -95,6 +95,9 @@ export function traceOurs(input: Uint8Array, limits: Limits): OurTrace {
         rejected: { method, target, minorVersion, headEnd },
       };
     }
+    // Done with the head's fields, as the connection is once the exchange ends:
+    // the next head need not copy them out of the buffer first.
+    rb.release();
     const request: OurRequest = {
       method: head.method,
       target: head.target,
