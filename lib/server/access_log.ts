@@ -172,6 +172,11 @@ function decodeLeniently(segment: string): string {
  * spellings are caught too), even one a later `..` takes away again.
  */
 function redactShareTokens(url: string): string {
+  // Every request is logged: most paths are let through by a substring test (what a segment
+  // decodes to is in what the whole decodes to), and only a likely link path is walked.
+  if (!url.includes(SHARE_SECOND)) {
+    if (!url.includes("%") || !decodeLeniently(url).includes(SHARE_SECOND)) return url;
+  }
   // An absolute URL (a referer, an absolute-form target): only its path counts.
   const scheme = SCHEME_PREFIX.exec(url);
   const pathStart = scheme === null ? 0 : url.indexOf("/", scheme[0].length);
