@@ -336,16 +336,16 @@ function accessFor(
   }
   // Where the file system finds /Team for /team, a rule for one must hold for the other.
   const caseInsensitive = fileSystem && ["darwin", "windows"].includes(Deno.build.os);
-  const policy = new AccessPolicy(
-    rules.length > 0 ? rules : legacyRules(options.authReads ?? false),
-    { caseInsensitive },
-  );
+  const effective = rules.length > 0 ? rules : legacyRules(options.authReads ?? false);
+  const policy = new AccessPolicy(effective, { caseInsensitive });
+  // Where every rule is on "/", a path and where it leads get the same answer: no lookup needed.
+  const pathRules = fileSystem && effective.some((rule) => rule.path.length > 0);
   return new Access({
     policy,
     basic: credentials.length === 0 ? null : new BasicAuth({ credentials }),
     proxy,
     onNotice: options.onNotice,
-    realPathOf: fileSystem ? (path) => storage.realSegments(path) : null,
+    realPathOf: pathRules ? (path) => storage.realSegments(path) : null,
   });
 }
 
