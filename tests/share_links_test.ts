@@ -611,6 +611,8 @@ Deno.test("filedrop share and --revoke, and no token in any line of the access o
       assert.equal(await status(url.replace(token, token.slice(0, -2) + "AA")), 404);
       assert.equal(await status(`${base}.well-known/./filedrop-share/${token}/`), 200);
       assert.equal(await status(`${base}.well-known/%66iledrop-share/${token}/`), 200);
+      // Refused (a bad escape), but logged all the same: the token must not be, however spelled.
+      assert.equal(await status(`${base}.well-known/%66iledrop-share/${token}/x%zz`), 400);
       // Revoked from the command line: refused at once by the running server.
       const revoked = await share(["--revoke", id, root]);
       assert.equal(revoked.code, 0, revoked.stderr);

@@ -166,6 +166,18 @@ function decodeLeniently(segment: string): string {
 }
 
 /**
+ * Whether `url` percent-decodes to something holding `text`; true when it
+ * does not decode as a whole (one bad escape), since its segments may still.
+ */
+function mayDecodeToInclude(url: string, text: string): boolean {
+  try {
+    return decodeURIComponent(url).includes(text);
+  } catch {
+    return true;
+  }
+}
+
+/**
  * Redacts share-link tokens in a URL path: every segment that lands right
  * below `/.well-known/filedrop-share/` once the path is decoded and its dot
  * segments resolved as the server resolves them (so `%2e`, `./` and `x/../`
@@ -175,7 +187,7 @@ function redactShareTokens(url: string): string {
   // Every request is logged: most paths are let through by a substring test (what a segment
   // decodes to is in what the whole decodes to), and only a likely link path is walked.
   if (!url.includes(SHARE_SECOND)) {
-    if (!url.includes("%") || !decodeLeniently(url).includes(SHARE_SECOND)) return url;
+    if (!url.includes("%") || !mayDecodeToInclude(url, SHARE_SECOND)) return url;
   }
   // An absolute URL (a referer, an absolute-form target): only its path counts.
   const scheme = SCHEME_PREFIX.exec(url);
