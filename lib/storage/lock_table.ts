@@ -13,6 +13,7 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { KeyedLock } from "./keyed_lock.ts";
 import { syncDirectory } from "./durability.ts";
@@ -101,11 +102,13 @@ export class FsLockTable implements LockTable {
 
   // deno-lint-ignore require-await -- synchronous inside (see below); async so that errors reject.
   async read(): Promise<StoredLock[]> {
+    // Synchronous on purpose: every write reads the table, mostly to find it absent, and a
+    // small local file answers in microseconds where an async op is a blocking-pool round trip.
+    // Absent is asked first without an exception (a NotFound error costs more than the lookup).
+    if (!existsSync(this.#file)) return [];
     let text: string;
     try {
-      // Synchronous on purpose: every write reads the table, mostly to find it absent, and a
-      // small local file answers in microseconds where an async op is a blocking-pool round trip.
-      text = Deno.readTextFileSync(this.#file);
+      text = Deno.readTextFileSync(this.#file); // Removed since the check: absent after all.
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return [];
       throw error;
