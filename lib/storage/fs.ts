@@ -31,6 +31,7 @@ import type { StateDocument } from "./state_document.ts";
 import { checkWriteInside, isInside, resolveForRead, toFsPath } from "./fs_path.ts";
 import { TEMP_PREFIX, TempFiles } from "./temp_files.ts";
 import { CheckBatch } from "./check_batch.ts";
+import { directorySteps } from "./quick_steps.ts";
 import { FsPropertyStore } from "./fs_properties.ts";
 import { copyFileContent, copyTree, removeTreeAtOnce, replaceEntry } from "./fs_tree.ts";
 import { statfs } from "node:fs/promises";
@@ -428,10 +429,11 @@ export class FsStorage implements Storage {
             await this.#linkNew(file, writes[i].condition);
             continue;
           }
-          // Off the event loop, like every step that changes a directory: under disk
-          // contention such a step waits for the journal, and done synchronously it
-          // stalled every other connection (measured). Lookups are synchronous.
-          await Deno.rename(file.tempPath, file.target);
+          // On the event loop while the disk is quick, off it while it is slow (quick_steps.ts).
+          await directorySteps.run(
+            () => Deno.renameSync(file.tempPath, file.target),
+            () => Deno.rename(file.tempPath, file.target),
+          );
         }
         return currents.map((current) => current === null);
       });
@@ -457,14 +459,20 @@ export class FsStorage implements Storage {
    */
   async #linkNew(file: FsStagedFile, condition: WriteCondition): Promise<void> {
     try {
-      await Deno.link(file.tempPath, file.target);
+      await directorySteps.run(
+        () => Deno.linkSync(file.tempPath, file.target),
+        () => Deno.link(file.tempPath, file.target),
+      );
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       const current = statOrNullSync(file.target);
       condition.check(current === null ? null : entryOf(current));
       throw new HttpError(412, "Precondition failed"); // Something that is not a file or directory.
     }
-    await Deno.remove(file.tempPath);
+    await directorySteps.run(
+      () => Deno.removeSync(file.tempPath),
+      () => Deno.remove(file.tempPath),
+    );
   }
 
   async discard(staged: StagedFile): Promise<void> {

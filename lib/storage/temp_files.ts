@@ -14,6 +14,7 @@
  */
 
 import * as path from "node:path";
+import { directorySteps } from "./quick_steps.ts";
 
 /** Prefix of the store's temp files: never served, listed or writable by URL. */
 export const TEMP_PREFIX = ".filedrop-tmp-";
@@ -127,7 +128,11 @@ export class TempFiles {
     for (;;) {
       const tempPath = path.join(directory, this.prefix + randomHex(16));
       try {
-        const file = await Deno.open(tempPath, { write: true, createNew: true, mode });
+        const options = { write: true, createNew: true, mode };
+        const file = await directorySteps.run(
+          () => Deno.openSync(tempPath, options),
+          () => Deno.open(tempPath, options),
+        );
         return { path: tempPath, file };
       } catch (error) {
         // A 128-bit random name collides only by a miracle; try another.
