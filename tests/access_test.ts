@@ -545,6 +545,16 @@ Deno.test("AccessPolicy: case-insensitive matching where the file system is", ()
   assert.equal(folded.allows(anonymous, "read", ["secret", "x"], "resource"), false);
 });
 
+Deno.test("AccessPolicy: a rule holds for every Unicode spelling of its names (NFC, NFD)", () => {
+  // A Mac client names a folder "café" in NFD; the rule was typed (and encoded) in NFC.
+  const policy = new AccessPolicy(["@/:r", "@/caf%C3%A9:-"].flatMap(parseRule));
+  assert.equal(policy.allows(anonymous, "read", ["cafe\u0301", "x"], "resource"), false);
+  assert.equal(policy.allows(anonymous, "read", ["caf\u00e9"], "resource"), false);
+  assert.equal(policy.allows(anonymous, "read", ["cafe"], "resource"), true);
+  const nfd = new AccessPolicy(["@/:r", "@/cafe%CC%81:-"].flatMap(parseRule));
+  assert.equal(nfd.allows(anonymous, "read", ["caf\u00e9"], "resource"), false);
+});
+
 Deno.test("AccessPolicy: the read filter of a folder is null without rules below it", () => {
   const policy = new AccessPolicy(["@/", "@/a/hidden:-"].flatMap(parseRule));
   assert.equal(policy.readFilter(anonymous, ["b"]), null);

@@ -96,7 +96,7 @@ interface Effective {
 /** Options of {@linkcode AccessPolicy}. */
 export interface PolicyOptions {
   /**
-   * Match path segments without regard to case (NFC, lowercase): for a file
+   * Match path segments without regard to case (lowercase; NFC always): for a file
    * system that finds `/Team` when asked for `/team` (macOS, Windows), so
    * that a rule cannot be sidestepped by another spelling. Default false.
    */
@@ -115,9 +115,11 @@ export class AccessPolicy {
 
   /** @param rules the rules; several for one audience and prefix add up */
   constructor(rules: readonly AccessRule[], options: PolicyOptions = {}) {
+    // NFC either way: a rule for "café" must hold for the folder a Mac client named in NFD,
+    // a name of its own on disk here, but the same to whoever wrote the rule.
     this.#fold = options.caseInsensitive
       ? (segment) => segment.normalize("NFC").toLowerCase()
-      : (segment) => segment;
+      : (segment) => segment.normalize("NFC");
     for (const rule of rules) {
       let node = this.#root;
       for (const segment of rule.path) {
