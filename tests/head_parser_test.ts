@@ -516,6 +516,41 @@ Deno.test("head parser: returns null and consumes nothing until the blank line",
   assert.equal(latin1(rb.data.subarray(rb.start, rb.end)), "BODY", "body bytes left in place");
 });
 
+Deno.test("head parser: stale bytes past the received ones never finish a head", () => {
+  // The buffer held a whole earlier request, then was emptied: its bytes are still in `data`.
+  const rb = new ReceiveBuffer(256, 4096);
+  const parser = new HeadParser(TABLE_LIMITS);
+  const earlier = head("PUT /a HTTP/1.1", HOST, "Content-Length: 3") + "xxx";
+  receive(rb, bytes(earlier));
+  rb.consume(rb.length);
+  // Each prefix of the same head, received alone, is incomplete whatever lies after it.
+  const next = head("PUT /a HTTP/1.1", HOST, "Content-Length: 3");
+  for (let cut = 0; cut < next.length; cut++) {
+    const fresh = new ReceiveBuffer(256, 4096);
+    receive(fresh, bytes(earlier));
+    fresh.consume(fresh.length);
+    receive(fresh, bytes(next.slice(0, cut)));
+    assert.equal(new HeadParser(TABLE_LIMITS).parse(fresh), null, `cut at ${cut}`);
+    assert.equal(fresh.length, cut, `nothing consumed at cut ${cut}`);
+  }
+  receive(rb, bytes(next));
+  assert.equal(parser.parse(rb)?.target, "/a");
+});
+
+Deno.test("head parser: stale token bytes past a partial head change nothing", () => {
+  const rb = new ReceiveBuffer(64 * 1024, 64 * 1024);
+  receive(rb, new Uint8Array(60 * 1024).fill(0x78)); // an earlier body of "x"
+  rb.consume(rb.length);
+  const parser = new HeadParser(TABLE_LIMITS);
+  for (const piece of ["P", "UT /f", " HTTP/1.1\r\nHo", "st: a\r\n", "\r\n"]) {
+    const isLast = piece === "\r\n";
+    receive(rb, bytes(piece));
+    const parsed = parser.parse(rb);
+    if (isLast) assert.equal(parsed?.target, "/f");
+    else assert.equal(parsed, null, `after ${JSON.stringify(piece)}`);
+  }
+});
+
 Deno.test("head parser: empty input and lone empty lines are consumed, not a head", () => {
   const rb = new ReceiveBuffer(64, 4096);
   const parser = new HeadParser(TABLE_LIMITS);

@@ -160,10 +160,18 @@ export class HeadParser {
     // unless their exchange was released (then this does nothing).
     this.#lastFields?.detach();
     this.#lastFields = null;
-    if (this.#scanned === 0) {
+    // Past `end` lie stale bytes (an earlier body, say): a run of token bytes
+    // there would carry a scan to the buffer's end on every call, a cost a
+    // client could multiply by sending a head in pieces. A sentinel byte just
+    // past `end` stops the scans there (when the buffer is full, the array's
+    // own end does).
+    const spare = rb.end < rb.data.length;
+    if (this.#scanned === 0 && spare) {
       // A head that arrived whole (the usual case) takes one pass: scanHead in
       // its optimistic mode. Anything else, an error included, is left to the
       // line scan below, which decides every status exactly as it always has.
+      // NUL is none of the bytes its loops and fixed positions accept.
+      rb.data[rb.end] = 0;
       const head = scanHead(rb.data, rb.start, rb.end, this.#limits, this.#fields, false);
       if (typeof head !== "number") return this.#handOut(rb, head);
     }
@@ -171,6 +179,8 @@ export class HeadParser {
     const limits = this.#limits;
     let base = rb.start;
     let end = rb.end;
+    // The line search below stops at the first LF, so an LF there bounds it too.
+    if (spare) data[end] = LF;
     // Locals, written back on return: private fields are slower in a hot loop.
     let i = base + this.#scanned;
     let lineStart = base + this.#lineStart;
