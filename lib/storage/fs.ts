@@ -493,21 +493,34 @@ export class FsStorage implements Storage {
   }
 
   async remove(storagePath: StoragePath, condition: WriteCondition): Promise<void> {
+    await this.#removeEntry(storagePath, condition, (fsPath) => Deno.remove(fsPath));
+  }
+
+  /**
+   * Removes the entry at `storagePath` under its lock once `condition` holds,
+   * with `removeAt`, and its dead properties; flushes its directory with fsync on.
+   */
+  async #removeEntry(
+    storagePath: StoragePath,
+    condition: WriteCondition,
+    removeAt: (fsPath: string, link: Deno.FileInfo) => Promise<void>,
+  ): Promise<void> {
     if (storagePath.length === 0) throw new HttpError(403, "ROOT cannot be deleted");
     const fsPath = this.fsPath(storagePath);
     const { lockKey } = checkWriteInside(this.#rootReal, fsPath);
     await this.#locks.run([lockKey], async () => {
       const link = await lstatOrNull(fsPath);
       if (link === null) throw new HttpError(404, "Not found");
-      // The link itself is removed, but the condition judges what a read serves.
+      // A link itself is removed, but the condition judges what a read serves.
       const served = await followedInfo(fsPath, link);
       condition.check(served === null ? null : entryOf(served));
       try {
-        await Deno.remove(fsPath);
+        await removeAt(fsPath, link);
         await this.#properties.remove(storagePath);
       } catch (error) {
         throw writeErrorToHttp(error) ?? error;
       }
+      if (this.#fsync) await syncDirectory(path.dirname(fsPath));
     });
   }
 
@@ -622,23 +635,10 @@ export class FsStorage implements Storage {
   }
 
   async removeTree(storagePath: StoragePath, condition: WriteCondition): Promise<RemovalFailure[]> {
-    if (storagePath.length === 0) throw new HttpError(403, "ROOT cannot be deleted");
-    const fsPath = this.fsPath(storagePath);
-    const { lockKey } = checkWriteInside(this.#rootReal, fsPath);
-    await this.#locks.run([lockKey], async () => {
-      const link = await lstatOrNull(fsPath);
-      if (link === null) throw new HttpError(404, "Not found");
-      const served = await followedInfo(fsPath, link);
-      condition.check(served === null ? null : entryOf(served));
-      try {
-        // A directory goes at once (renamed aside, then deleted): never half a tree at its path.
-        if (link.isDirectory) await removeTreeAtOnce(this.#temps, fsPath);
-        else await Deno.remove(fsPath);
-        await this.#properties.remove(storagePath);
-      } catch (error) {
-        throw writeErrorToHttp(error) ?? error;
-      }
-      if (this.#fsync) await syncDirectory(path.dirname(fsPath));
+    await this.#removeEntry(storagePath, condition, async (fsPath, link) => {
+      // A directory goes at once (renamed aside, then deleted): never half a tree at its path.
+      if (link.isDirectory) await removeTreeAtOnce(this.#temps, fsPath);
+      else await Deno.remove(fsPath);
     });
     return [];
   }
