@@ -70,6 +70,7 @@ export interface ServerDefinition {
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUR_MAIN = join(REPO_ROOT, "main.ts");
 const REFERENCE_MAIN = fileURLToPath(new URL("./reference_serve.ts", import.meta.url));
+const FLOOR_MAIN = fileURLToPath(new URL("./floor_serve.ts", import.meta.url));
 /** The permissions of the documented start command, `deno task start`. */
 const DENO_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write"];
 /**
@@ -199,6 +200,38 @@ const REFERENCE: ServerDefinition = {
       supportsPut: true,
       version: `deno ${Deno.version.deno}, ${RELEASE_V8_FLAGS.join(" ")}` +
         (context.cores > 1 ? ", single-threaded (Deno.serve has no multi-core mode)" : ""),
+    });
+  },
+};
+
+/**
+ * The floor in bench/floor_serve.ts: the least a `Deno.listen` file server
+ * must do per request, so the bound Deno sets on this machine.
+ */
+const FLOOR: ServerDefinition = {
+  name: "floor",
+  description: "the least a Deno.listen file server must do per request (bench/floor_serve.ts)",
+  // One connection loop on the main thread, like the reference.
+  multiCore: false,
+  prepare(context) {
+    return Promise.resolve({
+      command: Deno.execPath(),
+      args: [
+        "run",
+        ...DENO_PERMISSIONS,
+        ...RELEASE_V8_FLAGS,
+        FLOOR_MAIN,
+        "--host",
+        context.host,
+        "--port",
+        String(context.port),
+        context.root,
+      ],
+      env: {},
+      cwd: REPO_ROOT,
+      readyPattern: readyLineFor(context),
+      supportsPut: true,
+      version: `deno ${Deno.version.deno}, ${RELEASE_V8_FLAGS.join(" ")}`,
     });
   },
 };
@@ -369,7 +402,7 @@ const CADDY: ServerDefinition = {
 };
 
 /** All servers, in the order they are interleaved (ours first). */
-export const SERVERS: readonly ServerDefinition[] = [OURS, REFERENCE, NGINX, CADDY];
+export const SERVERS: readonly ServerDefinition[] = [OURS, REFERENCE, FLOOR, NGINX, CADDY];
 
 /** Names of all servers. */
 export const SERVER_NAMES: readonly string[] = SERVERS.map((server) => server.name);

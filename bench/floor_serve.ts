@@ -1,0 +1,171 @@
+/**
+ * The floor: the least any `Deno.listen` file server must do per request, as
+ * a benchmark reference for what Deno itself costs on this machine. Per
+ * request it reads the head into a reused buffer, finds its end, takes the
+ * method, the path and whether `If-None-Match` or `Connection: close` is
+ * present by byte comparison, validates the file with one `statSync` (a
+ * server may cache bodies but must see changes), and writes one prepared
+ * response: the file from memory (read once per size and mtime), 304, 404,
+ * or for PUT the body into a new temp file renamed over the target (201 or
+ * 204). No header parsing beyond that, no percent-decoding, no containment,
+ * no ranges, no logging: not a server anyone should run, only the bound a
+ * real one cannot go below. Where the floor itself is slower than nginx, no
+ * Deno server built on `Deno.listen` can match nginx there.
+ *
+ * Same command line as our server:
+ * `deno run --allow-net --allow-read --allow-write bench/floor_serve.ts --host 127.0.0.1 --port 8080 ROOT`
+ *
+ * @module
+ */
+
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+
+const CRLF_CRLF = [13, 10, 13, 10];
+const encoder = new TextEncoder();
+const latin1 = new TextDecoder("latin1");
+
+/** Index just past the head's blank line in `bytes[0, end)`, or -1. */
+function headEnd(bytes: Uint8Array, end: number): number {
+  for (let i = 3; i < end; i++) {
+    if (
+      bytes[i] === CRLF_CRLF[3] && bytes[i - 1] === CRLF_CRLF[2] && bytes[i - 2] === CRLF_CRLF[1] &&
+      bytes[i - 3] === CRLF_CRLF[0]
+    ) return i + 1;
+  }
+  return -1;
+}
+
+/** A file's body in memory, with the size and mtime it was read at. */
+interface CachedBody {
+  size: number;
+  mtime: number;
+  head: Uint8Array;
+  headOnly: Uint8Array;
+  notModified: Uint8Array;
+  body: Uint8Array;
+}
+
+function response(status: string, fields: string[], length: number): Uint8Array {
+  return encoder.encode(
+    `HTTP/1.1 ${status}\r\n${
+      fields.map((f) => `${f}\r\n`).join("")
+    }Content-Length: ${length}\r\n\r\n`,
+  );
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+const NOT_FOUND_BODY = encoder.encode("Not Found\n");
+const NOT_FOUND = response("404 Not Found", ["Content-Type: text/plain"], NOT_FOUND_BODY.length);
+const NOT_FOUND_RESPONSE = concat(NOT_FOUND, NOT_FOUND_BODY);
+const CREATED = response("201 Created", [], 0);
+const NO_CONTENT = encoder.encode("HTTP/1.1 204 No Content\r\n\r\n");
+
+function main(): void {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "8080" },
+    },
+    allowPositionals: true,
+  });
+  const root = positionals[0] ?? ".";
+  const cache = new Map<string, CachedBody>();
+  let tempCounter = 0;
+
+  function bodyOf(path: string, info: Deno.FileInfo): CachedBody {
+    const mtime = info.mtime?.getTime() ?? 0;
+    const cached = cache.get(path);
+    if (cached && cached.size === info.size && cached.mtime === mtime) return cached;
+    const body = Deno.readFileSync(path);
+    const etag = `ETag: "${mtime.toString(16)}-${info.size.toString(16)}"`;
+    const head = response("200 OK", ["Content-Type: application/octet-stream", etag], body.length);
+    const fresh = {
+      size: info.size,
+      mtime,
+      head,
+      headOnly: head,
+      notModified: encoder.encode(`HTTP/1.1 304 Not Modified\r\n${etag}\r\n\r\n`),
+      body: concat(head, body),
+    };
+    cache.set(path, fresh);
+    return fresh;
+  }
+
+  async function serveConnection(conn: Deno.TcpConn): Promise<void> {
+    conn.setNoDelay(true);
+    const buffer = new Uint8Array(64 * 1024);
+    let filled = 0;
+    try {
+      while (true) {
+        let end = headEnd(buffer, filled);
+        while (end < 0) {
+          const n = await conn.read(buffer.subarray(filled));
+          if (n === null) return;
+          filled += n;
+          end = headEnd(buffer, filled);
+        }
+        const head = latin1.decode(buffer.subarray(0, end));
+        const space = head.indexOf(" ");
+        const method = head.slice(0, space);
+        const path = root + head.slice(space + 1, head.indexOf(" ", space + 1));
+        const close = head.includes("\r\nConnection: close");
+        let reply: Uint8Array;
+        if (method === "PUT") {
+          const length = Number(/\r\nContent-Length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          while (filled < end + length) {
+            const n = await conn.read(buffer.subarray(filled));
+            if (n === null) return;
+            filled += n;
+          }
+          const existed = existsSync(path);
+          const temp = `${path}.floor-${Deno.pid}-${tempCounter++}`;
+          const file = Deno.openSync(temp, { write: true, createNew: true });
+          file.writeSync(buffer.subarray(end, end + length));
+          file.close();
+          Deno.renameSync(temp, path);
+          reply = existed ? NO_CONTENT : CREATED;
+          buffer.copyWithin(0, end + length, filled);
+          filled -= end + length;
+        } else {
+          // existsSync first: a throwing statSync costs more than the whole request.
+          const info = existsSync(path) ? Deno.statSync(path) : null;
+          if (info === null || !info.isFile) reply = NOT_FOUND_RESPONSE;
+          else {
+            const cached = bodyOf(path, info);
+            if (head.includes("\r\nIf-None-Match:")) reply = cached.notModified;
+            else reply = method === "HEAD" ? cached.headOnly : cached.body;
+          }
+          buffer.copyWithin(0, end, filled);
+          filled -= end;
+        }
+        let written = 0;
+        while (written < reply.length) written += await conn.write(reply.subarray(written));
+        if (close) return;
+      }
+    } catch {
+      // A reset connection: nothing to answer.
+    } finally {
+      try {
+        conn.close();
+      } catch {
+        // Already closed by the peer's reset.
+      }
+    }
+  }
+
+  const listener = Deno.listen({ hostname: values.host, port: Number(values.port) });
+  console.log(`floor serving ${root} on http://${values.host}:${listener.addr.port}/`);
+  (async () => {
+    for await (const conn of listener) serveConnection(conn);
+  })();
+}
+
+main();

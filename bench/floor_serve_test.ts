@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+
+/**
+ * The floor must answer the benchmark's cases as a real server would, or its
+ * figures would bound nothing: curl (an independent client) checks each.
+ */
+Deno.test("floor_serve: answers the benchmark's cases like a file server", async () => {
+  const root = await Deno.makeTempDir();
+  await Deno.mkdir(join(root, "uploads"));
+  await Deno.writeFile(join(root, "1k.bin"), new Uint8Array(1024).fill(7));
+  const server = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("./floor_serve.ts", import.meta.url).pathname,
+      "--port",
+      "0",
+      root,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { value } = await reader.read();
+    const base = /http:\/\/[^ ]+\//.exec(value ?? "")?.[0];
+    assert.ok(base, `no address in ${value}`);
+    reader.releaseLock();
+    const curl = async (...args: string[]) => {
+      const out = await new Deno.Command("curl", { args: ["-s", ...args], stdout: "piped" })
+        .output();
+      return new TextDecoder().decode(out.stdout);
+    };
+    const status = (...args: string[]) =>
+      curl("-o", "/dev/null", "-w", "%{http_code} %{size_download}", ...args);
+
+    assert.equal(await status(`${base}1k.bin`), "200 1024");
+    assert.equal(await status(`${base}missing`), "404 10");
+    const etag = /etag: (\S+)/i.exec(await curl("-I", `${base}1k.bin`))?.[1];
+    assert.ok(etag);
+    assert.equal(await status("-H", `If-None-Match: ${etag}`, `${base}1k.bin`), "304 0");
+    assert.equal(await status("-H", "Connection: close", `${base}1k.bin`), "200 1024");
+    assert.equal(
+      await status("--data-binary", "hello", "-X", "PUT", `${base}uploads/a.txt`),
+      "201 0",
+    );
+    assert.equal(
+      await status("--data-binary", "again", "-X", "PUT", `${base}uploads/a.txt`),
+      "204 0",
+    );
+    assert.equal(await Deno.readTextFile(join(root, "uploads", "a.txt")), "again");
+    // Two requests on one connection: keep-alive works.
+    const twice = await curl(
+      "-o",
+      "/dev/null",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code} %{num_connects};",
+      `${base}1k.bin`,
+      `${base}missing`,
+    );
+    assert.equal(twice, "200 1;404 0;");
+  } finally {
+    server.kill();
+    await server.status;
+    await server.stdout.cancel().catch(() => {});
+    await Deno.remove(root, { recursive: true });
+  }
+});
