@@ -1126,3 +1126,25 @@ Deno.test("empty lines after a request are skipped, never answered (no extra 408
     assert.deepEqual(statuses, ["204"]);
   });
 });
+
+Deno.test("connections reuse their buffers without mixing bytes: short connections in parallel, each body and head its own", async () => {
+  await serverTest({}, async ({ root, port }) => {
+    const rounds = 240;
+    // Bodies below and above the pooled 8 KiB receive buffer, each byte tied to its upload.
+    const bodyOf = (i: number) => new Uint8Array(i % 3 === 0 ? 20_000 : 700 + i).fill(i % 251);
+    const upload = async (i: number) => {
+      const body = bodyOf(i);
+      const head =
+        `PUT /up-${i}.bin HTTP/1.1\r\nHost: localhost\r\nX-Pad: ${"p".repeat(i * 13 % 4000)}\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+      const result = await exchange(port, [head, body]);
+      assert.match(result.text, /^HTTP\/1\.1 201 /, `upload ${i}: ${result.text.slice(0, 300)}`);
+    };
+    for (let start = 0; start < rounds; start += 24) {
+      await Promise.all(Array.from({ length: 24 }, (_, k) => upload(start + k)));
+    }
+    for (let i = 0; i < rounds; i++) {
+      assert.deepEqual(await Deno.readFile(path.join(root, `up-${i}.bin`)), bodyOf(i), `file ${i}`);
+    }
+  });
+});

@@ -117,3 +117,23 @@ Deno.test("ReceiveBuffer: long mixed traffic keeps every byte in order", () => {
   received += contents(rb);
   assert.equal(received, sent);
 });
+
+Deno.test("ReceiveBuffer: starts in a given array, and retire() hands it back after detaching the lent reader", () => {
+  const array = new Uint8Array(16).fill(0x7a);
+  const rb = new ReceiveBuffer(array, 64);
+  assert.equal(rb.data, array, "the given array, not a copy");
+  put(rb, "GET /");
+  const calls: string[] = [];
+  rb.lend({ detach: () => calls.push("detach"), expire: () => calls.push("expire") });
+  assert.equal(rb.retire(), array);
+  assert.deepEqual(calls, ["detach"], "a reader still lent keeps its own copy");
+  assert.deepEqual([rb.data.length, rb.length], [0, 0], "holds nothing afterwards");
+});
+
+Deno.test("ReceiveBuffer: retire() after growth hands back the grown array", () => {
+  const rb = new ReceiveBuffer(new Uint8Array(4), 64);
+  put(rb, "0123456789");
+  const grown = rb.data;
+  assert.ok(grown.length >= 10);
+  assert.equal(rb.retire(), grown);
+});

@@ -41,12 +41,12 @@ export class ReceiveBuffer {
   #lent: LentBytes | null = null;
 
   /**
-   * @param initialSize bytes allocated up front
+   * @param initial bytes to allocate up front, or an array to start with (its contents are ignored)
    * @param maxSize the most the buffer may grow to
    */
-  constructor(initialSize: number, maxSize: number) {
-    this.data = new Uint8Array(initialSize);
-    this.#maxSize = Math.max(initialSize, maxSize);
+  constructor(initial: number | Uint8Array, maxSize: number) {
+    this.data = typeof initial === "number" ? new Uint8Array(initial) : initial;
+    this.#maxSize = Math.max(this.data.length, maxSize);
   }
 
   /** Number of unconsumed bytes. */
@@ -104,6 +104,20 @@ export class ReceiveBuffer {
   release(): void {
     this.#lent?.expire();
     this.#lent = null;
+  }
+
+  /**
+   * Ends this buffer's use and hands back its array for reuse: a reader
+   * lent last is detached first (it keeps a copy), and the buffer is left
+   * empty and holding nothing.
+   */
+  retire(): Uint8Array {
+    this.#lent?.detach();
+    this.#lent = null;
+    const data = this.data;
+    this.data = new Uint8Array(0);
+    this.start = this.end = 0;
+    return data;
   }
 
   /** Drops `n` bytes from the front. */

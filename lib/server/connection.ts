@@ -20,6 +20,7 @@ import { ReceiveBuffer } from "../http/receive_buffer.ts";
 import { LAST_CHUNK, serializeHead } from "../http/serialize.ts";
 import type { HeaderList } from "../http/serialize.ts";
 import type { Limits } from "./limits.ts";
+import { acquireBuffer, recycleBuffer, SMALL_BUFFER_BYTES } from "./buffer_pool.ts";
 import { OutputBuffer } from "./output_buffer.ts";
 
 /** Handles one request; may throw {@linkcode HttpError} for an error response. */
@@ -62,8 +63,6 @@ export interface ConnectionContext {
 /** What a connection is waiting for; decides which timeout applies. */
 export type Phase = "idle" | "head" | "body" | "handler" | "write" | "closing" | "closed";
 
-/** Receive buffer of a new connection: enough for typical heads, cheap to keep idle. */
-const INITIAL_RECEIVE_BYTES = 8 * 1024;
 /** Free space asked for while reading a head, and while reading a body (big reads: fewer ops). */
 const HEAD_READ_BYTES = 4 * 1024;
 const BODY_READ_BYTES = 256 * 1024;
@@ -108,7 +107,8 @@ export class Connection {
     this.#context = context;
     this.#limits = context.limits;
     const receiveMax = this.#limits.maxHeadBytes + BODY_READ_BYTES;
-    this.#receive = new ReceiveBuffer(INITIAL_RECEIVE_BYTES, receiveMax);
+    // Enough for typical heads; from the pool, and back to it when the connection ends.
+    this.#receive = new ReceiveBuffer(acquireBuffer(SMALL_BUFFER_BYTES), receiveMax);
     this.#output = new OutputBuffer((bytes) => this.#conn.write(bytes));
     this.#parser = new HeadParser(this.#limits);
     const remote = conn.remoteAddr;
@@ -128,6 +128,8 @@ export class Connection {
       if (!isDisconnect(error)) this.#context.onError(error, null);
     } finally {
       this.close();
+      // Every exchange is over (#serveOne awaits its handler), so no one reads these bytes again.
+      recycleBuffer(this.#receive.retire());
     }
   }
 

@@ -6,24 +6,14 @@
  */
 
 import type { BodySink } from "../http/message.ts";
+import {
+  acquireBuffer,
+  LARGE_BUFFER_BYTES,
+  recycleBuffer,
+  SMALL_BUFFER_BYTES,
+} from "./buffer_pool.ts";
 
-const SMALL_BUFFER_BYTES = 8 * 1024;
-const LARGE_BUFFER_BYTES = 256 * 1024;
-/** Buffers kept for reuse, by size: many small ones (one per busy connection), few large ones. */
-const pools = new Map<number, { free: Uint8Array[]; keep: number }>([
-  [SMALL_BUFFER_BYTES, { free: [], keep: 1024 }],
-  [LARGE_BUFFER_BYTES, { free: [], keep: 8 }],
-]);
 const encoder = new TextEncoder();
-
-function acquire(size: number): Uint8Array {
-  return pools.get(size)?.free.pop() ?? new Uint8Array(size);
-}
-
-function recycle(buffer: Uint8Array): void {
-  const pool = pools.get(buffer.length);
-  if (pool !== undefined && pool.free.length < pool.keep) pool.free.push(buffer);
-}
 
 /**
  * A write buffer over a connection. Small responses fill it and leave in one
@@ -109,7 +99,7 @@ export class OutputBuffer implements BodySink {
   /** Gives the buffer back to its pool once everything is sent; call after each response. */
   release(): void {
     if (this.#buffer === null || this.#used > 0) return;
-    recycle(this.#buffer);
+    recycleBuffer(this.#buffer);
     this.#buffer = null;
   }
 
@@ -122,14 +112,14 @@ export class OutputBuffer implements BodySink {
   }
 
   #current(): Uint8Array {
-    return this.#buffer ??= acquire(SMALL_BUFFER_BYTES);
+    return this.#buffer ??= acquireBuffer(SMALL_BUFFER_BYTES);
   }
 
   #grow(size: number): Uint8Array {
     const previous = this.#current();
-    const next = acquire(size);
+    const next = acquireBuffer(size);
     next.set(previous.subarray(0, this.#used));
-    recycle(previous);
+    recycleBuffer(previous);
     this.#buffer = next;
     return next;
   }
