@@ -1,13 +1,13 @@
 /**
  * The floor: the least any `Deno.listen` file server must do per request, as
  * a benchmark reference for what Deno itself costs on this machine. Per
- * request it reads the head into a reused buffer, finds its end, takes the
+ * request it reads the head into a pooled buffer, finds its end, takes the
  * method, the path and whether `If-None-Match` or `Connection: close` is
  * present by byte comparison, validates the file with one `statSync` (a
  * server may cache bodies but must see changes), and writes one prepared
- * response: the file from memory (read once per size and mtime), 304, 404,
- * or for PUT the body into a new temp file renamed over the target (201 or
- * 204). No header parsing beyond that, no percent-decoding, no containment,
+ * response: a file up to 1 MiB from memory (read once per size and mtime),
+ * a larger one streamed through a pooled 256 KiB buffer, 304, 404, or for
+ * PUT the body into a new temp file renamed over the target (201 or 204). No header parsing beyond that, no percent-decoding, no containment,
  * no ranges, no logging: not a server anyone should run, only the bound a
  * real one cannot go below. Where the floor itself is slower than nginx, no
  * Deno server built on `Deno.listen` can match nginx there.
@@ -43,7 +43,8 @@ interface CachedBody {
   head: Uint8Array;
   headOnly: Uint8Array;
   notModified: Uint8Array;
-  body: Uint8Array;
+  /** The whole response, or null when the file is streamed after `head`. */
+  body: Uint8Array | null;
 }
 
 function response(status: string, fields: string[], length: number): Uint8Array {
@@ -61,11 +62,37 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Files up to this size are answered from memory. */
+const CACHED_MAX_BYTES = 1024 * 1024;
+const HEAD_BUFFER_BYTES = 64 * 1024;
+const STREAM_BUFFER_BYTES = 256 * 1024;
+const pools = new Map<number, Uint8Array[]>([[HEAD_BUFFER_BYTES, []], [STREAM_BUFFER_BYTES, []]]);
+const acquire = (size: number) => pools.get(size)!.pop() ?? new Uint8Array(size);
+const recycle = (buffer: Uint8Array) => pools.get(buffer.length)!.push(buffer);
+
 const NOT_FOUND_BODY = encoder.encode("Not Found\n");
 const NOT_FOUND = response("404 Not Found", ["Content-Type: text/plain"], NOT_FOUND_BODY.length);
 const NOT_FOUND_RESPONSE = concat(NOT_FOUND, NOT_FOUND_BODY);
 const CREATED = response("201 Created", [], 0);
 const NO_CONTENT = encoder.encode("HTTP/1.1 204 No Content\r\n\r\n");
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+}
+
+/** Sends a file's bytes through a pooled buffer. */
+async function streamFile(conn: Deno.Conn, path: string): Promise<void> {
+  const buffer = acquire(STREAM_BUFFER_BYTES);
+  using file = Deno.openSync(path);
+  try {
+    for (let n = file.readSync(buffer); n !== null; n = file.readSync(buffer)) {
+      await writeAll(conn, buffer.subarray(0, n));
+    }
+  } finally {
+    recycle(buffer);
+  }
+}
 
 function main(): void {
   const { values, positionals } = parseArgs({
@@ -84,16 +111,16 @@ function main(): void {
     const mtime = info.mtime?.getTime() ?? 0;
     const cached = cache.get(path);
     if (cached && cached.size === info.size && cached.mtime === mtime) return cached;
-    const body = Deno.readFileSync(path);
+    const body = info.size <= CACHED_MAX_BYTES ? Deno.readFileSync(path) : null;
     const etag = `ETag: "${mtime.toString(16)}-${info.size.toString(16)}"`;
-    const head = response("200 OK", ["Content-Type: application/octet-stream", etag], body.length);
+    const head = response("200 OK", ["Content-Type: application/octet-stream", etag], info.size);
     const fresh = {
       size: info.size,
       mtime,
       head,
       headOnly: head,
       notModified: encoder.encode(`HTTP/1.1 304 Not Modified\r\n${etag}\r\n\r\n`),
-      body: concat(head, body),
+      body: body === null ? null : concat(head, body),
     };
     cache.set(path, fresh);
     return fresh;
@@ -101,7 +128,7 @@ function main(): void {
 
   async function serveConnection(conn: Deno.TcpConn): Promise<void> {
     conn.setNoDelay(true);
-    const buffer = new Uint8Array(64 * 1024);
+    const buffer = acquire(HEAD_BUFFER_BYTES);
     let filled = 0;
     try {
       while (true) {
@@ -120,20 +147,32 @@ function main(): void {
         let reply: Uint8Array;
         if (method === "PUT") {
           const length = Number(/\r\nContent-Length: *(\d+)/i.exec(head)?.[1] ?? 0);
-          while (filled < end + length) {
-            const n = await conn.read(buffer.subarray(filled));
-            if (n === null) return;
-            filled += n;
-          }
           const existed = existsSync(path);
           const temp = `${path}.floor-${Deno.pid}-${tempCounter++}`;
           const file = Deno.openSync(temp, { write: true, createNew: true });
-          file.writeSync(buffer.subarray(end, end + length));
-          file.close();
+          try {
+            // What came with the head, then the rest through the buffer.
+            let remaining = length;
+            let taken = Math.min(remaining, filled - end);
+            file.writeSync(buffer.subarray(end, end + taken));
+            remaining -= taken;
+            buffer.copyWithin(0, end + taken, filled);
+            filled -= end + taken;
+            while (remaining > 0) {
+              const n = await conn.read(buffer);
+              if (n === null) return;
+              taken = Math.min(remaining, n);
+              let written = 0;
+              while (written < taken) written += file.writeSync(buffer.subarray(written, taken));
+              remaining -= taken;
+              buffer.copyWithin(0, taken, n);
+              filled = n - taken;
+            }
+          } finally {
+            file.close();
+          }
           Deno.renameSync(temp, path);
           reply = existed ? NO_CONTENT : CREATED;
-          buffer.copyWithin(0, end + length, filled);
-          filled -= end + length;
         } else {
           // existsSync first: a throwing statSync costs more than the whole request.
           const info = existsSync(path) ? Deno.statSync(path) : null;
@@ -141,13 +180,18 @@ function main(): void {
           else {
             const cached = bodyOf(path, info);
             if (head.includes("\r\nIf-None-Match:")) reply = cached.notModified;
-            else reply = method === "HEAD" ? cached.headOnly : cached.body;
+            else if (method === "HEAD") reply = cached.headOnly;
+            else if (cached.body !== null) reply = cached.body;
+            else {
+              await writeAll(conn, cached.head);
+              reply = new Uint8Array(0);
+              await streamFile(conn, path);
+            }
           }
           buffer.copyWithin(0, end, filled);
           filled -= end;
         }
-        let written = 0;
-        while (written < reply.length) written += await conn.write(reply.subarray(written));
+        await writeAll(conn, reply);
         if (close) return;
       }
     } catch {
@@ -158,6 +202,7 @@ function main(): void {
       } catch {
         // Already closed by the peer's reset.
       }
+      recycle(buffer);
     }
   }
 

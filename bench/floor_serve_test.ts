@@ -9,6 +9,9 @@ Deno.test("floor_serve: answers the benchmark's cases like a file server", async
   const root = await Deno.makeTempDir();
   await Deno.mkdir(join(root, "uploads"));
   await Deno.writeFile(join(root, "1k.bin"), new Uint8Array(1024).fill(7));
+  const large = crypto.getRandomValues(new Uint8Array(65536)).map((b) => b % 200);
+  const twoMiB = new Uint8Array(2 * 1024 * 1024).map((_, i) => large[i % large.length] + (i >> 16));
+  await Deno.writeFile(join(root, "2m.bin"), twoMiB);
   const server = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -50,6 +53,15 @@ Deno.test("floor_serve: answers the benchmark's cases like a file server", async
       "204 0",
     );
     assert.equal(await Deno.readTextFile(join(root, "uploads", "a.txt")), "again");
+    // A file above the in-memory limit is streamed; an upload larger than the head buffer is stored whole.
+    await Deno.writeFile(join(root, "body.bin"), twoMiB.subarray(1000));
+    assert.equal(await status(`${base}2m.bin`), `200 ${twoMiB.length}`);
+    await new Deno.Command("curl", {
+      args: ["-s", "-o", join(root, "fetched.bin"), `${base}2m.bin`],
+    }).output();
+    assert.deepEqual(await Deno.readFile(join(root, "fetched.bin")), twoMiB);
+    assert.equal(await status("-T", join(root, "body.bin"), `${base}uploads/big.bin`), "201 0");
+    assert.deepEqual(await Deno.readFile(join(root, "uploads", "big.bin")), twoMiB.subarray(1000));
     // Two requests on one connection: keep-alive works.
     const twice = await curl(
       "-o",

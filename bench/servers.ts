@@ -214,12 +214,14 @@ const FLOOR: ServerDefinition = {
   // One connection loop on the main thread, like the reference.
   multiCore: false,
   prepare(context) {
+    // The bound for ours, so under ours' V8 flags (its peak RSS is then the plain command's bound too).
+    const v8Flags = context.oursV8Flags === "semi4" ? RELEASE_V8_FLAGS : [];
     return Promise.resolve({
       command: Deno.execPath(),
       args: [
         "run",
         ...DENO_PERMISSIONS,
-        ...RELEASE_V8_FLAGS,
+        ...v8Flags,
         FLOOR_MAIN,
         "--host",
         context.host,
@@ -231,7 +233,9 @@ const FLOOR: ServerDefinition = {
       cwd: REPO_ROOT,
       readyPattern: readyLineFor(context),
       supportsPut: true,
-      version: `deno ${Deno.version.deno}, ${RELEASE_V8_FLAGS.join(" ")}`,
+      version: `deno ${Deno.version.deno}, ${
+        v8Flags.length > 0 ? v8Flags.join(" ") : "no V8 flags"
+      }`,
     });
   },
 };
