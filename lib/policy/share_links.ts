@@ -271,8 +271,7 @@ const LINK_HEADERS: [string, string][] = [
  */
 export function withShareLinks(inner: Handler, options: ShareLinkOptions): Handler {
   const { links, read } = options;
-  return async (request: Request): Promise<Response> => {
-    if (!request.path.startsWith("/.well-known/")) return await inner(request);
+  const serveLink = async (request: Request): Promise<Response> => {
     const url = decodeUrlPath(request.path);
     if (!isShareRequest(url.segments) || url.segments.length < 3) return await inner(request);
     const grant = await links.check(url.segments[2]);
@@ -329,6 +328,9 @@ export function withShareLinks(inner: Handler, options: ShareLinkOptions): Handl
     response.headers.push(...LINK_HEADERS);
     return response;
   };
+  // Not through an async layer for every other request: a frame and a promise each (measured).
+  return (request) =>
+    request.path.startsWith("/.well-known/") ? serveLink(request) : inner(request);
 }
 
 /** GET or HEAD below a read link's path, through a view of the store that nothing escapes. */
@@ -486,10 +488,7 @@ export function withShareCreation(
   inner: Handler,
   options: { links: ShareLinks; storage: Storage; readOnly: boolean; access: Access | null },
 ): Handler {
-  return async (request: Request): Promise<Response> => {
-    if (request.method !== "POST" || request.path !== SHARE_PATH_PREFIX) {
-      return await inner(request);
-    }
+  const createLink = async (request: Request): Promise<Response> => {
     if (options.readOnly) throw new HttpError(403, "The server is read-only (--read-only)");
     const decoder = new TextDecoder();
     let text = "";
@@ -528,6 +527,10 @@ export function withShareCreation(
       body: new TextEncoder().encode(body),
     };
   };
+  return (request) =>
+    request.method === "POST" && request.path === SHARE_PATH_PREFIX
+      ? createLink(request)
+      : inner(request);
 }
 
 /** A creation request's JSON as a {@linkcode NewLink}; ShareError when it is not one. */

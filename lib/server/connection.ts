@@ -603,16 +603,26 @@ class ChunkedSink implements BodySink {
 
 /** A plain-text error response. */
 export function errorResponse(error: HttpError): Response {
-  const headers: HeaderList = [
-    ["Content-Type", "text/plain; charset=utf-8"],
-    ["X-Content-Type-Options", "nosniff"],
-  ];
-  for (const [name, value] of Object.entries(error.headers)) headers.push([name, value]);
-  return {
-    status: error.status,
-    headers,
-    body: new TextEncoder().encode(`${error.status} ${error.message}\n`),
-  };
+  const headers: HeaderList = [PLAIN_TEXT, NO_SNIFF];
+  for (const name in error.headers) headers.push([name, error.headers[name]]);
+  return { status: error.status, headers, body: errorBody(error) };
+}
+
+const PLAIN_TEXT: [string, string] = ["Content-Type", "text/plain; charset=utf-8"];
+const NO_SNIFF: [string, string] = ["X-Content-Type-Options", "nosniff"];
+/** Error bodies already encoded: most are a few constant messages sent again and again. */
+const errorBodies = new Map<string, Uint8Array>();
+const ERROR_BODIES_KEPT = 256;
+
+function errorBody(error: HttpError): Uint8Array {
+  const text = `${error.status} ${error.message}\n`;
+  let body = errorBodies.get(text);
+  if (body === undefined) {
+    body = ENCODER.encode(text);
+    // Messages that name a request's data would fill it: keep the first few only.
+    if (errorBodies.size < ERROR_BODIES_KEPT) errorBodies.set(text, body);
+  }
+  return body;
 }
 
 function isDisconnect(error: unknown): boolean {
