@@ -206,6 +206,10 @@ function main(): void {
     }
   }
 
+  // Exit through Deno.exit, so that --cpu-prof writes its profile.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => Deno.exit(0));
+  }
   const listener = Deno.listen({ hostname: values.host, port: Number(values.port) });
   console.log(`floor serving ${root} on http://${values.host}:${listener.addr.port}/`);
   (async () => {
