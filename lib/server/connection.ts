@@ -76,7 +76,6 @@ const LINGER_MS = 2_000;
 const LINGER_BYTES = 64 * 1024 * 1024;
 const ENCODER = new TextEncoder();
 const CONTINUE = ENCODER.encode("HTTP/1.1 100 Continue\r\n\r\n");
-const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * One accepted connection. {@linkcode Connection.run} serves requests until
@@ -332,30 +331,30 @@ export class Connection {
     keepAlive: boolean,
   ): Promise<boolean> {
     const { status, body } = response;
-    const headers: HeaderList = response.headers.slice();
-    headers.push(["Date", currentHttpDate()]);
     const bodyless = status === 204 || status === 304 || status < 200;
     const headOnly = request?.method === "HEAD";
     const length = body === undefined ? 0 : body instanceof Uint8Array ? body.length : body.length;
     let chunked = false;
-    if (!bodyless) {
-      if (length !== null) headers.push(["Content-Length", String(length)]);
-      else if (request !== null && request.minorVersion === 1) {
-        headers.push(["Transfer-Encoding", "chunked"]);
-        chunked = true;
-      } else if (!headOnly) keepAlive = false;
+    if (!bodyless && length === null) {
+      if (request !== null && request.minorVersion === 1) chunked = true;
+      else if (!headOnly) keepAlive = false;
     }
-    if (!keepAlive) headers.push(["Connection", "close"]);
-    else if (request?.minorVersion === 0) headers.push(["Connection", "keep-alive"]);
 
     const output = this.#output;
     output.bytesSent = 0;
     try {
       this.#enter("write", this.#limits.writeTimeoutMs);
-      const head = serializeHead(status, headers);
-      // writeString sends UTF-8: a head's length is its byte count unless it holds non-ASCII.
-      this.#headBytes = NON_ASCII.test(head) ? ENCODER.encode(head).length : head.length;
-      output.writeString(head);
+      // Written into the send buffer field by field: no head string, no copy of the list.
+      const headStart = output.buffered;
+      output.writeStatusLine(status);
+      for (const [name, value] of response.headers) output.writeField(name, value);
+      output.writeField("Date", currentHttpDate());
+      if (!bodyless && length !== null) output.writeField("Content-Length", String(length));
+      if (chunked) output.writeField("Transfer-Encoding", "chunked");
+      if (!keepAlive) output.writeField("Connection", "close");
+      else if (request?.minorVersion === 0) output.writeField("Connection", "keep-alive");
+      output.endHead();
+      this.#headBytes = output.buffered - headStart;
       if (!bodyless && !headOnly && body !== undefined) {
         if (body instanceof Uint8Array) await output.write(body);
         else {

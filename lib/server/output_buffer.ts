@@ -6,6 +6,7 @@
  */
 
 import type { BodySink } from "../http/message.ts";
+import { NO_ROOM, writeField, writeLineEnd, writeStatusLine } from "../http/serialize.ts";
 import {
   acquireBuffer,
   LARGE_BUFFER_BYTES,
@@ -24,7 +25,9 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * const out = new OutputBuffer((bytes) => conn.write(bytes));
- * out.writeString("HTTP/1.1 204 No Content\r\n\r\n");
+ * out.writeStatusLine(204);
+ * out.writeField("Date", "Sun, 06 Nov 1994 08:49:37 GMT");
+ * out.endHead();
  * await out.flush();
  * out.release();
  * ```
@@ -41,7 +44,37 @@ export class OutputBuffer implements BodySink {
     this.#send = send;
   }
 
-  /** Appends a string (ASCII in practice: heads and chunk sizes), growing the buffer if it must. */
+  /** Bytes gathered and not yet sent. */
+  get buffered(): number {
+    return this.#used;
+  }
+
+  /** Appends a response head's status line. */
+  writeStatusLine(status: number): void {
+    while (!this.#advanceTo(writeStatusLine(status, this.#current(), this.#used)));
+  }
+
+  /** Appends a header field; throws if the name or value holds CR, LF or NUL (nothing appended then). */
+  writeField(name: string, value: string): void {
+    while (!this.#advanceTo(writeField(name, value, this.#current(), this.#used)));
+  }
+
+  /** Appends the blank line that ends a head. */
+  endHead(): void {
+    while (!this.#advanceTo(writeLineEnd(this.#current(), this.#used)));
+  }
+
+  /** Keeps bytes just written up to `end`; grows the buffer instead when they did not fit. */
+  #advanceTo(end: number): boolean {
+    if (end === NO_ROOM) {
+      this.#grow(this.#current().length * 2);
+      return false;
+    }
+    this.#used = end;
+    return true;
+  }
+
+  /** Appends a string (ASCII in practice: chunk sizes), growing the buffer if it must. */
   writeString(text: string): void {
     for (;;) {
       const buffer = this.#current();
