@@ -96,6 +96,14 @@ export class Connection {
   readonly #remoteAddr: string;
   /** Bytes of the last response head, for {@linkcode ExchangeRecord.bodyBytesSent}. */
   #headBytes = 0;
+  /** The HTTP minor version of the request being served. */
+  #minorVersion = 1;
+  /** {@linkcode Request.informational} of every request here: one function, not one per request. */
+  readonly #informational = async (status: number, headers: HeaderList): Promise<void> => {
+    if (status < 100 || status > 199 || status === 101) throw new Error(`not interim: ${status}`);
+    if (this.#minorVersion === 0) return;
+    await this.sendInformational(ENCODER.encode(serializeHead(status, headers)));
+  };
 
   /**
    * @param conn the accepted connection
@@ -223,14 +231,9 @@ export class Connection {
       headers: head.headers,
       body,
       remoteAddr: this.#remoteAddr === "-" ? undefined : this.#remoteAddr,
-      informational: async (status, headers) => {
-        if (status < 100 || status > 199 || status === 101) {
-          throw new Error(`not interim: ${status}`);
-        }
-        if (head.minorVersion === 0) return;
-        await this.sendInformational(ENCODER.encode(serializeHead(status, headers)));
-      },
+      informational: this.#informational,
     };
+    this.#minorVersion = head.minorVersion;
 
     this.#enter("handler", Infinity);
     let response: Response;

@@ -122,11 +122,12 @@ export class OutputBuffer implements BodySink {
   }
 
   /** Sends everything buffered. */
-  async flush(): Promise<void> {
-    if (this.#used === 0 || this.#buffer === null) return;
+  flush(): Promise<void> {
+    // Not async itself: every response calls it, and the send is the only wait.
+    if (this.#used === 0 || this.#buffer === null) return Promise.resolve();
     const pending = this.#buffer.subarray(0, this.#used);
     this.#used = 0;
-    await this.#sendAll(pending);
+    return this.#sendAll(pending);
   }
 
   /** Gives the buffer back to its pool once everything is sent; call after each response. */
