@@ -359,8 +359,9 @@ export class Connection {
       output.endHead();
       this.#headBytes = output.buffered - headStart;
       if (!bodyless && !headOnly && body !== undefined) {
-        if (body instanceof Uint8Array) await output.write(body);
-        else {
+        if (body instanceof Uint8Array) {
+          if (!output.append(body)) await output.write(body);
+        } else {
           const sink = chunked ? new ChunkedSink(output, this) : new TimedSink(output, this);
           await body.writeTo(sink);
           if (chunked) await output.write(LAST_CHUNK);

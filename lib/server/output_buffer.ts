@@ -15,6 +15,8 @@ import {
 } from "./buffer_pool.ts";
 
 const encoder = new TextEncoder();
+/** What a write that needed no wait returns: one settled promise for all of them. */
+const DONE: Promise<void> = Promise.resolve();
 
 /**
  * A write buffer over a connection. Small responses fill it and leave in one
@@ -91,13 +93,21 @@ export class OutputBuffer implements BodySink {
    * buffer go straight to the socket after the flush, uncopied (a cached
    * 64 KiB body copied into a fresh large buffer cost a quarter of the CPU).
    */
-  async write(bytes: Uint8Array): Promise<void> {
+  write(bytes: Uint8Array): Promise<void> {
+    return this.append(bytes) ? DONE : this.#flushThenWrite(bytes);
+  }
+
+  /** Copies bytes into the buffer if they fit there now; false (nothing copied) if not. */
+  append(bytes: Uint8Array): boolean {
     const buffer = this.#current();
-    if (this.#used + bytes.length <= buffer.length) {
-      buffer.set(bytes, this.#used);
-      this.#used += bytes.length;
-      return;
-    }
+    if (this.#used + bytes.length > buffer.length) return false;
+    buffer.set(bytes, this.#used);
+    this.#used += bytes.length;
+    return true;
+  }
+
+  async #flushThenWrite(bytes: Uint8Array): Promise<void> {
+    const buffer = this.#current();
     await this.flush();
     if (bytes.length >= buffer.length / 2) await this.#sendAll(bytes);
     else {
@@ -124,7 +134,7 @@ export class OutputBuffer implements BodySink {
   /** Sends everything buffered. */
   flush(): Promise<void> {
     // Not async itself: every response calls it, and the send is the only wait.
-    if (this.#used === 0 || this.#buffer === null) return Promise.resolve();
+    if (this.#used === 0 || this.#buffer === null) return DONE;
     const pending = this.#buffer.subarray(0, this.#used);
     this.#used = 0;
     return this.#sendAll(pending);
