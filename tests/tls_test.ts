@@ -69,6 +69,16 @@ Deno.test("--tls serves HTTPS to curl and to raw TLS sockets, with the same pars
     const got = await run("curl", ["-sS", "--cacert", caFile, `https://localhost:${port}/a.txt`]);
     assert.equal(got.code, 0, got.stderr);
     assert.equal(got.stdout, "secure hello");
+    // A client that asks to close gets its response and a clean TLS end, no error.
+    const closing = await run("curl", [
+      "-sS",
+      "-H",
+      "Connection: close",
+      "--cacert",
+      caFile,
+      `https://localhost:${port}/a.txt`,
+    ]);
+    assert.deepEqual([closing.code, closing.stdout, closing.stderr], [0, "secure hello", ""]);
     const put = await run("curl", [
       "-sS",
       "-o",

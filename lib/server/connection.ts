@@ -270,7 +270,12 @@ export class Connection {
     // buffer takes the next request's bytes (reading them now throws).
     this.#receive.release();
     if (keepAlive && unread !== 0) keepAlive = await body.discard();
-    if (!keepAlive) await this.#linger();
+    if (!keepAlive) {
+      // The client asked to close and sent nothing beyond its request: its FIN follows our
+      // response, so close now (nginx skips lingering alike). Else half-close and read on.
+      if (!framing.keepAlive && unread === 0 && this.#receive.length === 0) this.close();
+      else await this.#linger();
+    }
     return keepAlive;
   }
 
