@@ -30,8 +30,8 @@ import { startWrk } from "./wrk.ts";
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const HOST = "127.0.0.1";
 
-/** A node of V8's sampling heap profile. */
-interface ProfileNode {
+/** A node of V8's sampling heap profile (a call path, with the bytes allocated in its last frame). */
+export interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
   selfSize: number;
   children: ProfileNode[];
@@ -74,8 +74,11 @@ class Inspector {
   }
 }
 
-/** Self bytes per function (name, file and transpiled line), summed over the profile. */
-function bytesByFunction(root: ProfileNode): Map<string, number> {
+/**
+ * Self bytes per function (name, file and transpiled line), summed over the
+ * profile: a function reached through several call paths counts once.
+ */
+export function bytesByFunction(root: ProfileNode): Map<string, number> {
   const totals = new Map<string, number>();
   const visit = (node: ProfileNode) => {
     const frame = node.callFrame;
