@@ -174,6 +174,39 @@ const OURS: ServerDefinition = {
   },
 };
 
+/**
+ * How to launch a one-file Deno server of bench/ that takes our command
+ * line (`--host H --port P ROOT`) and serves on the main thread.
+ */
+function denoScriptLaunch(
+  script: string,
+  v8Flags: readonly string[],
+  context: ServerContext,
+  version: string,
+): ServerLaunch {
+  return {
+    command: Deno.execPath(),
+    args: [
+      "run",
+      ...DENO_PERMISSIONS,
+      ...v8Flags,
+      script,
+      "--host",
+      context.host,
+      "--port",
+      String(context.port),
+      context.root,
+    ],
+    env: {},
+    cwd: REPO_ROOT,
+    readyPattern: readyLineFor(context),
+    supportsPut: true,
+    version:
+      `deno ${Deno.version.deno}, ${v8Flags.length > 0 ? v8Flags.join(" ") : "no V8 flags"}` +
+      version,
+  };
+}
+
 /** The plain `Deno.serve` file handler in bench/reference_serve.ts. */
 const REFERENCE: ServerDefinition = {
   name: "ref",
@@ -181,26 +214,8 @@ const REFERENCE: ServerDefinition = {
   // One Deno.serve on the main thread: it has no workers to spread over cores.
   multiCore: false,
   prepare(context) {
-    return Promise.resolve({
-      command: Deno.execPath(),
-      args: [
-        "run",
-        ...DENO_PERMISSIONS,
-        ...RELEASE_V8_FLAGS,
-        REFERENCE_MAIN,
-        "--host",
-        context.host,
-        "--port",
-        String(context.port),
-        context.root,
-      ],
-      env: {},
-      cwd: REPO_ROOT,
-      readyPattern: readyLineFor(context),
-      supportsPut: true,
-      version: `deno ${Deno.version.deno}, ${RELEASE_V8_FLAGS.join(" ")}` +
-        (context.cores > 1 ? ", single-threaded (Deno.serve has no multi-core mode)" : ""),
-    });
+    const note = context.cores > 1 ? ", single-threaded (Deno.serve has no multi-core mode)" : "";
+    return Promise.resolve(denoScriptLaunch(REFERENCE_MAIN, RELEASE_V8_FLAGS, context, note));
   },
 };
 
@@ -216,27 +231,7 @@ const FLOOR: ServerDefinition = {
   prepare(context) {
     // The bound for ours, so under ours' V8 flags (its peak RSS is then the plain command's bound too).
     const v8Flags = context.oursV8Flags === "semi4" ? RELEASE_V8_FLAGS : [];
-    return Promise.resolve({
-      command: Deno.execPath(),
-      args: [
-        "run",
-        ...DENO_PERMISSIONS,
-        ...v8Flags,
-        FLOOR_MAIN,
-        "--host",
-        context.host,
-        "--port",
-        String(context.port),
-        context.root,
-      ],
-      env: {},
-      cwd: REPO_ROOT,
-      readyPattern: readyLineFor(context),
-      supportsPut: true,
-      version: `deno ${Deno.version.deno}, ${
-        v8Flags.length > 0 ? v8Flags.join(" ") : "no V8 flags"
-      }`,
-    });
+    return Promise.resolve(denoScriptLaunch(FLOOR_MAIN, v8Flags, context, ""));
   },
 };
 
