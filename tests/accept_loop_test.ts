@@ -496,3 +496,59 @@ Deno.test("serve() that cannot bind stops its start-up walk: nothing outlives th
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/** Keeps this thread (the in-process server's event loop with it) busy for `ms` milliseconds. */
+function blockEventLoop(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    // Spinning: no timer and no I/O callback runs meanwhile.
+  }
+}
+
+Deno.test("a request that arrived before the idle deadline is answered after the server stalled past it", async () => {
+  // A process that does not run for a while (CPU starvation, a long GC, a blocking
+  // task) finds both its sweeper's timer and the request's bytes ready when it runs
+  // again: the client sent in time, so the request must win.
+  await withServer({ limits: { idleTimeoutMs: 200 } }, async (server) => {
+    for (let round = 0; round < 3; round++) {
+      const conn = await connect(server.addr.port);
+      try {
+        await sleep(20); // accepted: the idle deadline runs
+        await writeAll(
+          conn,
+          bytes("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+        );
+        blockEventLoop(600);
+        const { text } = await readUntil(conn, { timeoutMs: 3000 });
+        const status = parseResponses(text).responses[0]?.status;
+        assert.equal(status, 200, `round ${round}: ${JSON.stringify(text)}`);
+      } finally {
+        closeQuietly(conn);
+      }
+    }
+  });
+});
+
+Deno.test("an idle connection still times out while the server's loop keeps stalling", async () => {
+  // Deferring an expiry until the server has looked at its sockets must not defer
+  // it forever when every sweep comes late.
+  await withServer({ limits: { idleTimeoutMs: 200 } }, async (server) => {
+    const conn = await connect(server.addr.port);
+    try {
+      const reading = readUntil(conn, { timeoutMs: 5000 });
+      const started = Date.now();
+      let closed = false;
+      reading.then(() => (closed = true));
+      while (!closed && Date.now() - started < 4000) {
+        blockEventLoop(300);
+        await sleep(1);
+      }
+      const { text, closed: cleanly, reset } = await reading;
+      assert.equal(text, "");
+      assert.ok(cleanly || reset, "closed by the server");
+      assert.ok(Date.now() - started < 4000, `closed after ${Date.now() - started} ms`);
+    } finally {
+      closeQuietly(conn);
+    }
+  });
+});

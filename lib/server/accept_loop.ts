@@ -56,6 +56,8 @@ export class ConnectionPool {
   readonly #contextFor: (conn: Deno.Conn) => ConnectionContext;
   readonly #limits: Limits;
   readonly #sweeper: ReturnType<typeof setInterval>;
+  /** The pending confirmation of overdue connections, if any. */
+  #confirming: ReturnType<typeof setTimeout> | undefined;
   #stopping = false;
 
   /**
@@ -66,12 +68,32 @@ export class ConnectionPool {
   constructor(contextFor: (conn: Deno.Conn) => ConnectionContext, limits: Limits) {
     this.#contextFor = contextFor;
     this.#limits = limits;
-    this.#sweeper = setInterval(() => {
-      const now = Date.now();
-      for (const connection of this.#connections) {
-        if (connection.deadline <= now) connection.expire();
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
+  }
+
+  /**
+   * Expires the connections whose deadline has passed, but only on the next
+   * turn of the event loop, once it has polled the sockets. A process that
+   * did not run for a while (CPU starvation, a long GC, a blocking task)
+   * finds this timer and the reads that became ready meanwhile due at once,
+   * and runs timers first: a client that sent in time would be cut off for
+   * the server's own stall. A connection that made progress meanwhile has a
+   * new deadline and is spared.
+   */
+  #sweep(): void {
+    if (this.#confirming !== undefined) return;
+    const now = Date.now();
+    const overdue: [Connection, number][] = [];
+    for (const connection of this.#connections) {
+      if (connection.deadline <= now) overdue.push([connection, connection.deadline]);
+    }
+    if (overdue.length === 0) return;
+    this.#confirming = setTimeout(() => {
+      this.#confirming = undefined;
+      for (const [connection, deadline] of overdue) {
+        if (connection.deadline === deadline) connection.expire();
       }
-    }, SWEEP_INTERVAL_MS);
+    }, 0);
   }
 
   /** How many connections are open (being served) now. */
@@ -117,6 +139,7 @@ export class ConnectionPool {
     }
     for (const connection of connections) connection.close();
     clearInterval(this.#sweeper);
+    clearTimeout(this.#confirming);
   }
 }
 
