@@ -1,9 +1,17 @@
 /**
- * A deterministic fuzz run against one real server: generated and mutated
- * requests (fixed seed) over many connections, each answered with
- * well-formed responses consistent with how the server must frame the input,
- * or closed cleanly; no internal error; and `GET /` still answered after
- * every batch. `deno task fuzz` runs the same for longer.
+ * A deterministic fuzz run against one real server in its own process:
+ * generated and mutated requests (fixed seed) over many connections, each
+ * answered with well-formed responses consistent with how the server must
+ * frame the input, or closed cleanly; no internal error; and `GET /` still
+ * answered after every batch. `deno task fuzz` runs the same for longer.
+ *
+ * The server's timeouts are short (500 ms, `FUZZ_LIMITS`) so that stalled
+ * inputs end fast, and a loaded machine delays client and server alike: a
+ * case whose client could not send in time is judged against what a server
+ * that timed out had read (`checkCutExchange`), and a case failed the way a
+ * timer firing ahead of the reads that were due fails (the server's or the
+ * client's) is run once more, alone (`runBatch`). Neither a server that
+ * never answers nor one that drops requests passes.
  *
  * The model of how the server must frame the input comes from our own parser,
  * so every input is also run through h11 and llhttp (`scripts/fuzz/differential.ts`):
@@ -16,8 +24,9 @@
 
 import assert from "node:assert/strict";
 import { escapeBinary, toBinary, toBytes } from "../scripts/fuzz/bytes.ts";
-import { checkExchange } from "../scripts/fuzz/check.ts";
-import { healthCheck, populateRoot, runBatch } from "../scripts/fuzz/client.ts";
+import { checkCutExchange, checkExchange } from "../scripts/fuzz/check.ts";
+import { spawnServer } from "../scripts/fuzz/child_server.ts";
+import { healthCheck, runBatch } from "../scripts/fuzz/client.ts";
 import type { CaseOutcome } from "../scripts/fuzz/client.ts";
 import { describeFinding, runDifferential } from "../scripts/fuzz/differential.ts";
 import { generateCase } from "../scripts/fuzz/generate.ts";
@@ -26,7 +35,6 @@ import { modelStream } from "../scripts/fuzz/model.ts";
 import type { StreamModel } from "../scripts/fuzz/model.ts";
 import { startOracles } from "../scripts/fuzz/oracles.ts";
 import { DEVIATIONS } from "./differential_deviations.ts";
-import { withServer } from "./_helpers.ts";
 
 /** Fixed, so that a failure here is a failure on every run; change it to explore. */
 const SEED = 20_240_501;
@@ -49,11 +57,14 @@ function describeFailure(seed: number, outcome: CaseOutcome): string {
 const STALL_MS = 30_000;
 
 /**
- * The server runs in this process, so a server stuck in a loop stops the
- * test's own timers too and the run would hang silently. A worker has its
- * own event loop: when the heartbeats stop, it names the cases in flight
- * (one of them did it) and kills the process, so that such a bug fails the
- * run instead.
+ * Our parser runs in this process too (the model each case is checked
+ * against, and the differential's trace of each batch), so a parser stuck in
+ * a loop stops the test's own timers and the run would hang silently. A
+ * worker has its own event loop: when the heartbeats stop, it names the
+ * cases in flight (one of them did it, or one of the batch before, whose
+ * differential runs meanwhile) and kills the process, so that such a bug
+ * fails the run instead. A hung server does not stop this process: its cases
+ * time out, and the batch stops (`stopAfterUnclosed`).
  */
 function startWatchdog(): { onCase(index: number, done: boolean): void; stop(): void } {
   const source = `
@@ -69,9 +80,9 @@ function startWatchdog(): { onCase(index: number, done: boolean): void; stop(): 
       if (Date.now() - last < ${STALL_MS}) return;
       const cases = [...inFlight].sort((a, b) => a - b).join(" ");
       const message = "fuzz_test watchdog: the event loop has been blocked for ${STALL_MS} ms, " +
-        "a server hang, with cases " + cases + " of seed ${SEED} in flight: one of them did it " +
-        "(replay one with 'deno task fuzz -- --seed ${SEED} --case N'; it may need files " +
-        "that earlier cases made).";
+        "our parser stuck in a loop, with cases " + cases + " of seed ${SEED} in flight: one of " +
+        "them did it, or one of the batch before (try 'deno task fuzz -- --parsers-only " +
+        "--seed ${SEED}', or replay one with 'deno task fuzz -- --seed ${SEED} --case N').";
       Deno.stderr.writeSync(new TextEncoder().encode(message + "\\n"));
       Deno.kill(Deno.pid, "SIGKILL");
     }, 500);
@@ -91,56 +102,63 @@ function startWatchdog(): { onCase(index: number, done: boolean): void; stop(): 
 
 Deno.test({
   name: `fuzz: ${BATCHES * BATCH_SIZE} generated and mutated inputs are answered well or closed`,
-  // Most cases end at once; the rest on the server's 500 ms timeouts: about 15 s in all.
+  // Most cases end at once; the rest on the server's 500 ms timeouts: about 20 s in all.
   fn: async () => {
-    const internalErrors: unknown[] = [];
     const failures: string[] = [];
     const statuses = new Map<number, number>();
     // First, so that a machine without the oracles fails at once, saying what to install.
     const oracles = await startOracles();
     // Each batch's inputs go to the oracles while the next batch runs, one batch at a time.
     let differential = Promise.resolve<string[]>([]);
+    // In its own process: its timers are not delayed by this one's work, and a hang or a
+    // crash shows as such.
+    const server = await spawnServer().catch(async (error) => {
+      await Promise.all(oracles.map((oracle) => oracle.close()));
+      throw error;
+    });
     const watchdog = startWatchdog();
     try {
-      await withServer(
-        { limits: FUZZ_LIMITS, onError: (error) => internalErrors.push(error) },
-        async (server, root) => {
-          await populateRoot(root);
-          const port = server.addr.port;
-          for (let batch = 0; batch < BATCHES; batch++) {
-            const indexes = Array.from({ length: BATCH_SIZE }, (_, i) => batch * BATCH_SIZE + i);
-            const outcomes = await runBatch(SEED, indexes, port, {
-              limits: FUZZ_LIMITS,
-              concurrency: CONCURRENCY,
-              readTimeoutMs: 5000,
-              onCase: watchdog.onCase,
-            });
-            for (const outcome of outcomes) {
-              for (const { status } of outcome.verdict.responses) {
-                statuses.set(status, (statuses.get(status) ?? 0) + 1);
-              }
-              if (outcome.verdict.problems.length > 0) {
-                failures.push(describeFailure(SEED, outcome));
-              }
-            }
-            differential = differential.then(async (found) => {
-              const report = await runDifferential(
-                outcomes.map((outcome) => outcome.fuzzCase.bytes),
-                oracles,
-                DEVIATIONS,
-                FUZZ_LIMITS,
-              );
-              return found.concat(report.findings.map((finding) => {
-                const index = outcomes[finding.index].fuzzCase.index;
-                return `case ${index}: ${describeFinding(finding)}\n` +
-                  `  replay: deno task fuzz -- --seed ${SEED} --case ${index}`;
-              }));
-            });
-            assert.equal(await healthCheck(port), 200, `GET / after batch ${batch}`);
+      const port = server.port;
+      for (let batch = 0; batch < BATCHES; batch++) {
+        const indexes = Array.from({ length: BATCH_SIZE }, (_, i) => batch * BATCH_SIZE + i);
+        const outcomes = await runBatch(SEED, indexes, port, {
+          limits: FUZZ_LIMITS,
+          concurrency: CONCURRENCY,
+          readTimeoutMs: 5000,
+          stopAfterUnclosed: 2 * CONCURRENCY,
+          onCase: watchdog.onCase,
+        });
+        assert.ok(
+          outcomes.length === indexes.length && !server.exited(),
+          `the server ${server.exited() ? "exited" : "stopped answering"} during cases ` +
+            `${indexes[0]}-${indexes.at(-1)}: find the case that did it with ` +
+            `'deno task fuzz -- --seed ${SEED}' (${server.stderr.slice(-5).join(" | ")})`,
+        );
+        for (const outcome of outcomes) {
+          for (const { status } of outcome.verdict.responses) {
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
           }
-        },
-      );
+          if (outcome.verdict.problems.length > 0) {
+            failures.push(describeFailure(SEED, outcome));
+          }
+        }
+        differential = differential.then(async (found) => {
+          const report = await runDifferential(
+            outcomes.map((outcome) => outcome.fuzzCase.bytes),
+            oracles,
+            DEVIATIONS,
+            FUZZ_LIMITS,
+          );
+          return found.concat(report.findings.map((finding) => {
+            const index = outcomes[finding.index].fuzzCase.index;
+            return `case ${index}: ${describeFinding(finding)}\n` +
+              `  replay: deno task fuzz -- --seed ${SEED} --case ${index}`;
+          }));
+        });
+        assert.equal(await healthCheck(port), 200, `GET / after batch ${batch}`);
+      }
     } finally {
+      await server.stop();
       watchdog.stop();
       await differential.catch(() => {});
       await Promise.all(oracles.map((oracle) => oracle.close()));
@@ -153,7 +171,8 @@ Deno.test({
       `${unexcused.length} parser disagreement(s) with h11/llhttp that no row of ` +
         "tests/differential_deviations.ts excuses: fix lib/http/ or add a row",
     );
-    assert.deepEqual(internalErrors.map(String), [], "onError was called");
+    assert.deepEqual(server.errors, [], "onError was called");
+    assert.deepEqual(server.stderr, [], "the server wrote to stderr");
     // The run must reach past the parser: handlers answered, and errors were exercised.
     for (const status of [200, 201, 204, 400, 404]) {
       assert.ok(statuses.has(status), `no ${status} in ${[...statuses.keys()]}`);
@@ -274,6 +293,48 @@ const CHECKER_ROWS: {
 for (const row of CHECKER_ROWS) {
   Deno.test(`fuzz checker: ${row.name} → ${row.bad ? "problem" : "fine"}`, () => {
     const problems = check(row.input, row.output, row.closed ?? true);
+    assert.equal(problems.length > 0, row.bad, problems.join("; "));
+  });
+}
+
+const CUT_ROWS: {
+  name: string;
+  input: string;
+  output: string;
+  cuts: number[];
+  bad: boolean;
+}[] = [
+  { name: "no answer, no cut", input: get(), output: "", cuts: [], bad: true },
+  { name: "no answer, timed out before any byte", input: get(), output: "", cuts: [0], bad: false },
+  { name: "no answer, timed out after the head", input: get(), output: "", cuts: [35], bad: true },
+  { name: "the answer, whatever the cuts", input: get(), output: OK, cuts: [0, 10], bad: false },
+  { name: "silence, timed out inside the head", input: get(), output: "", cuts: [10], bad: true },
+  {
+    name: "the first answered, timed out before the second",
+    input: get() + get(),
+    output: OK,
+    cuts: [35],
+    bad: false,
+  },
+  {
+    name: "garbage, whatever the cuts",
+    input: get(),
+    output: "HTTP/1.1 2000 OK\r\n\r\n",
+    cuts: [0],
+    bad: true,
+  },
+];
+
+for (const row of CUT_ROWS) {
+  Deno.test(`fuzz checker, cut short: ${row.name} → ${row.bad ? "problem" : "fine"}`, () => {
+    const { problems } = checkCutExchange(
+      toBytes(row.input),
+      toBytes(row.output),
+      true,
+      true,
+      FUZZ_LIMITS,
+      row.cuts,
+    );
     assert.equal(problems.length > 0, row.bad, problems.join("; "));
   });
 }

@@ -5,7 +5,9 @@
  * @module
  */
 
+import type { Limits } from "../../lib/server/limits.ts";
 import { toBinary } from "./bytes.ts";
+import { modelStream } from "./model.ts";
 import type { StreamModel } from "./model.ts";
 
 /** One response read back. Interim (1xx) responses are included. */
@@ -157,6 +159,34 @@ export function checkExchange(
   problems.push(...checkSequence(model, responses, closeWrite));
   if (!closed) problems.push("the server neither answered in full nor closed the connection");
   return { responses, problems };
+}
+
+/**
+ * Checks an exchange that a server's timeout (`limits`) may have cut short
+ * before it read all of the input: a correct server may then have read only
+ * the bytes before one of `cuts` (byte offsets; the input's length for a
+ * half-close it did not see), and without the half-close. That happens when
+ * the client, delayed itself on a loaded machine, sent those bytes late, or
+ * when the server barely ran. The exchange passes when it is right for the
+ * whole input or for one of those prefixes; otherwise the whole input's
+ * problems stand. Without cuts this is {@linkcode checkExchange}.
+ */
+export function checkCutExchange(
+  input: Uint8Array,
+  output: Uint8Array,
+  closed: boolean,
+  closeWrite: boolean,
+  limits: Limits,
+  cuts: readonly number[],
+): Verdict {
+  const whole = checkExchange(modelStream(input, limits), output, closed, closeWrite);
+  if (whole.problems.length === 0) return whole;
+  for (const cut of cuts) {
+    const model = modelStream(input.subarray(0, cut), limits);
+    const verdict = checkExchange(model, output, closed, false);
+    if (verdict.problems.length === 0) return verdict;
+  }
+  return whole;
 }
 
 /** The order-level rules of {@linkcode checkExchange}. */

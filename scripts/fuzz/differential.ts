@@ -192,11 +192,22 @@ export interface DifferentialReport {
   findings: Finding[];
 }
 
+/** Inputs traced or compared between two turns of the event loop (see `runDifferential`). */
+const INPUTS_PER_TURN = 50;
+
+/** Lets timers and I/O callbacks that are due run before going on. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /**
  * Runs `inputs` through our parser (with `limits`) and every oracle, and
  * classifies every disagreement with `table`. Inputs cut short inside a line
  * one side already refused are completed first (see {@linkcode Completion}):
- * ours at once, the oracles' in one more batch each.
+ * ours at once, the oracles' in one more batch each. The work in this process
+ * yields to the event loop every {@linkcode INPUTS_PER_TURN} inputs: a batch
+ * of a thousand takes some 100 ms of CPU, seconds on a loaded machine, and
+ * the clients that a fuzz run drives meanwhile must not stall that long.
  */
 export async function runDifferential(
   inputs: readonly Uint8Array[],
@@ -204,7 +215,11 @@ export async function runDifferential(
   table: readonly Deviation[],
   limits: Limits,
 ): Promise<DifferentialReport> {
-  const ours = inputs.map((input) => traceOurs(input, limits));
+  const ours: OurTrace[] = [];
+  for (const [index, input] of inputs.entries()) {
+    if (index > 0 && index % INPUTS_PER_TURN === 0) await nextTurn();
+    ours.push(traceOurs(input, limits));
+  }
   const report: DifferentialReport = {
     inputs: inputs.length,
     agreed: new Map(),
@@ -224,6 +239,7 @@ export async function runDifferential(
     const disputed = new Set<number>();
     const later: { index: number; input: Uint8Array }[] = [];
     for (const [index, input] of inputs.entries()) {
+      if (index > 0 && index % INPUTS_PER_TURN === 0) await nextTurn();
       const theirs = traces[k][index];
       const disagreement = firstDisagreement(oracle.name, ours[index], theirs);
       if (disagreement === null) continue;
