@@ -16,7 +16,7 @@
  */
 
 import { prefersJson } from "../content/negotiate.ts";
-import { escapeHtml } from "../ui/html.ts";
+import { documentHead, escapeHtml } from "../ui/html.ts";
 import type { Request, Response } from "../http/message.ts";
 import type { HeaderList } from "../http/serialize.ts";
 import { decodeUrlPath, encodeUrlPath, isHiddenPath } from "./url_path.ts";
@@ -541,21 +541,11 @@ function renderWriteWidgets(path: string): string {
 }
 
 /**
- * A page's document head up to `</head>`: `title` (already escaped), the
- * page's style and early script under `nonce`, nothing from elsewhere.
+ * The document head of a folder page (a listing, a search) up to `</head>`:
+ * `title` (already escaped), the page's style and early script under `nonce`.
  */
 export function renderHead(title: string, nonce: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<link rel="icon" href="data:,">
-<title>${title}</title>
-<style nonce="${nonce}">${PAGE_STYLE}</style>
-<script nonce="${nonce}">${EARLY_SCRIPT}</script>
-</head>`;
+  return documentHead(title, nonce, PAGE_STYLE, EARLY_SCRIPT);
 }
 
 function renderHtml(page: Page): string {

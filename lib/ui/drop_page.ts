@@ -7,7 +7,7 @@
 
 import type { Response } from "../http/message.ts";
 import type { ShareGrant } from "../policy/share_token.ts";
-import { escapeHtml } from "./html.ts";
+import { documentHead, escapeHtml } from "./html.ts";
 import { DROP_SCRIPT } from "./page_script.ts";
 import { formatSize } from "./portable.ts";
 
@@ -28,16 +28,7 @@ export function dropPage(grant: ShareGrant, left: number | null, readOnly: boole
     ? ""
     : `<p class="hint">This link accepts ${escapeHtml(formatSize(Math.max(0, left)))} more.</p>`;
   const expires = new Date(grant.expiresAt).toISOString().slice(0, 16).replace("T", " ");
-  const body = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<link rel="icon" href="data:,">
-<title>Send files to ${escapeHtml(folder)}</title>
-<style nonce="${nonce}">${STYLE}</style>
-</head>
+  const body = `${documentHead(`Send files to ${escapeHtml(folder)}`, nonce, STYLE)}
 <body>
 <h1>Send files to ${escapeHtml(folder)}</h1>
 ${
