@@ -261,6 +261,9 @@ Deno.test({
       new DavLocks(new S3LockTable(client, prefix, new KeyedLock()))
     );
     try {
+      // A change that finds no locks and leaves none writes nothing.
+      assert.equal(await a.unlock("opaquelocktoken:none", ["f.txt"]), "not-found");
+      assert.deepEqual((await clients[0].listObjects({ prefix })).objects, []);
       const lock = await a.lock(request(["f.txt"], { owner: '<owner xmlns="DAV:">me</owner>' }));
       assert.deepEqual(await b.live(), [lock]);
       assert.deepEqual(await refused(b.lock(request(["f.txt"], { scope: "shared" }))), [

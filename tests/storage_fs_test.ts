@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { HttpError } from "../lib/http/errors.ts";
 import { KeyedLock } from "../lib/storage/keyed_lock.ts";
 import { FsStorage } from "../lib/storage/fs.ts";
+import { FsStateDocument } from "../lib/storage/state_document.ts";
 import type { StoredEntry, WriteCondition } from "../lib/storage/storage.ts";
 import { exchange, sendOne, storedNames, withServer } from "./_helpers.ts";
 
@@ -199,4 +200,23 @@ Deno.test("PUT, DELETE and MOVE racing on one name get only the statuses the rac
     const removed = ["DELETE 204", "MOVE 201", "MOVE 204"].some((outcome) => seen.has(outcome));
     assert.ok(seen.has("PUT 201") && removed, [...seen].join(", "));
   });
+});
+
+Deno.test("a state document change that makes no text leaves the document as it is", async () => {
+  const root = await Deno.makeTempDir({ prefix: "filedrop-test-" });
+  try {
+    const document = new FsStateDocument(
+      await Deno.realPath(root),
+      "a/b.json",
+      new KeyedLock(),
+      false,
+    );
+    assert.equal(await document.update((text) => ({ text: null, result: text })), null);
+    assert.equal(await document.read(), null, "nothing was created");
+    await document.update(() => ({ text: "one", result: null }));
+    assert.equal(await document.update((text) => ({ text: null, result: text })), "one");
+    assert.equal(await document.read(), "one");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });

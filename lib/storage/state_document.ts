@@ -26,10 +26,11 @@ export interface StateDocument {
   read(): Promise<string | null>;
   /**
    * Replaces the text with what `change` makes of it, with no other change
-   * in between (across processes); `change` may throw to leave it as it is.
-   * Resolves with `change`'s result.
+   * in between (across processes); `change` may throw, or make the text null,
+   * to leave it as it is (null writes nothing). Resolves with `change`'s
+   * result.
    */
-  update<T>(change: (text: string | null) => { text: string; result: T }): Promise<T>;
+  update<T>(change: (text: string | null) => { text: string | null; result: T }): Promise<T>;
 }
 
 /** Tries of an S3 change that keeps losing races before a 503. */
@@ -83,7 +84,9 @@ export class FsStateDocument implements StateDocument {
     return text;
   }
 
-  async update<T>(change: (text: string | null) => { text: string; result: T }): Promise<T> {
+  async update<T>(
+    change: (text: string | null) => { text: string | null; result: T },
+  ): Promise<T> {
     return await this.#queue.run(`state-document:${this.#file}`, async () => {
       const directory = path.dirname(this.#file);
       await Deno.mkdir(directory, { recursive: true });
@@ -95,6 +98,7 @@ export class FsStateDocument implements StateDocument {
       await mutex.lock(true);
       try {
         const { text, result } = change(await this.read());
+        if (text === null) return result;
         const next = `${this.#file}.new`;
         {
           using file = await Deno.open(next, {
@@ -147,11 +151,14 @@ export class S3StateDocument implements StateDocument {
     return (await this.#readWithETag()).text;
   }
 
-  async update<T>(change: (text: string | null) => { text: string; result: T }): Promise<T> {
+  async update<T>(
+    change: (text: string | null) => { text: string | null; result: T },
+  ): Promise<T> {
     return await this.#queue.run(`state-document:${this.#key}`, async () => {
       for (let attempt = 1;; attempt++) {
         const current = await this.#readWithETag();
         const { text, result } = change(current.text);
+        if (text === null) return result;
         try {
           await this.#client.putObject(
             this.#key,
