@@ -28,6 +28,7 @@ import type { FsStorage } from "./fs.ts";
 import type { KeyedLock } from "./keyed_lock.ts";
 import type { Committed, StoragePath, StoredEntry, WriteCondition } from "./storage.ts";
 import { directoriesUnder, STATE_DIR, UPLOAD_TEMP_PREFIX } from "./temp_files.ts";
+import { removeExpired } from "./uploads.ts";
 import type { UploadClaim, UploadRecord, UploadStatus, UploadStore } from "./uploads.ts";
 
 const KEY = /^[0-9a-f]{64}$/;
@@ -256,20 +257,12 @@ export class FsUploadStore implements UploadStore {
     } catch {
       return 0;
     }
-    let removed = 0;
-    for (const key of keys) {
-      const status = await this.status(key).catch(() => null);
-      if (status === null || status.record.expiresAt > now) continue;
-      const claim = await this.claim(key).catch(() => null);
-      if (claim === null) continue; // Held (it may be completing) or gone: the next sweep sees.
-      try {
-        await claim.remove();
-        removed++;
-      } finally {
-        await claim.release();
-      }
-    }
-    return removed;
+    return await removeExpired(
+      this,
+      keys,
+      now,
+      async (key) => (await this.status(key))?.record ?? null,
+    );
   }
 
   /** For a claim: runs `task` under the upload's in-process lock. */

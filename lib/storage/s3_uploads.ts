@@ -53,6 +53,7 @@ import type { ListedPart, S3Client } from "./s3_client.ts";
 import { s3ErrorToHttp } from "./s3_errors.ts";
 import type { Committed, StoragePath, WriteCondition } from "./storage.ts";
 import { STATE_DIR } from "./temp_files.ts";
+import { removeExpired } from "./uploads.ts";
 import type { UploadClaim, UploadRecord, UploadStatus, UploadStore } from "./uploads.ts";
 
 /** How long a claim holds without renewal: an instance that died blocks its upload this long. */
@@ -254,7 +255,6 @@ export class S3UploadStore implements UploadStore {
 
   sweep(now: number): Promise<number> {
     return mapped(async () => {
-      let removed = 0;
       let token: string | null = null;
       const keys: string[] = [];
       do {
@@ -265,19 +265,7 @@ export class S3UploadStore implements UploadStore {
         }
         token = page.nextToken;
       } while (token !== null);
-      for (const key of keys) {
-        const record = await this.#record(key).catch(() => null);
-        if (record === null || record.expiresAt > now) continue;
-        const claim = await this.claim(key).catch(() => null);
-        if (claim === null) continue; // Held, or gone meanwhile: the next sweep sees.
-        try {
-          await claim.remove();
-          removed++;
-        } finally {
-          await claim.release();
-        }
-      }
-      return removed;
+      return await removeExpired(this, keys, now, (key) => this.#record(key));
     });
   }
 

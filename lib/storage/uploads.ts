@@ -100,3 +100,32 @@ export interface UploadStore {
   /** Stops background work. */
   close(): Promise<void>;
 }
+
+/**
+ * What both stores' {@linkcode UploadStore.sweep} does once they have listed
+ * their uploads' `keys`: removes, one at a time, those whose record
+ * (`recordOf`, null when gone) expired at `now` and that `store` can claim.
+ * One it cannot claim is held (it may be completing) or gone meanwhile, and
+ * an unreadable record is skipped: the next sweep sees. How many it removed.
+ */
+export async function removeExpired(
+  store: Pick<UploadStore, "claim">,
+  keys: Iterable<string>,
+  now: number,
+  recordOf: (key: string) => Promise<UploadRecord | null>,
+): Promise<number> {
+  let removed = 0;
+  for (const key of keys) {
+    const record = await recordOf(key).catch(() => null);
+    if (record === null || record.expiresAt > now) continue;
+    const claim = await store.claim(key).catch(() => null);
+    if (claim === null) continue;
+    try {
+      await claim.remove();
+      removed++;
+    } finally {
+      await claim.release();
+    }
+  }
+  return removed;
+}
