@@ -49,7 +49,7 @@ export interface BenchOptions {
 /** The usage text printed by `--help`. */
 export const USAGE = `usage: deno task bench [options]
 
-  --only a,b          servers to run (ours, ref, floor, nginx, caddy); default all
+  --only a,b          servers to run (ours, ref, minimal, nginx, caddy); default all
   --cases a,b         cases to run; default all (see bench/README.md)
   --duration S        seconds per measured run (default 5)
   --repeats N         measured runs per server and case; median reported (default 3)

@@ -1,19 +1,20 @@
 /**
- * The floor: the least any `Deno.listen` file server must do per request, as
- * a benchmark reference for what Deno itself costs on this machine. Per
- * request it reads the head into a pooled buffer, finds its end, takes the
- * method, the path and whether `If-None-Match` or `Connection: close` is
- * present by byte comparison, validates the file with one `statSync` (a
- * server may cache bodies but must see changes), and writes one prepared
- * response: a file up to 1 MiB from memory (read once per size and mtime),
- * a larger one streamed through a pooled 256 KiB buffer, 304, 404, or for
- * PUT the body into a new temp file renamed over the target (201 or 204). No header parsing beyond that, no percent-decoding, no containment,
- * no ranges, no logging: not a server anyone should run, only the bound a
- * real one cannot go below. Where the floor itself is slower than nginx, no
- * Deno server built on `Deno.listen` can match nginx there.
+ * A minimal `Deno.listen` file server, a benchmark reference for what Deno
+ * itself costs a file server on this machine. Per request it reads the head
+ * into a pooled buffer, finds its end, takes the method, the path and
+ * whether `If-None-Match` or `Connection: close` is present by byte
+ * comparison, validates the file with `existsSync` and `statSync` (a server
+ * may cache bodies but must see changes), and writes one prepared response:
+ * a file up to 1 MiB from memory (read once per size and mtime), a larger one
+ * streamed through a pooled 256 KiB buffer, 304, 404, or for PUT the body
+ * into a new temp file renamed over the target (201 or 204). No header
+ * parsing beyond that, no percent-decoding, no containment, no ranges, no
+ * logging: not a server anyone should run. It is not a strict lower bound:
+ * ours batches the stats of concurrent requests into one operation
+ * (lib/storage/check_batch.ts) and can come in under it.
  *
  * Same command line as our server:
- * `deno run --allow-net --allow-read --allow-write bench/floor_serve.ts --host 127.0.0.1 --port 8080 ROOT`
+ * `deno run --allow-net --allow-read --allow-write bench/minimal_serve.ts --host 127.0.0.1 --port 8080 ROOT`
  *
  * @module
  */
@@ -23,15 +24,18 @@ import { parseArgs } from "node:util";
 
 const CRLF_CRLF = [13, 10, 13, 10];
 const encoder = new TextEncoder();
-// The spellings wrk and curl send (the floor reads no other).
-const CONNECTION_CLOSE = encoder.encode("\r\nConnection: close");
-const IF_NONE_MATCH = encoder.encode("\r\nIf-None-Match:");
-const CONTENT_LENGTH = encoder.encode("\r\nContent-Length:");
+// Lower case: fields are found whatever their case (fetch sends them in lower case).
+const CONNECTION_CLOSE = encoder.encode("\r\nconnection: close");
+const IF_NONE_MATCH = encoder.encode("\r\nif-none-match:");
+const CONTENT_LENGTH = encoder.encode("\r\ncontent-length:");
 
-/** Index just past `needle` in `bytes[0, end)`, or -1. */
+/** Index just past `needle` (lower case) in `bytes[0, end)`, ASCII case ignored, or -1. */
 function find(bytes: Uint8Array, end: number, needle: Uint8Array): number {
   outer: for (let i = 0; i + needle.length <= end; i++) {
-    for (let k = 0; k < needle.length; k++) if (bytes[i + k] !== needle[k]) continue outer;
+    for (let k = 0; k < needle.length; k++) {
+      const byte = bytes[i + k];
+      if ((byte >= 0x41 && byte <= 0x5a ? byte + 0x20 : byte) !== needle[k]) continue outer;
+    }
     return i + needle.length;
   }
   return -1;
@@ -155,6 +159,8 @@ function main(): void {
       while (true) {
         let end = headEnd(buffer, filled);
         while (end < 0) {
+          // A head that fills the buffer: no spinning on reads of nothing.
+          if (filled === buffer.length) return;
           const n = await conn.read(buffer.subarray(filled));
           if (n === null) return;
           filled += n;
@@ -170,7 +176,7 @@ function main(): void {
         if (method === "PUT") {
           const length = numberAfter(buffer, find(buffer, end, CONTENT_LENGTH));
           const existed = existsSync(path);
-          const temp = `${path}.floor-${Deno.pid}-${tempCounter++}`;
+          const temp = `${path}.minimal-${Deno.pid}-${tempCounter++}`;
           const file = Deno.openSync(temp, { write: true, createNew: true });
           try {
             // What came with the head, then the rest through the buffer.
@@ -214,7 +220,12 @@ function main(): void {
           filled -= end;
         }
         await writeAll(conn, reply);
-        if (close) return;
+        if (close) {
+          // Half-close and read to the client's FIN: closing with its bytes unread would reset.
+          await conn.closeWrite();
+          while (await conn.read(buffer) !== null);
+          return;
+        }
       }
     } catch {
       // A reset connection: nothing to answer.
@@ -233,7 +244,7 @@ function main(): void {
     Deno.addSignalListener(signal, () => Deno.exit(0));
   }
   const listener = Deno.listen({ hostname: values.host, port: Number(values.port) });
-  console.log(`floor serving ${root} on http://${values.host}:${listener.addr.port}/`);
+  console.log(`minimal server: serving ${root} on http://${values.host}:${listener.addr.port}/`);
   (async () => {
     for await (const conn of listener) serveConnection(conn);
   })();
