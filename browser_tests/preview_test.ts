@@ -114,6 +114,13 @@ browserTest(
 
       await page.keyboard.press("Escape");
       assert.equal(await dialog.isVisible(), false);
+      // The dialog first gives focus back to what opened it (a-photo.png's link); the page's
+      // close handler, a task later, moves it to the file shown last.
+      await page.waitForFunction(
+        () => document.activeElement?.textContent === "f-big.txt",
+        undefined,
+        { timeout: 5_000 },
+      ).catch(() => {});
       assert.equal(
         await page.evaluate(() => document.activeElement?.textContent),
         "f-big.txt",
