@@ -621,14 +621,17 @@ const NO_SNIFF: [string, string] = ["X-Content-Type-Options", "nosniff"];
 /** Error bodies already encoded: most are a few constant messages sent again and again. */
 const errorBodies = new Map<string, Uint8Array>();
 const ERROR_BODIES_KEPT = 256;
+const ERROR_BODY_KEPT_CHARS = 256;
 
 function errorBody(error: HttpError): Uint8Array {
   const text = `${error.status} ${error.message}\n`;
   let body = errorBodies.get(text);
   if (body === undefined) {
     body = ENCODER.encode(text);
-    // Messages that name a request's data would fill it: keep the first few only.
-    if (errorBodies.size < ERROR_BODIES_KEPT) errorBodies.set(text, body);
+    // Messages that name a request's data would fill it: keep the first few short ones only.
+    if (errorBodies.size < ERROR_BODIES_KEPT && text.length <= ERROR_BODY_KEPT_CHARS) {
+      errorBodies.set(text, body);
+    }
   }
   return body;
 }
