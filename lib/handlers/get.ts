@@ -172,12 +172,13 @@ function acceptsHtml(request: Request): boolean {
   return /text\/html|\*\/\*/.test(request.headers.get("accept") ?? "");
 }
 
+/** The plain 404, returned as a response where no page replaces it. */
+const NOT_FOUND = new HttpError(404, "Not found");
+
 /**
  * What to send instead of a plain 404: the SPA's /index.html (200) for
  * requests that accept HTML, or ROOT's 404.html as the body of the 404.
  */
-const NOT_FOUND = new HttpError(404, "Not found");
-
 async function notFound(config: ReadConfig, request: Request): Promise<Response> {
   if (config.spa && acceptsHtml(request)) {
     const index = await config.storage.open(["index.html"]);
