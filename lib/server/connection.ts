@@ -93,6 +93,8 @@ export class Connection {
   #draining = false;
   /** When the current phase times out (ms since epoch); Infinity for never. */
   deadline = Infinity;
+  /** Its index in the {@linkcode ConnectionPool}'s list; -1 while in none. */
+  poolSlot = -1;
   readonly #remoteAddr: string;
   /** Bytes of the last response head, for {@linkcode ExchangeRecord.bodyBytesSent}. */
   #headBytes = 0;

@@ -19,7 +19,14 @@
 /** Runs `check(key)` at most once per key per batch; see the module doc. */
 export class CheckBatch<K, V> {
   readonly #check: (key: K) => V;
-  readonly #waiting = new Map<K, PromiseWithResolvers<V>>();
+  /**
+   * The batch being gathered: a new map each time. A long-lived map would keep
+   * its table in V8's old generation, and a cleared old table still points at
+   * the batch's young promises and results, which the young-generation
+   * collector must then keep and promote (measured: most of what survived it,
+   * and the growth of the young generation under load).
+   */
+  #waiting: Map<K, PromiseWithResolvers<V>> | null = null;
 
   /** @param check the synchronous check (what it throws goes to that key's callers) */
   constructor(check: (key: K) => V) {
@@ -28,19 +35,23 @@ export class CheckBatch<K, V> {
 
   /** The result of a check of `key` made after this call, shared with the batch's other callers. */
   check(key: K): Promise<V> {
-    let waiting = this.#waiting.get(key);
+    let batch = this.#waiting;
+    if (batch === null) {
+      batch = this.#waiting = new Map();
+      queueMicrotask(() => this.#run());
+    }
+    let waiting = batch.get(key);
     if (waiting === undefined) {
-      if (this.#waiting.size === 0) queueMicrotask(() => this.#run());
       waiting = Promise.withResolvers<V>();
-      this.#waiting.set(key, waiting);
+      batch.set(key, waiting);
     }
     return waiting.promise;
   }
 
   #run(): void {
-    const batch = [...this.#waiting];
-    this.#waiting.clear();
-    for (const [key, waiting] of batch) {
+    const batch = this.#waiting;
+    this.#waiting = null;
+    for (const [key, waiting] of batch ?? []) {
       // One check that throws fails its own callers only, never the rest of the batch.
       try {
         waiting.resolve(this.#check(key));
