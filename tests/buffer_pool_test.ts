@@ -27,6 +27,8 @@ Deno.test("buffer pool: views and sizes it does not pool are dropped", () => {
   assert.notEqual(next.buffer, backing.buffer, "a view of a larger array is never pooled");
   assert.equal(next.byteOffset, 0);
   assert.equal(acquireBuffer(SMALL_BUFFER_BYTES + 1).length, SMALL_BUFFER_BYTES + 1);
+  assert.equal(odd.buffer.byteLength, 0, "an unpooled buffer is freed at once (detached)");
+  assert.equal(backing.length, SMALL_BUFFER_BYTES * 2, "a view's larger array is left alone");
 });
 
 Deno.test("buffer pool: keeps a bounded number of buffers", () => {
@@ -36,4 +38,6 @@ Deno.test("buffer pool: keeps a bounded number of buffers", () => {
   for (let i = 0; i < 5000; i++) handedOut.add(acquireBuffer(SMALL_BUFFER_BYTES));
   const reused = many.filter((buffer) => handedOut.has(buffer)).length;
   assert.ok(reused > 0 && reused < 5000, `reused ${reused} of 5000`);
+  const freed = many.filter((buffer) => buffer.buffer.byteLength === 0).length;
+  assert.equal(freed, 5000 - reused, "those beyond the bound are freed at once (detached)");
 });
