@@ -30,9 +30,7 @@ import { DEFAULT_LIMITS } from "./server/limits.ts";
 import type { Limits } from "./server/limits.ts";
 import { ResumableUploads } from "./handlers/resumable.ts";
 import { FsUploadStore } from "./storage/fs_uploads.ts";
-import { S3UploadStore } from "./storage/s3_uploads.ts";
 import { FsStorage } from "./storage/fs.ts";
-import { openS3Storage } from "./storage/s3.ts";
 import type { S3Storage } from "./storage/s3.ts";
 import type { Storage } from "./storage/storage.ts";
 import { isS3Root } from "./storage/s3_config.ts";
@@ -201,13 +199,17 @@ interface Core {
 /** Resumable uploads not completed within a day are removed. */
 const DEFAULT_UPLOAD_EXPIRY_MS = 24 * 60 * 60 * 1000;
 
-/** Opens the store of `options.root`: a directory, or a bucket for an `s3://` ROOT. */
+/**
+ * Opens the store of `options.root`: a directory, or a bucket for an `s3://`
+ * ROOT. The S3 modules are loaded only for a bucket: a server of a directory
+ * is spared their memory (with their HTTP client, a few megabytes per worker).
+ */
 async function openStore(
   options: ConnectionHandlerOptions,
   locks: KeyedLock,
 ): Promise<{ storage: FsStorage | S3Storage; rootReal: string }> {
   const s3 = isS3Root(options.root)
-    ? await openS3Storage(options.root, options.s3 ?? {}, locks)
+    ? await (await import("./storage/s3.ts")).openS3Storage(options.root, options.s3 ?? {}, locks)
     : null;
   const rootReal = s3?.label ?? await Deno.realPath(options.root);
   if (s3 === null && !(await Deno.stat(rootReal)).isDirectory) {
@@ -247,7 +249,7 @@ async function buildCore(options: ConnectionHandlerOptions): Promise<Core> {
     ? null
     : storage instanceof FsStorage
     ? new FsUploadStore({ storage, fsync, locks })
-    : new S3UploadStore({ storage });
+    : new (await import("./storage/s3_uploads.ts")).S3UploadStore({ storage });
   let resumable: ResumableUploads | null = null;
   try {
     resumable = uploads && new ResumableUploads({

@@ -10,7 +10,6 @@ import { isCompressible, MIN_COMPRESS_BYTES } from "../content/compression.ts";
 import { HttpError } from "../http/errors.ts";
 import type { Request, Response } from "../http/message.ts";
 import { errorResponse } from "../server/connection.ts";
-import { archiveFormatOf, archiveResponse } from "./archive.ts";
 import { listingResponse } from "./listing.ts";
 import { searchResponse, searchTermOf } from "./search.ts";
 import type { SearchLimits } from "./search.ts";
@@ -235,8 +234,10 @@ export async function getPath(
     if (!config.listing) return notFound(config, request);
     return searchResponse(request, storage, url.segments, term, shown, config.searchLimits);
   }
-  const archive = archiveFormatOf(query);
-  if (archive !== null) {
+  // Loaded on the first archive asked for: its zip and tar libraries cost memory (measured).
+  if (query.has("archive")) {
+    const { archiveFormatOf, archiveResponse } = await import("./archive.ts");
+    const archive = archiveFormatOf(query)!;
     if (!config.listing) return notFound(config, request);
     return archiveResponse(request, storage, url.segments, archive, shown);
   }

@@ -13,7 +13,6 @@ import { decodeUrlPath, isHiddenPath } from "./url_path.ts";
 import { getPath } from "./get.ts";
 import { makeDirectory } from "./mkdir.ts";
 import { destinationSegments, movePath, overwriteAllowed } from "./move.ts";
-import { postForm } from "./form.ts";
 import { UPLOAD_PATH_PREFIX } from "./resumable.ts";
 import type { ResumableUploads } from "./resumable.ts";
 import type { ReadConfig } from "./get.ts";
@@ -176,7 +175,8 @@ export function createHandler(config: HandlerConfig): Handler {
         return await putFile(config.storage, request, url.segments);
       case "POST":
         if (config.readOnly) throw readOnly();
-        return await postForm(config, request, url.segments);
+        // Loaded on the first form: its multipart parser costs memory (measured).
+        return await (await import("./form.ts")).postForm(config, request, url.segments);
       case "DELETE": {
         if (config.readOnly) throw readOnly();
         const response = await deletePath(config.storage, request, url);

@@ -96,7 +96,7 @@
  */
 
 import { S3LockTable } from "./s3_lock_table.ts";
-import { S3StateDocument } from "./state_document.ts";
+import { S3StateDocument } from "./s3_state_document.ts";
 import type { StateDocument } from "./state_document.ts";
 import { HttpError } from "../http/errors.ts";
 import type { KeyedLock } from "./keyed_lock.ts";

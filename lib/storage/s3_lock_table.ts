@@ -19,7 +19,7 @@ import type { KeyedLock } from "./keyed_lock.ts";
 import { parseLockTable } from "./lock_table.ts";
 import type { LockTable, StoredLock } from "./lock_table.ts";
 import type { S3Client } from "./s3_client.ts";
-import { S3StateDocument } from "./state_document.ts";
+import { S3StateDocument } from "./s3_state_document.ts";
 
 /** The lock table as one state document, changed by conditional writes. */
 export class S3LockTable implements LockTable {
