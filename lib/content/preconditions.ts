@@ -127,6 +127,9 @@ function checkIfUnmodifiedSince(value: string | undefined, current: Validators |
 function checkIfNoneMatch(value: string | undefined, current: Validators | null): Condition {
   if (value === undefined) return "none";
   if (current === null) return "pass";
+  // What a cache sends back almost always: the one current tag, as it got it
+  // (a valid entity-tag, as `Validators.etag` always is), so no list to parse.
+  if (value === current.etag) return "fail";
   const tags = parseETagList(value);
   if (tags === "*") return "fail";
   const currentTag = parseEntityTag(current.etag);
