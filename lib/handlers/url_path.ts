@@ -67,7 +67,9 @@ function badPath(): HttpError {
 
 /** Percent-decodes one raw segment exactly once; returns the name and its UTF-8 size. */
 function percentDecodeSegment(raw: string): { name: string; byteLength: number } {
-  // Every raw char is printable ASCII (checked by the caller), so one char is one byte.
+  // Every raw char is printable ASCII (checked by the caller), so one char is one byte,
+  // and a segment without "%" is its own name (no buffer, no decoder call: most of them).
+  if (!raw.includes("%")) return { name: raw, byteLength: raw.length };
   const bytes = new Uint8Array(raw.length);
   let length = 0;
   for (let i = 0; i < raw.length; i++) {
